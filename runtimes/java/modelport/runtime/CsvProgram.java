@@ -1,0 +1,885 @@
+package modelport.runtime;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.PrintStream;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import modelport.runtime.ModelSpec.ColumnSpec;
+import modelport.runtime.ModelSpec.DType;
+import modelport.runtime.ModelSpec.TensorSpec;
+
+/**
+ * The command-line program of a generated model: reads CSV on standard input, evaluates the
+ * model in blocks of rows and writes CSV on standard output. Behaves like {@code
+ * modelport::csv_main} of the C++ runtime; the contract is described in docs/csv-interface.md.
+ */
+public final class CsvProgram {
+
+  /** Rows parsed and evaluated per call of the model's runner. */
+  public static final int BLOCK_ROWS = 1024;
+
+  public static final int EXIT_OK = 0;
+  /** The model threw, or reading/writing failed. */
+  public static final int EXIT_FAILURE = 1;
+  /** Bad arguments, header, value or row. */
+  public static final int EXIT_BAD_INPUT = 2;
+
+  private static final int FLUSH_CHARS = 1 << 16;
+
+  private CsvProgram() {}
+
+  /** Runs the program on System.in / System.out and exits the JVM with its exit code. */
+  public static void main(ModelSpec spec, String[] args) {
+    int code = run(spec, args, System.in, System.out, System.err);
+    System.out.flush();
+    System.err.flush();
+    System.exit(code);
+  }
+
+  /** Runs the program on the given streams and returns the exit code. */
+  public static int run(
+      ModelSpec spec, String[] args, InputStream in, PrintStream out, PrintStream err) {
+    try {
+      return runProgram(spec, args, in, out, err);
+    } catch (IOException e) {
+      message(err, "error: I/O error: " + e.getMessage());
+    } catch (OutOfMemoryError e) {
+      message(err, "error: out of memory");
+    } catch (RuntimeException e) {
+      message(err, "error: model evaluation failed: " + e);
+    }
+    out.flush();
+    return EXIT_FAILURE;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Program
+  // ---------------------------------------------------------------------------------------
+
+  private static void message(PrintStream err, String text) {
+    err.print(text);
+    err.print('\n');
+    err.flush();
+  }
+
+  private static int runProgram(
+      ModelSpec spec, String[] args, InputStream in, PrintStream out, PrintStream err)
+      throws IOException {
+    boolean help = false;
+    boolean schema = false;
+    boolean allowExtra = false;
+    String prog = spec.modelName;
+    for (String a : args) {
+      if (a.equals("--help") || a.equals("-h")) {
+        help = true;
+      } else if (a.equals("--schema")) {
+        schema = true;
+      } else if (a.equals("--allow-extra-columns")) {
+        allowExtra = true;
+      } else {
+        if (a.startsWith("-")) {
+          message(err, "error: unknown option \"" + a + "\"");
+        } else {
+          message(err, "error: unexpected argument \"" + a
+              + "\" (the input is read from standard input)");
+        }
+        message(err, "Usage: " + prog + " [--allow-extra-columns] < input.csv > output.csv\n"
+            + "Run '" + prog + " --help' for details.");
+        return EXIT_BAD_INPUT;
+      }
+    }
+    if (help || schema) {
+      out.print(help ? usageText(spec, prog) : schemaText(spec));
+      out.flush();
+      return out.checkError() ? EXIT_FAILURE : EXIT_OK;
+    }
+
+    CsvReader reader = new CsvReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+    Record rec = new Record();
+
+    // ---- header
+    int st = reader.next(rec);
+    if (st == CsvReader.EOF) {
+      message(err, "error: empty input: expected a header line naming the input columns");
+      return EXIT_BAD_INPUT;
+    }
+    if (st == CsvReader.ERROR) {
+      message(err, "error: line " + rec.line + " (header): " + reader.error);
+      return EXIT_BAD_INPUT;
+    }
+    if (rec.size == 1 && rec.length(0) == 0) {
+      message(err, "error: line " + rec.line + " (header): the header line is empty");
+      return EXIT_BAD_INPUT;
+    }
+    String[] header = new String[rec.size];
+    for (int j = 0; j < rec.size; j++) {
+      header[j] = rec.field(j);
+    }
+    if (header[0].startsWith("\uFEFF")) {
+      header[0] = header[0].substring(1); // byte order mark
+    }
+
+    ColumnSpec[] inCols = spec.inputColumns;
+    Map<String, Integer> byName = new HashMap<>();
+    for (int k = 0; k < inCols.length; k++) {
+      byName.put(inCols[k].name, k);
+    }
+    int[] colOfField = new int[header.length];
+    boolean[] found = new boolean[inCols.length];
+    Map<String, Integer> seen = new HashMap<>();
+    List<String> dups = new ArrayList<>();
+    List<String> unknown = new ArrayList<>();
+    List<String> missing = new ArrayList<>();
+    for (int j = 0; j < header.length; j++) {
+      colOfField[j] = -1;
+      Integer count = seen.get(header[j]);
+      seen.put(header[j], count == null ? 1 : count + 1);
+      if (count != null) {
+        if (count == 1) {
+          dups.add(header[j]);
+        }
+        continue;
+      }
+      Integer k = byName.get(header[j]);
+      if (k == null) {
+        unknown.add(header[j]);
+      } else {
+        colOfField[j] = k;
+        found[k] = true;
+      }
+    }
+    for (int k = 0; k < inCols.length; k++) {
+      if (!found[k]) {
+        missing.add(inCols[k].name);
+      }
+    }
+    boolean headerOk = true;
+    String line1 = "line " + rec.line;
+    if (!dups.isEmpty()) {
+      message(err, "error: " + line1 + " (header): duplicate column name"
+          + (dups.size() > 1 ? "s " : " ") + quotedList(dups));
+      headerOk = false;
+    }
+    if (!missing.isEmpty()) {
+      List<String> all = new ArrayList<>();
+      for (ColumnSpec c : inCols) {
+        all.add(c.name);
+      }
+      message(err, "error: " + line1 + " (header): missing input column"
+          + (missing.size() > 1 ? "s " : " ") + quotedList(missing)
+          + " (the model needs " + quotedList(all) + ")");
+      headerOk = false;
+    }
+    if (!unknown.isEmpty() && !allowExtra) {
+      message(err, "error: " + line1 + " (header): unknown input column"
+          + (unknown.size() > 1 ? "s " : " ") + quotedList(unknown)
+          + " (pass --allow-extra-columns to ignore extra columns)");
+      headerOk = false;
+    }
+    if (!headerOk) {
+      return EXIT_BAD_INPUT;
+    }
+
+    // ---- buffers
+    final int block = BLOCK_ROWS;
+    Object[] ins = allocate(spec.inputs, block);
+    Object[] outs = allocate(spec.outputs, block);
+
+    // ---- output header
+    Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);
+    StringBuilder sb = new StringBuilder(FLUSH_CHARS + 4096);
+    ColumnSpec[] outCols = spec.outputColumns;
+    final int ncols = outCols.length;
+    for (int k = 0; k < ncols; k++) {
+      if (k > 0) {
+        sb.append(',');
+      }
+      appendField(sb, outCols[k].name, ncols == 1);
+    }
+    sb.append('\n');
+
+    final int nfields = header.length;
+    long rowsDone = 0;
+    boolean done = false;
+    while (!done) {
+      int n = 0;
+      while (n < block) {
+        st = reader.next(rec);
+        if (st == CsvReader.EOF) {
+          done = true;
+          break;
+        }
+        long row = rowsDone + n + 1;
+        if (st == CsvReader.ERROR) {
+          finish(w, sb, out);
+          message(err, rowPrefix(row, rec.line) + ": " + reader.error);
+          return EXIT_BAD_INPUT;
+        }
+        if (rec.size != nfields) {
+          finish(w, sb, out);
+          message(err, rowPrefix(row, rec.line) + ": expected " + nfields
+              + (nfields == 1 ? " field" : " fields") + ", found " + rec.size);
+          return EXIT_BAD_INPUT;
+        }
+        for (int j = 0; j < nfields; j++) {
+          int k = colOfField[j];
+          if (k < 0) {
+            continue;
+          }
+          ColumnSpec c = inCols[k];
+          TensorSpec t = spec.inputs[c.tensor];
+          int idx = n * t.rowSize + c.offset;
+          String text = rec.field(j);
+          boolean ok = true;
+          switch (t.dtype) {
+            case F32:
+              ok = parseReal(text, true, (float[]) ins[c.tensor], null, idx);
+              break;
+            case F64:
+              ok = parseReal(text, false, null, (double[]) ins[c.tensor], idx);
+              break;
+            case I64:
+              ok = parseInt64(text, (long[]) ins[c.tensor], idx);
+              break;
+            default:
+              ((String[]) ins[c.tensor])[idx] = text;
+              break;
+          }
+          if (!ok) {
+            finish(w, sb, out);
+            message(err, rowPrefix(row, rec.line) + ", column \"" + c.name
+                + "\": cannot parse \"" + shown(text) + "\" as "
+                + (t.dtype == DType.I64 ? "an integer" : "a number"));
+            return EXIT_BAD_INPUT;
+          }
+        }
+        n++;
+      }
+      if (n == 0) {
+        break;
+      }
+
+      spec.runner.run(ins, outs, n);
+
+      for (int r = 0; r < n; r++) {
+        for (int k = 0; k < ncols; k++) {
+          if (k > 0) {
+            sb.append(',');
+          }
+          ColumnSpec c = outCols[k];
+          TensorSpec t = spec.outputs[c.tensor];
+          int idx = r * t.rowSize + c.offset;
+          switch (t.dtype) {
+            case F32:
+              appendF32(sb, ((float[]) outs[c.tensor])[idx]);
+              break;
+            case F64:
+              appendF64(sb, ((double[]) outs[c.tensor])[idx]);
+              break;
+            case I64:
+              sb.append(((long[]) outs[c.tensor])[idx]);
+              break;
+            default:
+              String s = ((String[]) outs[c.tensor])[idx];
+              appendField(sb, s == null ? "" : s, ncols == 1);
+              break;
+          }
+        }
+        sb.append('\n');
+        if (sb.length() >= FLUSH_CHARS) {
+          w.append(sb);
+          sb.setLength(0);
+        }
+      }
+      rowsDone += n;
+    }
+    if (!finish(w, sb, out)) {
+      message(err, "error: cannot write standard output");
+      return EXIT_FAILURE;
+    }
+    return EXIT_OK;
+  }
+
+  private static boolean finish(Writer w, StringBuilder sb, PrintStream out) throws IOException {
+    w.append(sb);
+    sb.setLength(0);
+    w.flush();
+    out.flush();
+    return !out.checkError();
+  }
+
+  private static Object[] allocate(TensorSpec[] tensors, int rows) {
+    Object[] arrays = new Object[tensors.length];
+    for (int i = 0; i < tensors.length; i++) {
+      arrays[i] = tensors[i].dtype.allocate(Math.multiplyExact(rows, tensors[i].rowSize));
+    }
+    return arrays;
+  }
+
+  private static String rowPrefix(long row, long line) {
+    return "error: row " + row + " (line " + line + ")";
+  }
+
+  private static String shown(String s) {
+    return s.length() <= 100 ? s : s.substring(0, 100) + "...";
+  }
+
+  private static String quotedList(List<String> names) {
+    StringBuilder s = new StringBuilder();
+    for (int i = 0; i < names.size(); i++) {
+      if (i > 0) {
+        s.append(", ");
+      }
+      s.append('"').append(names.get(i)).append('"');
+    }
+    return s.toString();
+  }
+
+  private static String csvName(String name) {
+    StringBuilder s = new StringBuilder();
+    appendField(s, name, true);
+    return s.toString();
+  }
+
+  private static void appendColumnList(StringBuilder s, ColumnSpec[] cols, TensorSpec[] tensors) {
+    String[] names = new String[cols.length];
+    int width = 0;
+    for (int i = 0; i < cols.length; i++) {
+      names[i] = csvName(cols[i].name);
+      width = Math.max(width, names[i].length());
+    }
+    width = Math.min(width, 40);
+    for (int i = 0; i < cols.length; i++) {
+      TensorSpec t = tensors[cols[i].tensor];
+      s.append("  ").append(names[i]);
+      int pad = width + 2 > names[i].length() ? width + 2 - names[i].length() : 1;
+      for (int p = 0; p < pad; p++) {
+        s.append(' ');
+      }
+      String dt = t.dtype.displayName();
+      s.append(dt);
+      for (int p = dt.length(); p < 9; p++) {
+        s.append(' ');
+      }
+      s.append('(').append(t.name).append('[').append(cols[i].offset).append("])\n");
+    }
+  }
+
+  static String usageText(ModelSpec spec, String prog) {
+    StringBuilder s = new StringBuilder();
+    s.append("Usage: ").append(prog).append(" [--allow-extra-columns] < input.csv > output.csv\n");
+    s.append("       ").append(prog).append(" --help | --schema\n\n");
+    s.append("Runs the model \"").append(spec.modelName).append("\" on CSV data.\n");
+    s.append("Reads CSV from standard input: a header line naming the input columns (in any\n"
+        + "order), then one line per example. Writes CSV to standard output: a header line\n"
+        + "with the output column names, then one line per input row, in input order.\n\n");
+    s.append("Input columns (").append(spec.inputColumns.length).append("):\n");
+    appendColumnList(s, spec.inputColumns, spec.inputs);
+    s.append("Output columns (").append(spec.outputColumns.length).append("):\n");
+    appendColumnList(s, spec.outputColumns, spec.outputs);
+    s.append("\nAn empty field or NaN is a missing value in a float column; inf and -inf are"
+        + " accepted.\n"
+        + "Fields follow RFC 4180 quoting (\"a, b\" and \"say \"\"hi\"\"\").\n\n"
+        + "Options:\n"
+        + "  --allow-extra-columns  ignore input columns that the model does not use\n"
+        + "  --schema               print the model's schema and exit\n"
+        + "  --help                 print this help and exit\n\n"
+        + "Exit status: 0 on success, 2 on bad arguments or bad input (message on stderr).\n");
+    return s.toString();
+  }
+
+  static String schemaText(ModelSpec spec) {
+    StringBuilder s = new StringBuilder();
+    if (spec.description != null && !spec.description.isEmpty()) {
+      s.append(spec.description);
+    } else {
+      s.append("Model: ").append(spec.modelName).append("\nInput columns:\n");
+      appendColumnList(s, spec.inputColumns, spec.inputs);
+      s.append("Output columns:\n");
+      appendColumnList(s, spec.outputColumns, spec.outputs);
+    }
+    if (s.length() == 0 || s.charAt(s.length() - 1) != '\n') {
+      s.append('\n');
+    }
+    return s.toString();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Values
+  // ---------------------------------------------------------------------------------------
+
+  private static boolean isBlank(char c) {
+    return c == ' ' || c == '\t';
+  }
+
+  private static String trimBlanks(String s) {
+    int b = 0;
+    int e = s.length();
+    while (b < e && isBlank(s.charAt(b))) {
+      b++;
+    }
+    while (e > b && isBlank(s.charAt(e - 1))) {
+      e--;
+    }
+    return (b == 0 && e == s.length()) ? s : s.substring(b, e);
+  }
+
+  private static boolean isDigit(char c) {
+    return c >= '0' && c <= '9';
+  }
+
+  /** Decimal number syntax: [+-] (digits [. digits*] | . digits) [(e|E) [+-] digits]. */
+  static boolean isDecimal(String s) {
+    int p = 0;
+    int e = s.length();
+    if (p < e && (s.charAt(p) == '+' || s.charAt(p) == '-')) {
+      p++;
+    }
+    boolean digits = false;
+    while (p < e && isDigit(s.charAt(p))) {
+      p++;
+      digits = true;
+    }
+    if (p < e && s.charAt(p) == '.') {
+      p++;
+      while (p < e && isDigit(s.charAt(p))) {
+        p++;
+        digits = true;
+      }
+    }
+    if (!digits) {
+      return false;
+    }
+    if (p < e && (s.charAt(p) == 'e' || s.charAt(p) == 'E')) {
+      p++;
+      if (p < e && (s.charAt(p) == '+' || s.charAt(p) == '-')) {
+        p++;
+      }
+      boolean expDigits = false;
+      while (p < e && isDigit(s.charAt(p))) {
+        p++;
+        expDigits = true;
+      }
+      if (!expDigits) {
+        return false;
+      }
+    }
+    return p == e;
+  }
+
+  /** Parses a float field into {@code f[idx]} (single) or {@code d[idx]}. */
+  static boolean parseReal(String raw, boolean single, float[] f, double[] d, int idx) {
+    String s = trimBlanks(raw);
+    boolean neg = false;
+    String word = s;
+    if (!s.isEmpty() && (s.charAt(0) == '+' || s.charAt(0) == '-')) {
+      neg = s.charAt(0) == '-';
+      word = s.substring(1);
+    }
+    double special;
+    if (s.isEmpty() || word.equalsIgnoreCase("nan")) {
+      special = Double.NaN;
+    } else if (word.equalsIgnoreCase("inf") || word.equalsIgnoreCase("infinity")) {
+      special = neg ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+    } else {
+      if (!isDecimal(s)) {
+        return false;
+      }
+      if (single) {
+        f[idx] = Float.parseFloat(s);
+      } else {
+        d[idx] = Double.parseDouble(s);
+      }
+      return true;
+    }
+    if (single) {
+      f[idx] = (float) special;
+    } else {
+      d[idx] = special;
+    }
+    return true;
+  }
+
+  static boolean parseInt64(String raw, long[] out, int idx) {
+    String s = trimBlanks(raw);
+    int p = 0;
+    if (s.startsWith("+")) {
+      p = 1;
+      if (s.startsWith("-", 1)) {
+        return false;
+      }
+    } else if (s.startsWith("-")) {
+      p = 1;
+    }
+    if (p == s.length()) {
+      return false;
+    }
+    for (int i = p; i < s.length(); i++) {
+      if (!isDigit(s.charAt(i))) {
+        return false;
+      }
+    }
+    try {
+      out[idx] = Long.parseLong(s);
+      return true;
+    } catch (NumberFormatException e) {
+      return false; // out of range
+    }
+  }
+
+  /** Shortest text that reads back as the same float32; NaN, inf, -inf for special values. */
+  static void appendF32(StringBuilder sb, float v) {
+    if (v != v) {
+      sb.append("NaN");
+    } else if (Float.isInfinite(v)) {
+      sb.append(v > 0 ? "inf" : "-inf");
+    } else {
+      String s = Float.toString(v);
+      // Readers that parse to a double first (then round to float32) must get v back.
+      if ((float) Double.parseDouble(s) != v) {
+        s = Double.toString(v);
+      }
+      sb.append(s);
+    }
+  }
+
+  /** Text that reads back as exactly the same double; NaN, inf, -inf for special values. */
+  static void appendF64(StringBuilder sb, double v) {
+    if (v != v) {
+      sb.append("NaN");
+    } else if (Double.isInfinite(v)) {
+      sb.append(v > 0 ? "inf" : "-inf");
+    } else {
+      sb.append(Double.toString(v));
+    }
+  }
+
+  private static boolean needsQuotes(String s) {
+    int n = s.length();
+    if (n == 0) {
+      return false;
+    }
+    if (isBlank(s.charAt(0)) || isBlank(s.charAt(n - 1))) {
+      return true;
+    }
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c == ',' || c == '"' || c == '\n' || c == '\r') {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Appends one CSV field, quoted only when needed; {@code onlyField} quotes an empty value so
+   * that a one-column row is not written as an empty line.
+   */
+  static void appendField(StringBuilder sb, String s, boolean onlyField) {
+    if (!needsQuotes(s) && !(onlyField && s.isEmpty())) {
+      sb.append(s);
+      return;
+    }
+    sb.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '"') {
+        sb.append('"');
+      }
+      sb.append(c);
+    }
+    sb.append('"');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // CSV input
+  // ---------------------------------------------------------------------------------------
+
+  /** One parsed CSV record; field i is data[starts[i], ends[i]). */
+  static final class Record {
+    final StringBuilder data = new StringBuilder();
+    int[] starts = new int[16];
+    int[] ends = new int[16];
+    int size;
+    long line;
+
+    void clear() {
+      data.setLength(0);
+      size = 0;
+    }
+
+    void add(int start, int end) {
+      if (size == starts.length) {
+        starts = java.util.Arrays.copyOf(starts, size * 2);
+        ends = java.util.Arrays.copyOf(ends, size * 2);
+      }
+      starts[size] = start;
+      ends[size] = end;
+      size++;
+    }
+
+    int length(int i) {
+      return ends[i] - starts[i];
+    }
+
+    String field(int i) {
+      return data.substring(starts[i], ends[i]);
+    }
+  }
+
+  static final class CsvReader {
+    static final int OK = 0;
+    static final int EOF = 1;
+    static final int ERROR = 2;
+
+    private final Reader in;
+    private final char[] buf = new char[1 << 16];
+    private int pos;
+    private int len;
+    private boolean eof;
+    private long line = 1;
+    private long pendingBlank;
+    private long blankLine;
+    String error;
+
+    CsvReader(Reader in) {
+      this.in = in;
+    }
+
+    private boolean refill() throws IOException {
+      if (eof) {
+        return false;
+      }
+      int n;
+      do {
+        n = in.read(buf, 0, buf.length);
+      } while (n == 0);
+      if (n < 0) {
+        eof = true;
+        return false;
+      }
+      pos = 0;
+      len = n;
+      return true;
+    }
+
+    private int peek() throws IOException {
+      if (pos == len && !refill()) {
+        return -1;
+      }
+      return buf[pos];
+    }
+
+    private int get() throws IOException {
+      if (pos == len && !refill()) {
+        return -1;
+      }
+      return buf[pos++];
+    }
+
+    private void readUnquoted(StringBuilder dst) throws IOException {
+      for (;;) {
+        if (pos == len && !refill()) {
+          return;
+        }
+        int s = pos;
+        while (pos < len) {
+          char c = buf[pos];
+          if (c == ',' || c == '\n' || c == '\r') {
+            break;
+          }
+          pos++;
+        }
+        dst.append(buf, s, pos - s);
+        if (pos < len) {
+          return;
+        }
+      }
+    }
+
+    /**
+     * Reads the next record. Empty lines at the very end of the input are ignored; an empty
+     * line elsewhere is a record with one empty field.
+     */
+    int next(Record rec) throws IOException {
+      rec.clear();
+      if (pendingBlank == 0) {
+        blankLine = line;
+        for (;;) {
+          int c = peek();
+          if (c == '\n') {
+            get();
+          } else if (c == '\r') {
+            get();
+            if (peek() == '\n') {
+              get();
+            }
+          } else {
+            break;
+          }
+          line++;
+          pendingBlank++;
+        }
+        if (peek() == -1) {
+          pendingBlank = 0;
+          return EOF;
+        }
+      }
+      if (pendingBlank > 0) {
+        pendingBlank--;
+        rec.line = blankLine++;
+        rec.add(0, 0);
+        return OK;
+      }
+      rec.line = line;
+      StringBuilder data = rec.data;
+      for (;;) {
+        int start = data.length();
+        if (peek() == '"') {
+          get();
+          for (;;) {
+            int c = get();
+            if (c == -1) {
+              error = "unterminated quoted field";
+              return ERROR;
+            }
+            if (c == '"') {
+              if (peek() == '"') {
+                get();
+                data.append('"');
+                continue;
+              }
+              break;
+            }
+            if (c == '\n' || (c == '\r' && peek() != '\n')) {
+              line++;
+            }
+            data.append((char) c);
+          }
+          int c = peek();
+          if (c != ',' && c != '\n' && c != '\r' && c != -1) {
+            error = "unexpected character after a closing quote"
+                + " (quotes inside a quoted field must be doubled)";
+            return ERROR;
+          }
+        } else {
+          readUnquoted(data);
+        }
+        rec.add(start, data.length());
+        int c = get();
+        if (c == ',') {
+          continue;
+        }
+        if (c == '\r' && peek() == '\n') {
+          get();
+        }
+        if (c != -1) {
+          line++;
+        }
+        return OK;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // In-process prediction
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Evaluates a model whose inputs and outputs are all numeric on rows of floats. Each row
+   * holds one value per input column, in {@code spec.inputColumns} order; each result row holds
+   * one value per output column, in {@code spec.outputColumns} order (int64 outputs converted
+   * to float).
+   *
+   * @throws IllegalArgumentException when rows is null, a row has the wrong length, the model
+   *     has string tensors, or a value for an int64 input is not an integer
+   */
+  public static float[][] predictFloatRows(ModelSpec spec, float[][] rows) {
+    if (spec == null || rows == null) {
+      throw new IllegalArgumentException("spec and rows must not be null");
+    }
+    for (TensorSpec t : spec.inputs) {
+      if (t.dtype == DType.STR) {
+        throw new IllegalArgumentException("input \"" + t.name + "\" is a string tensor");
+      }
+    }
+    for (TensorSpec t : spec.outputs) {
+      if (t.dtype == DType.STR) {
+        throw new IllegalArgumentException("output \"" + t.name + "\" is a string tensor");
+      }
+    }
+    final int nin = spec.inputColumns.length;
+    final int nout = spec.outputColumns.length;
+    for (int r = 0; r < rows.length; r++) {
+      if (rows[r] == null || rows[r].length != nin) {
+        throw new IllegalArgumentException("row " + r + " has "
+            + (rows[r] == null ? "no values" : rows[r].length + " values")
+            + ", expected " + nin);
+      }
+    }
+    float[][] result = new float[rows.length][nout];
+    if (rows.length == 0) {
+      return result;
+    }
+    final int block = Math.min(rows.length, BLOCK_ROWS);
+    Object[] ins = allocate(spec.inputs, block);
+    Object[] outs = allocate(spec.outputs, block);
+    for (int r0 = 0; r0 < rows.length; r0 += block) {
+      int n = Math.min(block, rows.length - r0);
+      for (int r = 0; r < n; r++) {
+        float[] row = rows[r0 + r];
+        for (int k = 0; k < nin; k++) {
+          ColumnSpec c = spec.inputColumns[k];
+          TensorSpec t = spec.inputs[c.tensor];
+          int idx = r * t.rowSize + c.offset;
+          float v = row[k];
+          switch (t.dtype) {
+            case F32:
+              ((float[]) ins[c.tensor])[idx] = v;
+              break;
+            case F64:
+              ((double[]) ins[c.tensor])[idx] = v;
+              break;
+            default: // I64
+              if (!(v >= -0x1p63f && v < 0x1p63f) || v != (float) Math.rint(v)) {
+                throw new IllegalArgumentException("row " + (r0 + r) + ", column \"" + c.name
+                    + "\": " + v + " is not an integer");
+              }
+              ((long[]) ins[c.tensor])[idx] = (long) v;
+              break;
+          }
+        }
+      }
+      spec.runner.run(ins, outs, n);
+      for (int r = 0; r < n; r++) {
+        float[] res = result[r0 + r];
+        for (int k = 0; k < nout; k++) {
+          ColumnSpec c = spec.outputColumns[k];
+          TensorSpec t = spec.outputs[c.tensor];
+          int idx = r * t.rowSize + c.offset;
+          switch (t.dtype) {
+            case F32:
+              res[k] = ((float[]) outs[c.tensor])[idx];
+              break;
+            case F64:
+              res[k] = (float) ((double[]) outs[c.tensor])[idx];
+              break;
+            default: // I64
+              res[k] = (float) ((long[]) outs[c.tensor])[idx];
+              break;
+          }
+        }
+      }
+    }
+    return result;
+  }
+}
