@@ -1,0 +1,23 @@
+# modelport: `make demo` and `make test` set up everything they need on a fresh machine.
+PY := .venv/bin/python
+JOBS ?= 2
+
+.PHONY: setup demo test test-fast bench clean cmake-runtime
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(PY) examples/sklearn_pipeline/demo.py
+
+test: setup
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+cmake-runtime:
+	cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/cmake -j $(JOBS) && ctest --test-dir build/cmake --output-on-failure
+
+clean:
+	rm -rf build dist out .pytest_cache

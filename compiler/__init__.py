@@ -1,0 +1,6 @@
+"""modelport: compile trained models into dependency-free C++ and Java, with proof of parity."""
+__version__ = "0.1.0"
+
+from .api import check, compile, convert  # noqa: E402
+
+__all__ = ["compile", "convert", "check", "__version__"]

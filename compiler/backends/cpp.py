@@ -1,0 +1,293 @@
+"""The `cpp` target: dependency-free C++17 source, built into a shared library, a static
+library and a CSV command-line program with the system compiler."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BuildError
+from ..kernel import ast as k
+from ..lower import Program
+from ..render.cpp import CppRenderer
+from ..schema import Schema
+from .naming import DTYPE_CODE, chunks, identifier, member_names
+
+CXX_FLAGS = ["-std=c++17", "-O3", "-fPIC", "-fno-math-errno", "-DNDEBUG"]
+RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_kernel.hpp"]
+CTYPE = CppRenderer.types
+
+
+def _c_value(v, dtype, r: CppRenderer) -> str:
+    if dtype == "bool":
+        return "1" if v else "0"
+    if dtype == "str":
+        return r.string_literal(str(v))
+    return r.literal(v.item() if isinstance(v, np.generic) else v, dtype)
+
+
+def _table(buf: k.Buf, r: CppRenderer) -> str:
+    data = buf.data if buf.data.size else np.zeros(1, dtype=buf.data.dtype)
+    ctype = "std::string" if buf.dtype == "str" else CTYPE[buf.dtype]
+    rows = chunks([_c_value(v, buf.dtype, r) for v in data.tolist()], 12)
+    body = ",\n".join("    " + ", ".join(row) for row in rows)
+    return f"static const {ctype} {buf.name}[] = {{\n{body}\n}};"
+
+
+def _spec_lines(ns: str, program: Program, schema: Schema, description: str, r: CppRenderer) -> list:
+    lit = r.string_literal
+    in_names = [v.info.name for v in program.inputs]
+    out_names = [v.info.name for v in program.outputs]
+    lines = ["static const modelport::TensorSpec kInputs[] = {"]
+    lines += [f"    {{{lit(v.info.name)}, modelport::DType({DTYPE_CODE[v.dtype]}), {v.size}}}," for v in program.inputs]
+    lines += ["};", "static const modelport::TensorSpec kOutputs[] = {"]
+    lines += [f"    {{{lit(v.info.name)}, modelport::DType({DTYPE_CODE[v.dtype]}), {v.size}}}," for v in program.outputs]
+    lines += ["};", "static const modelport::ColumnSpec kInputColumns[] = {"]
+    lines += [f"    {{{lit(c.name)}, {in_names.index(c.tensor)}, {c.offset}}}," for c in schema.inputs]
+    lines += ["};", "static const modelport::ColumnSpec kOutputColumns[] = {"]
+    lines += [f"    {{{lit(c.name)}, {out_names.index(c.tensor)}, {c.offset}}}," for c in schema.outputs]
+    lines += ["};"]
+    desc = "\n".join("    " + lit(line + "\n") for line in description.splitlines()) or '""'
+    lines += [
+        "static const char kDescription[] =",
+        desc + ";",
+        "static const modelport::ModelSpec kSpec = {",
+        f"    {lit(ns)}, kInputs, {len(program.inputs)}, kOutputs, {len(program.outputs)},",
+        f"    kInputColumns, {len(schema.inputs)}, kOutputColumns, {len(schema.outputs)},",
+        f"    kDescription, &{ns}::Model::run,",
+        "};",
+    ]
+    return lines
+
+
+def _run_body(program: Program, r: CppRenderer) -> list:
+    lines = []
+    for i, v in enumerate(program.inputs):
+        t = CTYPE[v.dtype]
+        lines.append(f"  const {t}* {v.buf.name} = static_cast<const {t}*>(inputs[{i}]);")
+    for i, v in enumerate(program.outputs):
+        t = CTYPE[v.dtype]
+        lines.append(f"  {t}* {v.buf.name} = static_cast<{t}*>(outputs[{i}]);")
+    lines.append(f"  const int64_t cap = n < {program.block} ? n : {program.block};")
+    # Working memory for one block, allocated once per call, never per row.
+    work = [(v.buf, v.size) for v in program.temps] + list(program.scratch)
+    for buf, per_row in work:
+        t = CTYPE[buf.dtype]
+        lines.append(f"  std::unique_ptr<{t}[]> {buf.name}_mem(new {t}[cap * {per_row}]);")
+        lines.append(f"  {t}* {buf.name} = {buf.name}_mem.get();")
+    lines.append(f"  for (int64_t b0 = 0; b0 < n; b0 += {program.block}) {{")
+    lines.append(f"    const int64_t nb = n - b0 < {program.block} ? n - b0 : {program.block};")
+    lines += r.stmts(program.body, 2)
+    lines.append("  }")
+    return lines
+
+
+def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
+    """Return {relative path: text} for the C++ sources of `program`."""
+    r = CppRenderer()
+    ns = identifier(name)
+    numeric = all(v.dtype != "str" for v in program.inputs)
+    float_out = all(v.dtype != "str" for v in program.outputs)
+    in_members = member_names([v.info.name for v in program.inputs], "")
+    out_members = member_names([v.info.name for v in program.outputs], "")
+    hpp = [
+        f"// {ns}.hpp: {banner}",
+        "#pragma once",
+        "#include <cstdint>",
+        "#include <string>",
+        "#include <vector>",
+        "",
+        "namespace modelport { struct ModelSpec; }",
+        "",
+        f"namespace {ns} {{",
+        "",
+        "// Typed inputs and outputs: one pointer per tensor, row-major, `n` rows each.",
+        "struct Inputs {",
+        *[f"  const {CTYPE[v.dtype]}* {m};  // {v.size} per row" for v, m in zip(program.inputs, in_members)],
+        "};",
+        "struct Outputs {",
+        *[f"  {CTYPE[v.dtype]}* {m};  // {v.size} per row" for v, m in zip(program.outputs, out_members)],
+        "};",
+        "",
+        "class Model {",
+        " public:",
+        f"  static constexpr int64_t kNumInputColumns = {len(schema.inputs)};",
+        f"  static constexpr int64_t kNumOutputColumns = {len(schema.outputs)};",
+        "  // Batch prediction on typed buffers. Thread-safe: the model holds no mutable state.",
+        "  static void predict(const Inputs& in, int64_t n, Outputs& out);",
+        "  // The same over type-erased buffers (inputs[i], outputs[i] in tensor order).",
+        "  static void run(const void* const* inputs, void* const* outputs, int64_t n);",
+    ]
+    if numeric and float_out:
+        hpp += [
+            "  // Rows of floats in input-column order -> rows of floats in output-column order.",
+            "  // Returns 0 on success.",
+            "  static int predict(const float* x, int64_t n_rows, float* y);",
+            "  // One row: x has kNumInputColumns values; returns kNumOutputColumns values.",
+            "  static std::vector<float> predict_row(const std::vector<float>& x);",
+        ]
+    hpp += [
+        "  // Column names, in CSV order.",
+        "  static std::vector<std::string> input_columns();",
+        "  static std::vector<std::string> output_columns();",
+        "  // Human-readable schema: inputs, outputs, classes, provenance.",
+        "  static const char* describe();",
+        "  // The table the CSV program and the C ABI are driven by.",
+        "  static const modelport::ModelSpec& spec();",
+        "};",
+        "",
+        f"}}  // namespace {ns}",
+    ]
+    if numeric and float_out:
+        hpp += [
+            "",
+            'extern "C" {',
+            f"int {ns}_predict(const float* x, int64_t n_rows, float* y);",
+            f"int64_t {ns}_num_features(void);",
+            f"int64_t {ns}_num_outputs(void);",
+            "}",
+        ]
+    cpp = [
+        f"// {ns}.cpp: {banner}",
+        f'#include "{ns}.hpp"',
+        "",
+        "#include <cmath>",
+        "#include <cstdint>",
+        "#include <limits>",
+        "#include <memory>",
+        "#include <string>",
+        "#include <vector>",
+        "",
+        '#include "modelport_kernel.hpp"',
+        '#include "modelport_runtime.hpp"',
+        "",
+        "namespace {",
+        "",
+        *[_table(b, r) for b in program.tables],
+        "",
+        "}  // namespace",
+        "",
+        f"namespace {ns} {{",
+        "",
+        "void Model::run(const void* const* inputs, void* const* outputs, int64_t n) {",
+        *_run_body(program, r),
+        "}",
+        "",
+        "void Model::predict(const Inputs& in, int64_t n, Outputs& out) {",
+        f"  const void* inputs[] = {{{', '.join('in.' + m for m in in_members)}}};",
+        f"  void* outputs[] = {{{', '.join('out.' + m for m in out_members)}}};",
+        "  run(inputs, outputs, n);",
+        "}",
+        "",
+        "namespace {",
+        *_spec_lines(ns, program, schema, description, r),
+        "}  // namespace",
+        "",
+        "const modelport::ModelSpec& Model::spec() { return kSpec; }",
+        "const char* Model::describe() { return kDescription; }",
+        "std::vector<std::string> Model::input_columns() {",
+        "  std::vector<std::string> out;",
+        "  for (const auto& c : kInputColumns) out.emplace_back(c.name);",
+        "  return out;",
+        "}",
+        "std::vector<std::string> Model::output_columns() {",
+        "  std::vector<std::string> out;",
+        "  for (const auto& c : kOutputColumns) out.emplace_back(c.name);",
+        "  return out;",
+        "}",
+    ]
+    if numeric and float_out:
+        cpp += [
+            "int Model::predict(const float* x, int64_t n_rows, float* y) {",
+            "  return modelport::predict_float_rows(kSpec, x, n_rows, y);",
+            "}",
+            "std::vector<float> Model::predict_row(const std::vector<float>& x) {",
+            "  std::vector<float> y(kNumOutputColumns);",
+            "  if (static_cast<int64_t>(x.size()) != kNumInputColumns || predict(x.data(), 1, y.data()) != 0) y.clear();",
+            "  return y;",
+            "}",
+        ]
+    cpp += ["", f"}}  // namespace {ns}"]
+    if numeric and float_out:
+        cpp += [
+            "",
+            'extern "C" {',
+            f"int {ns}_predict(const float* x, int64_t n_rows, float* y) {{",
+            f"  return {ns}::Model::predict(x, n_rows, y);",
+            "}",
+            f"int64_t {ns}_num_features(void) {{ return {ns}::Model::kNumInputColumns; }}",
+            f"int64_t {ns}_num_outputs(void) {{ return {ns}::Model::kNumOutputColumns; }}",
+            "}",
+        ]
+    main = [
+        f"// {ns}_main.cpp: {banner}",
+        f'#include "{ns}.hpp"',
+        '#include "modelport_runtime.hpp"',
+        "",
+        f"int main(int argc, char** argv) {{ return modelport::csv_main({ns}::Model::spec(), argc, argv); }}",
+    ]
+    cmake = [
+        f"# {banner}",
+        "cmake_minimum_required(VERSION 3.16)",
+        f"project({ns} CXX)",
+        "set(CMAKE_CXX_STANDARD 17)",
+        "set(CMAKE_CXX_STANDARD_REQUIRED ON)",
+        "set(CMAKE_POSITION_INDEPENDENT_CODE ON)",
+        'if(NOT CMAKE_BUILD_TYPE)\n  set(CMAKE_BUILD_TYPE Release)\nendif()',
+        f"add_library({ns} SHARED {ns}.cpp)",
+        f"add_library({ns}_static STATIC {ns}.cpp)",
+        f"set_target_properties({ns}_static PROPERTIES OUTPUT_NAME {ns})",
+        f"add_executable({ns}_program {ns}_main.cpp)",
+        f"target_link_libraries({ns}_program PRIVATE {ns}_static)",
+        f"set_target_properties({ns}_program PROPERTIES OUTPUT_NAME {ns} RUNTIME_OUTPUT_DIRECTORY bin)",
+    ]
+    files = {f"{ns}.hpp": "\n".join(hpp) + "\n", f"{ns}.cpp": "\n".join(cpp) + "\n",
+             f"{ns}_main.cpp": "\n".join(main) + "\n", "CMakeLists.txt": "\n".join(cmake) + "\n"}
+    for f in RUNTIME_FILES:
+        files[f] = resources.files("modelport.runtimes").joinpath("cpp", f).read_text()
+    return files
+
+
+def compiler() -> str:
+    cxx = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if not cxx:
+        raise BuildError("no C++ compiler found (looked for g++, c++, clang++): install one, e.g. "
+                         "`apt-get install g++`, or leave out the cpp target")
+    return cxx
+
+
+def _run(cmd, cwd):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{proc.stderr[-4000:]}")
+
+
+def build(src: Path, name: str) -> dict:
+    """Compile the sources in `src` into lib<name>.so, lib<name>.a and bin/<name>, in place."""
+    ns = identifier(name)
+    cxx = compiler()
+    _run([cxx, *CXX_FLAGS, "-c", f"{ns}.cpp", "-o", f"{ns}.o"], src)
+    _run([cxx, "-shared", f"{ns}.o", "-o", f"lib{ns}.so"], src)
+    _run(["ar", "rcs", f"lib{ns}.a", f"{ns}.o"], src)
+    (src / "bin").mkdir(exist_ok=True)
+    _run([cxx, *CXX_FLAGS, f"{ns}_main.cpp", f"{ns}.o", "-o", f"bin/{ns}"], src)
+    (src / f"{ns}.o").unlink()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return {"compiler": version, "flags": CXX_FLAGS}
+
+
+NEEDS_PROGRAM = True
+
+
+def emit(directory: Path, program, schema, name, description, banner, **_) -> dict:
+    directory.mkdir(parents=True)
+    files = generate(program, schema, name, description, banner)
+    for rel, text in files.items():
+        (directory / rel).write_text(text)
+    info = build(directory, name)
+    ns = identifier(name)
+    info["files"] = sorted(files) + [f"lib{ns}.so", f"lib{ns}.a", f"bin/{ns}"]
+    return info

@@ -1,0 +1,190 @@
+"""The `java` target: dependency-free Java 11 source and a jar that is also a CSV program.
+
+Numeric tables travel as one little-endian resource in the jar, read once at class
+initialization: nothing big is inlined into methods, so Java's 64 KB method and
+constant-pool limits do not bound model size.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BuildError
+from ..kernel import ast as k
+from ..lower import Program
+from ..render.java import JavaRenderer
+from ..schema import Schema
+from .naming import DTYPE_CODE, chunks, class_name
+
+PACKAGE = "modelport.models"
+JTYPE = JavaRenderer.types
+READER = {"f32": "floats", "f64": "doubles", "i64": "longs", "i32": "ints", "bool": "booleans"}
+LE = {"f32": "<f4", "f64": "<f8", "i64": "<i8", "i32": "<i4", "bool": "u1"}
+RUNTIME_SOURCES = ["ModelSpec.java", "CsvProgram.java", "Kernel.java"]
+
+
+def _blob(program: Program) -> bytes:
+    return b"".join(np.ascontiguousarray(b.data.astype(LE[b.dtype])).tobytes()
+                    for b in program.tables if b.dtype != "str")
+
+
+def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
+    r = JavaRenderer()
+    cls = class_name(name)
+    lit = r.string_literal
+    numeric = all(v.dtype != "str" for v in program.inputs) and all(v.dtype != "str" for v in program.outputs)
+    in_names = [v.info.name for v in program.inputs]
+    out_names = [v.info.name for v in program.outputs]
+    lines = [
+        f"// {cls}.java: {banner}",
+        f"package {PACKAGE};",
+        "",
+        "import modelport.runtime.CsvProgram;",
+        "import modelport.runtime.Kernel;",
+        "import modelport.runtime.ModelSpec;",
+        "",
+        "/** A compiled model. Thread-safe: it holds no mutable state. */",
+        f"public final class {cls} {{",
+        f"    private {cls}() {{}}",
+        "",
+    ]
+    for b in program.tables:
+        if b.dtype == "str":
+            values = ", ".join(lit(v) for v in b.data.tolist())
+            lines.append(f"    private static final String[] {b.name} = {{{values}}};")
+        else:
+            lines.append(f"    private static final {JTYPE[b.dtype]}[] {b.name};")
+    lines += ["", "    static {",
+              f'        java.nio.ByteBuffer data = Kernel.resource({cls}.class, "{cls}.bin");']
+    for b in program.tables:
+        if b.dtype != "str":
+            lines.append(f"        {b.name} = Kernel.{READER[b.dtype]}(data, {b.data.size});")
+    lines += ["    }", ""]
+    # The spec.
+    lines.append("    /** Inputs, outputs and CSV columns; drives the CSV program. */")
+    lines.append("    public static final ModelSpec SPEC = new ModelSpec(")
+    lines.append(f"        {lit(name)},")
+    lines.append("        new ModelSpec.TensorSpec[] {")
+    lines += [f"            new ModelSpec.TensorSpec({lit(v.info.name)}, {DTYPE_CODE[v.dtype]}, {v.size})," for v in program.inputs]
+    lines.append("        },")
+    lines.append("        new ModelSpec.TensorSpec[] {")
+    lines += [f"            new ModelSpec.TensorSpec({lit(v.info.name)}, {DTYPE_CODE[v.dtype]}, {v.size})," for v in program.outputs]
+    lines.append("        },")
+    lines.append("        new ModelSpec.ColumnSpec[] {")
+    lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {in_names.index(c.tensor)}, {c.offset})," for c in schema.inputs]
+    lines.append("        },")
+    lines.append("        new ModelSpec.ColumnSpec[] {")
+    lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {out_names.index(c.tensor)}, {c.offset})," for c in schema.outputs]
+    lines.append("        },")
+    desc = [lit(line + "\n") for line in description.splitlines()] or ['""']
+    lines.append("        " + "\n            + ".join(desc) + ",")
+    lines.append(f"        {cls}::run);")
+    lines.append("")
+    # run
+    lines += [
+        "    /** Batch prediction over flat row-major arrays, one per tensor (float[], double[], long[] or String[]). */",
+        "    public static void run(Object[] inputs, Object[] outputs, int n) {",
+    ]
+    for i, v in enumerate(program.inputs):
+        lines.append(f"        final {JTYPE[v.dtype]}[] {v.buf.name} = ({JTYPE[v.dtype]}[]) inputs[{i}];")
+    for i, v in enumerate(program.outputs):
+        lines.append(f"        final {JTYPE[v.dtype]}[] {v.buf.name} = ({JTYPE[v.dtype]}[]) outputs[{i}];")
+    lines.append(f"        final int cap = Math.min(n, {program.block});")
+    for buf, per_row in [(v.buf, v.size) for v in program.temps] + list(program.scratch):
+        lines.append(f"        final {JTYPE[buf.dtype]}[] {buf.name} = new {JTYPE[buf.dtype]}[cap * {per_row}];")
+    lines.append(f"        for (int b0 = 0; b0 < n; b0 += {program.block}) {{")
+    lines.append(f"            final int nb = Math.min({program.block}, n - b0);")
+    lines += r.stmts(program.body, 3)
+    lines += ["        }", "    }", ""]
+    if numeric:
+        lines += [
+            "    /** Rows of floats in input-column order to rows of floats in output-column order. */",
+            "    public static float[][] predict(float[][] rows) {",
+            "        return CsvProgram.predictFloatRows(SPEC, rows);",
+            "    }",
+            "",
+            "    /** One row. */",
+            "    public static float[] predictRow(float[] row) {",
+            "        return predict(new float[][] {row})[0];",
+            "    }",
+            "",
+        ]
+    lines += [
+        "    /** Column names in CSV order. */",
+        "    public static String[] inputColumns() {",
+        "        String[] out = new String[SPEC.inputColumns.length];",
+        "        for (int i = 0; i < out.length; i++) out[i] = SPEC.inputColumns[i].name;",
+        "        return out;",
+        "    }",
+        "",
+        "    public static String[] outputColumns() {",
+        "        String[] out = new String[SPEC.outputColumns.length];",
+        "        for (int i = 0; i < out.length; i++) out[i] = SPEC.outputColumns[i].name;",
+        "        return out;",
+        "    }",
+        "",
+        "    public static String describe() {",
+        "        return SPEC.description;",
+        "    }",
+        "",
+        "    public static void main(String[] args) {",
+        "        CsvProgram.main(SPEC, args);",
+        "    }",
+        "}",
+    ]
+    pkg_dir = "src/" + PACKAGE.replace(".", "/")
+    files = {f"{pkg_dir}/{cls}.java": "\n".join(lines) + "\n", f"{pkg_dir}/{cls}.bin": _blob(program)}
+    for f in RUNTIME_SOURCES:
+        files[f"src/modelport/runtime/{f}"] = resources.files("modelport.runtimes").joinpath(
+            "java", "modelport", "runtime", f).read_text()
+    return files
+
+
+def toolchain() -> tuple:
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not javac or not jar:
+        raise BuildError("no Java compiler found (javac and jar, JDK 11 or newer): install one, e.g. "
+                         "`apt-get install default-jdk-headless`, or leave out the java target")
+    return javac, jar
+
+
+def build(src: Path, name: str) -> dict:
+    """Compile `src/` into <name>.jar (runnable: `java -jar <name>.jar`), in place."""
+    javac, jar = toolchain()
+    cls = class_name(name)
+    sources = sorted(str(p.relative_to(src)) for p in (src / "src").rglob("*.java"))
+    with tempfile.TemporaryDirectory() as classes:
+        flags = ["--release", "11", "-encoding", "UTF-8", "-nowarn"]
+        proc = subprocess.run([javac, *flags, "-d", classes, *sources], cwd=src, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"Java build failed:\n{proc.stderr[-4000:]}")
+        res = Path(classes) / PACKAGE.replace(".", "/")
+        shutil.copy(src / "src" / PACKAGE.replace(".", "/") / f"{cls}.bin", res / f"{cls}.bin")
+        proc = subprocess.run([jar, "--create", "--file", str(src / f"{name}.jar"), "--main-class",
+                               f"{PACKAGE}.{cls}", "--date", "2000-01-01T00:00:00Z", "-C", classes, "."],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"jar failed:\n{proc.stderr[-4000:]}")
+    version = subprocess.run([javac, "-version"], capture_output=True, text=True)
+    return {"compiler": (version.stdout or version.stderr).strip(), "flags": flags}
+
+
+NEEDS_PROGRAM = True
+
+
+def emit(directory: Path, program, schema, name, description, banner, **_) -> dict:
+    directory.mkdir(parents=True)
+    files = generate(program, schema, name, description, banner)
+    for rel, content in files.items():
+        p = directory / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content) if isinstance(content, bytes) else p.write_text(content)
+    info = build(directory, name)
+    info["files"] = sorted(files) + [f"{name}.jar"]
+    info["class"] = f"{PACKAGE}.{class_name(name)}"
+    return info

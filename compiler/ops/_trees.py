@@ -1,0 +1,190 @@
+"""Shared by the tree-ensemble ops: a normalized compact forest and its branch-free kernel.
+
+Layout: each tree's nodes are renumbered breadth-first so that an internal node's two
+children are adjacent (left = taken when `x <= threshold`, right = left + 1). Every
+comparison is normalized to `<=` (LT, GTE and GT thresholds are moved one float step or
+their children swapped). A leaf points to itself and tests a constant 0 against +inf, so
+every row walks a tree in the same fixed number of steps (the tree's depth) without a
+branch, and several rows walk the same tree at once while its tables stay in cache.
+"""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..kernel import ast as k
+
+ROWS_IN_FLIGHT = 8  # rows walking one tree together: enough independent loads, few registers
+
+
+@dataclass
+class Forest:
+    feature: np.ndarray  # int32 per node (leaves: the constant slot = n_features)
+    threshold: np.ndarray  # per node (leaves: +inf)
+    child: np.ndarray  # int32 per node: left child (right = left + 1); leaves: itself
+    nan_right: np.ndarray  # bool per node: a NaN input goes right
+    roots: np.ndarray  # int32 per tree
+    depths: np.ndarray  # int32 per tree
+    leaf_weights: np.ndarray  # float64 [n_nodes, n_outputs]
+    n_outputs: int
+
+    @property
+    def any_nan_left(self) -> bool:
+        internal = self.child != np.arange(len(self.child))
+        return bool(np.any(~self.nan_right[internal]))
+
+
+def _values(attrs, prefix):
+    if f"{prefix}_as_tensor" in attrs:
+        return np.asarray(attrs[f"{prefix}_as_tensor"], dtype=np.float64).reshape(-1)
+    return np.asarray(attrs.get(prefix, []), dtype=np.float32).astype(np.float64)
+
+
+def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtype: str) -> Forest:
+    """Normalize the ONNX node lists; `weight_prefix` is "target" or "class"."""
+    np_t = np.float32 if dtype == "f32" else np.float64
+    tree_ids = attrs["nodes_treeids"]
+    node_ids = attrs["nodes_nodeids"]
+    modes = attrs["nodes_modes"]
+    feats = attrs["nodes_featureids"]
+    values = _values(attrs, "nodes_values")
+    trues = attrs["nodes_truenodeids"]
+    falses = attrs["nodes_falsenodeids"]
+    mtt = attrs.get("nodes_missing_value_tracks_true") or [0] * len(node_ids)
+    nodes = {}
+    for j, key in enumerate(zip(tree_ids, node_ids)):
+        nodes[key] = (modes[j], feats[j], values[j], trues[j], falses[j], mtt[j])
+    weights = defaultdict(list)
+    w_ids = attrs[f"{weight_prefix}_ids"]
+    w_vals = _values(attrs, f"{weight_prefix}_weights")
+    for t, n, i, w in zip(attrs[f"{weight_prefix}_treeids"], attrs[f"{weight_prefix}_nodeids"], w_ids, w_vals):
+        weights[(t, n)].append((i, w))
+    trees = sorted(set(tree_ids))
+    feature, threshold, child, nan_right, roots, depths, leaf_rows = [], [], [], [], [], [], []
+    for tree in trees:
+        ids = [n for (t, n) in nodes if t == tree]
+        children = set()
+        for n in ids:
+            mode, _, _, tr, fa, _ = nodes[(tree, n)]
+            if mode != "LEAF":
+                children.update((tr, fa))
+        root = min(set(ids) - children)
+        base = len(feature)
+        roots.append(base)
+        order = {root: base}
+        queue = deque([(root, 0)])
+        feature.append(0), threshold.append(0), child.append(0), nan_right.append(True), leaf_rows.append(None)
+        max_depth = 0
+        while queue:
+            n, depth = queue.popleft()
+            me = order[n]
+            mode, f, v, tr, fa, mt = nodes[(tree, n)]
+            if mode == "LEAF":
+                feature[me], threshold[me], child[me], nan_right[me] = n_features, np.inf, me, False
+                leaf_rows[me] = weights.get((tree, n), [])
+                max_depth = max(max_depth, depth)
+                continue
+            thr = np_t(v)
+            if mode in ("BRANCH_LEQ", "BRANCH_LT"):
+                left, right, nan_to_right = tr, fa, not mt
+                if mode == "BRANCH_LT":
+                    thr = np.nextafter(thr, np_t(-np.inf))
+            elif mode in ("BRANCH_GT", "BRANCH_GTE"):
+                # x > t  <=>  !(x <= t): swap the children
+                left, right, nan_to_right = fa, tr, bool(mt)
+                if mode == "BRANCH_GTE":
+                    thr = np.nextafter(thr, np_t(-np.inf))
+            else:
+                raise UnsupportedError(f"tree node mode {mode} is not supported (supported: BRANCH_LEQ, "
+                                       "BRANCH_LT, BRANCH_GTE, BRANCH_GT, LEAF)")
+            pos = len(feature)
+            for _ in range(2):
+                feature.append(0), threshold.append(0), child.append(0), nan_right.append(True)
+                leaf_rows.append(None)
+            order[left], order[right] = pos, pos + 1
+            feature[me], threshold[me], child[me], nan_right[me] = f, thr, pos, nan_to_right
+            queue.append((left, depth + 1))
+            queue.append((right, depth + 1))
+        depths.append(max_depth)
+    n_nodes = len(feature)
+    leaf_weights = np.zeros((n_nodes, n_outputs), dtype=np.float64)
+    for i, row in enumerate(leaf_rows):
+        for out, w in row or []:
+            leaf_weights[i, out] += w
+    return Forest(np.asarray(feature, np.int32), np.asarray(threshold, np_t), np.asarray(child, np.int32),
+                  np.asarray(nan_right, bool), np.asarray(roots, np.int32), np.asarray(depths, np.int32),
+                  leaf_weights, n_outputs)
+
+
+def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
+    """Emit: acc[r * n_outputs + j] = sum over trees of the leaf weight row r reaches (f64)."""
+    nf = x.size
+    fp = nf + 1  # one constant-zero slot per row for the leaves
+    C = forest.n_outputs
+    xb = ctx.scratch_buf("xb", dtype, fp)
+    feat = ctx.table("feat", forest.feature, "i32")
+    thr = ctx.table("thr", forest.threshold, dtype)
+    child = ctx.table("child", forest.child, "i32")
+    nanr = ctx.table("nanr", forest.nan_right, "bool") if forest.any_nan_left else None
+    roots = ctx.table("roots", forest.roots, "i32")
+    depths = ctx.table("depths", forest.depths, "i32")
+    leaf = ctx.table("leaf", forest.leaf_weights, "f64")
+    stmts = [
+        ctx.rows(lambda r: [
+            ctx.loop(nf, lambda f: k.Store(xb, r * fp + f, _as(x.at(r, f), dtype))),
+            k.Store(xb, r * fp + nf, k.Const(0, dtype)),
+            ctx.loop(C, lambda c: k.Store(acc, r * C + c, k.Const(0.0, "f64"))),
+        ])
+    ]
+
+    def step(node: k.Var, row_base: k.Expr):
+        xv = xb[row_base + k.Cast(feat[node], "idx")]
+        t = thr[node]
+        go_right = k.lnot(xv <= t) if nanr is None else k.lor(xv > t, k.land(k.call("isnan", xv), nanr[node]))
+        return k.Assign(node, k.Cast(child[node], "idx") + k.Cast(go_right, "idx"))
+
+    def add_leaf(node, r):
+        return ctx.loop(C, lambda c: k.Store(acc, r * C + c, acc[r * C + c] + leaf[node * C + c]))
+
+    def tree_body(t):
+        R = ROWS_IN_FLIGHT
+        rb = ctx.var("rb", "idx")
+        full_nodes = [ctx.var(f"n{j}", "idx") for j in range(R)]
+        bases = [ctx.var(f"xr{j}", "idx") for j in range(R)]
+        root = ctx.var("root", "idx")
+        depth = ctx.var("depth", "idx")
+        full = [k.Let(b, (rb + j) * fp) for j, b in enumerate(bases)]
+        full += [k.Let(n, root) for n in full_nodes]
+        full.append(ctx.loop(depth, lambda d: [step(n, b) for n, b in zip(full_nodes, bases)], "d"))
+        full += [add_leaf(n, rb + j) for j, n in enumerate(full_nodes)]
+        one = ctx.var("n", "idx")
+        tail = ctx.loop(ctx.nb - rb, lambda j: [
+            k.Let(one, root),
+            ctx.loop(depth, lambda d: [step(one, (rb + j) * fp)], "d"),
+            add_leaf(one, rb + j),
+        ], "j")
+        # rb steps by R while a full group of rows remains; the rest walk one at a time.
+        return [
+            k.Let(root, k.Cast(roots[t], "idx")),
+            k.Let(depth, k.Cast(depths[t], "idx")),
+            k.Let(rb, k.Const(0, "idx")),
+            _while_full_group(rb, ctx.nb, R, full),
+            tail,
+        ]
+
+    stmts.append(ctx.loop(len(forest.roots), tree_body, "tree"))
+    return stmts
+
+
+def _while_full_group(rb, nb, R, body):
+    # for (g = 0; g < nb / R; ++g) { body; rb += R }
+    g = k.Var(rb.name + "g", "idx")
+    return k.For(g, k.Const(0, "idx"), k.Bin("/", nb, k.Const(R, "idx")),
+                 body + [k.Assign(rb, rb + R)])
+
+
+def _as(e, dtype):
+    return e if e.dtype == dtype else k.Cast(e, dtype)

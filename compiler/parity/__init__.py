@@ -1,0 +1,168 @@
+"""Parity: the original model, ONNX Runtime on the IR, and every built artifact, on the same rows."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..backends.naming import identifier
+from ..schema import Schema
+from . import inputs as inputs_mod
+from .compare import compare
+from .report import ParityReport
+from .runners import run_library, run_onnxruntime, run_program, table_to_csv
+
+STORED_INPUTS = "parity/inputs.csv"
+STORED_REFERENCE = "parity/reference.npz"
+
+
+def _as2d(v) -> np.ndarray:
+    v = np.asarray(v)
+    return v.reshape(len(v), -1)
+
+
+def _sizes_and_dtypes(manifest, proto):
+    from ..ir import DTYPE_OF_NUMPY, NUMPY_OF_ELEM
+    schema = Schema.from_dict(manifest["schema"])
+    sizes = {}
+    for c in schema.outputs:
+        sizes[c.tensor] = max(sizes.get(c.tensor, 0), c.offset + 1)
+    dtypes = {}
+    for o in proto.graph.output:
+        np_t = NUMPY_OF_ELEM.get(o.type.tensor_type.elem_type, np.float32)
+        dtypes[o.name] = DTYPE_OF_NUMPY[np.dtype(np_t)]
+    return sizes, dtypes
+
+
+def _kinds(schema: Schema) -> dict:
+    kinds = {}
+    for c in schema.outputs:
+        kinds[c.tensor] = c.kind
+    return kinds
+
+
+def _runners(directory: Path, manifest: dict, schema: Schema):
+    """(target, runner name, fn(table) -> outputs) for every built artifact."""
+    name = identifier(manifest["name"])
+    numeric = all(c.kind != "string" for c in schema.inputs)
+    out = []
+    targets = manifest["targets"]
+    proto = onnx.load(str(directory / "model.onnx"))
+    sizes, dtypes = _sizes_and_dtypes(manifest, proto)
+    float_out = all(dtypes[t] != "str" for t in sizes)
+    if "onnx" in targets:
+        out.append(("onnx", "onnxruntime", lambda table, feed: run_onnxruntime(directory / "onnx" / f"{name}.onnx", feed)))
+    if "cpp" in targets:
+        exe = directory / "cpp" / "bin" / name
+        out.append(("cpp", "program", lambda table, feed: run_program([str(exe)], table, schema, sizes, dtypes)))
+        if numeric and float_out:
+            lib = directory / "cpp" / f"lib{name}.so"
+            out.append(("cpp", "library", lambda table, feed: run_library(lib, name, table, schema, sizes)))
+    if "java" in targets:
+        jar = directory / "java" / f"{name}.jar"
+        out.append(("java", "jar", lambda table, feed: run_program(["java", "-jar", str(jar)], table, schema,
+                                                                   sizes, dtypes)))
+    return out
+
+
+def _read_stored_inputs(directory: Path, schema: Schema) -> dict:
+    return inputs_mod.read_data(directory / STORED_INPUTS, schema)
+
+
+def _store(directory: Path, table: dict, schema: Schema, reference: dict):
+    (directory / "parity").mkdir(exist_ok=True)
+    (directory / STORED_INPUTS).write_text(table_to_csv(table, schema))
+    arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in reference.items()}
+    np.savez(directory / STORED_REFERENCE, **arrays)
+
+
+def run_parity(directory, source=None, data=None, progress=None, rows: int = 256,
+               trust_pickle: bool = False) -> ParityReport:
+    directory = Path(directory)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    schema = Schema.from_dict(manifest["schema"])
+    proto = onnx.load(str(directory / "model.onnx"))
+    reference, ref_desc = None, None
+    prov = manifest["source"]
+    framework = f"{prov.get('framework')} {prov.get('framework_version', '')}".strip()
+    if data is not None:
+        table, data_desc = inputs_mod.read_data(data, schema), str(data)
+        if source is None and prov.get("source_file") and Path(prov["source_file"]).exists():
+            from ..frontends import load_source
+            if progress:
+                progress(f"reloading the original model from {prov['source_file']}")
+            source = load_source(prov["source_file"], manifest["name"], trust_pickle)
+    elif source is not None:
+        table = inputs_mod.generate(schema, proto, rows)
+        table, note = _maybe_missing(table, schema, source, proto)
+        data_desc = f"{len(next(iter(table.values())))} rows generated from the model; {note}"
+    elif (directory / STORED_INPUTS).exists():
+        table, data_desc = _read_stored_inputs(directory, schema), "the rows stored at compile time"
+        stored = np.load(directory / STORED_REFERENCE, allow_pickle=False)
+        reference = {k: _as2d(stored[k]) for k in stored.files}
+        ref_desc = f"{framework} (stored at compile time)"
+    else:
+        table = inputs_mod.generate(schema, proto, rows)
+        data_desc = f"{rows} rows generated from the model"
+    feed = inputs_mod.to_feed(table, schema, proto)
+    if source is not None and source.reference is not None:
+        reference = {k: _as2d(v) for k, v in source.reference(feed).items()}
+        ref_desc = f"{framework} predict()"
+        if data is None:
+            _store(directory, table, schema, reference)
+    ort = {k: _as2d(v) for k, v in run_onnxruntime(directory / "model.onnx", feed).items()}
+    if reference is None:
+        ref_desc = "ONNX Runtime on model.onnx (the original model is not available)"
+    n = len(next(iter(table.values())))
+    report = ParityReport(manifest["name"], n, data_desc, ref_desc)
+    kinds = _kinds(schema)
+    scores_name = next((t for t, kd in kinds.items() if kd in ("probability", "value") and kinds.get("label")), None)
+
+    def add(target, runner, outputs, against, expected):
+        for tname, kind in kinds.items():
+            scores = expected.get(scores_name) if scores_name else None
+            res = compare(kind, _as2d(outputs[tname]), _as2d(expected[tname]), scores)
+            report.checks.append({"target": target, "runner": runner, "output": tname, "kind": kind,
+                                  "against": against, **res})
+
+    if reference is not None:
+        add("onnx-ir", "onnxruntime", ort, "reference", reference)
+    for target, runner, fn in _runners(directory, manifest, schema):
+        if progress:
+            progress(f"parity: running {target} ({runner})")
+        try:
+            outputs = fn(table, feed)
+        except Exception as exc:  # a crash of a built artifact is a parity failure, reported
+            report.errors.append({"target": target, "runner": runner, "error": str(exc)})
+            continue
+        if reference is not None:
+            add(target, runner, outputs, "reference", reference)
+        add(target, runner, outputs, "onnxruntime", ort)
+    report.write(directory)
+    return report
+
+
+def _maybe_missing(table, schema, source, proto):
+    """Add rows with missing values when the original model accepts them and its ONNX
+    conversion reproduces what it does with them (some converters ignore learned
+    missing-value directions; those models are checked without missing values)."""
+    if all(c.kind == "string" for c in schema.inputs):
+        return table, None
+    missing = inputs_mod.with_missing(table, schema)
+    feed = inputs_mod.to_feed(missing, schema, proto)
+    try:
+        ref = source.reference(feed)
+    except Exception:
+        return table, "the original model rejects missing values"
+    ort = run_onnxruntime(proto, feed)
+    kinds = _kinds(schema)
+    scores = next((ref[t] for t, kd in kinds.items() if kd != "label"), None)
+    for t, kind in kinds.items():
+        if not compare(kind, _as2d(ort[t]), _as2d(ref[t]), _as2d(scores) if scores is not None else None)["passed"]:
+            return table, ("missing values not checked: the ONNX conversion does not reproduce "
+                           "what the original model does with them")
+    half = len(next(iter(table.values()))) // 2
+    return {c: np.concatenate([table[c][:half], missing[c][half:]]) for c in table}, \
+        "missing values included"

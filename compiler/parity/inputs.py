@@ -1,0 +1,161 @@
+"""Parity inputs: the user's data file, or rows generated from the schema and from what the
+model itself carries (tree thresholds and the float steps around them, scaler statistics,
+category levels)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..errors import UsageError
+from ..ir import attributes
+from ..schema import Schema
+
+
+def read_data(path, schema: Schema) -> dict:
+    """CSV, .npy or Parquet -> {column: array}; columns checked against the schema."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    names = [c.name for c in schema.inputs]
+    strings = {c.name for c in schema.inputs if c.kind == "string"}
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+            if arr.ndim != 2 or arr.shape[1] != len(names):
+                raise UsageError(f"{path}: expected a 2-D array with {len(names)} columns "
+                                 f"({', '.join(names)}), got shape {arr.shape}")
+            return {n: arr[:, i] for i, n in enumerate(names)}
+        import pandas as pd
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt"):
+            df = pd.read_csv(path, dtype={n: str for n in strings}, keep_default_na=False,
+                             na_values={n: ["", "NaN", "nan"] for n in names if n not in strings})
+        else:
+            raise UsageError(f"unknown data file type {suffix!r}: use .csv, .npy or .parquet")
+    except UsageError:
+        raise
+    except Exception as exc:
+        raise UsageError(f"cannot read data file {path}: {str(exc).splitlines()[0]}") from None
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise UsageError(f"data file {path} lacks the column(s) {', '.join(repr(m) for m in missing)}; "
+                         f"the model's input columns are: {', '.join(repr(n) for n in names)}")
+    table = {}
+    for n in names:
+        col = df[n]
+        if n in strings:
+            table[n] = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                                 for v in col], dtype=object)
+        else:
+            try:
+                table[n] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64)
+            except Exception:
+                bad = next(v for v in col if not _is_number(v))
+                raise UsageError(f"data file {path}, column {n!r}: value {bad!r} is not a number") from None
+    if not len(df):
+        raise UsageError(f"data file {path} has no rows")
+    return table
+
+
+def _is_number(v):
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def model_hints(proto: onnx.ModelProto, schema: Schema) -> dict:
+    """Per input column, values the model cares about: thresholds, offsets."""
+    by_tensor = {}
+    for c in schema.inputs:
+        by_tensor.setdefault(c.tensor, {})[c.offset] = c.name
+    # Values that flow straight from an input (possibly through Cast/Identity/Reshape).
+    source = {t: t for t in by_tensor}
+    for node in proto.graph.node:
+        if node.op_type in ("Cast", "Identity", "Reshape", "Flatten") and node.input and node.input[0] in source:
+            source[node.output[0]] = source[node.input[0]]
+    hints = {}
+    for node in proto.graph.node:
+        if not node.input or node.input[0] not in source:
+            continue
+        cols = by_tensor[source[node.input[0]]]
+        a = attributes(node)
+        if node.op_type.startswith("TreeEnsemble"):
+            vals = a.get("nodes_values")
+            if vals is None and "nodes_values_as_tensor" in a:
+                vals = np.asarray(a["nodes_values_as_tensor"]).tolist()
+            for f, v, m in zip(a["nodes_featureids"], vals or [], a["nodes_modes"]):
+                if m != "LEAF" and f in cols:
+                    hints.setdefault(cols[f], []).append(float(v))
+        elif node.op_type == "Scaler":
+            off, sc = a.get("offset", []), a.get("scale", [])
+            for f, name in cols.items():
+                if f < len(off):
+                    s = sc[f] if f < len(sc) and sc[f] else 1.0
+                    hints.setdefault(name, []).extend([off[f] - 2 / s, off[f], off[f] + 2 / s])
+    return hints
+
+
+def generate(schema: Schema, proto: onnx.ModelProto, rows: int, seed: int = 0, levels=None) -> dict:
+    """Rows from the schema and the model: a third at and one float step around thresholds."""
+    rng = np.random.RandomState(seed)
+    hints = model_hints(proto, schema)
+    table = {}
+    for c in schema.inputs:
+        if c.kind == "string":
+            lv = list(c.levels or (levels or {}).get(c.name) or ["a", "b", "c"])
+            table[c.name] = np.array([lv[i] for i in rng.randint(0, len(lv), rows)], dtype=object)
+            continue
+        h = np.asarray(hints.get(c.name, []), dtype=np.float64)
+        h = h[np.isfinite(h)]
+        if h.size:
+            lo, hi = h.min(), h.max()
+            pad = max(hi - lo, 1e-3) * 0.25 + 1e-3
+            col = rng.uniform(lo - pad, hi + pad, rows)
+            special = rng.rand(rows) < 0.35
+            picks = np.float32(h[rng.randint(0, h.size, rows)])
+            step = rng.randint(-1, 2, rows)
+            picks = np.where(step < 0, np.nextafter(picks, np.float32(-np.inf)),
+                             np.where(step > 0, np.nextafter(picks, np.float32(np.inf)), picks))
+            col = np.where(special, picks.astype(np.float64), col)
+        else:
+            col = rng.normal(0.0, 2.0, rows)
+        table[c.name] = col.astype(np.float32).astype(np.float64)
+    return table
+
+
+def with_missing(table: dict, schema: Schema, fraction: float = 0.1, seed: int = 1) -> dict:
+    """A copy with some numeric cells set to NaN (for models that accept missing values)."""
+    rng = np.random.RandomState(seed)
+    out = {}
+    for c in schema.inputs:
+        col = table[c.name].copy()
+        if c.kind != "string":
+            col[rng.rand(len(col)) < fraction] = np.nan
+        out[c.name] = col
+    return out
+
+
+def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto) -> dict:
+    """{column: values} -> {ONNX input: array [n, row_size]} in the model's dtypes."""
+    from ..ir import NUMPY_OF_ELEM
+    n = len(next(iter(table.values())))
+    feed = {}
+    inits = {i.name for i in proto.graph.initializer}
+    for inp in proto.graph.input:
+        if inp.name in inits:
+            continue
+        cols = [c for c in schema.inputs if c.tensor == inp.name]
+        dtype = NUMPY_OF_ELEM[inp.type.tensor_type.elem_type]
+        arr = np.empty((n, len(cols)), dtype=dtype)
+        for c in cols:
+            arr[:, c.offset] = table[c.name]
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inp.type.tensor_type.shape.dim]
+        feed[inp.name] = arr.reshape([n] + [d for d in dims[1:]]) if len(dims) > 2 else arr
+    return feed
+

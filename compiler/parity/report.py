@@ -1,0 +1,85 @@
+"""parity.json, parity.xml (JUnit) and parity.md from a list of checks."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+
+@dataclass
+class ParityReport:
+    model: str
+    rows: int
+    data: str
+    reference: str
+    checks: list = field(default_factory=list)  # dicts: target, runner, output, against, passed, ...
+    errors: list = field(default_factory=list)  # dicts: target, runner, error
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and all(c["passed"] for c in self.checks) and bool(self.checks)
+
+    def summary(self) -> dict:
+        return {"passed": self.passed, "rows": self.rows, "data": self.data, "reference": self.reference,
+                "checks": len(self.checks), "failed": sum(not c["passed"] for c in self.checks) + len(self.errors)}
+
+    def table(self) -> list:
+        """One line per target/runner: pass or fail over all its outputs."""
+        rows = {}
+        for c in self.checks:
+            key = (c["target"], c["runner"])
+            rows.setdefault(key, []).append(c)
+        out = []
+        for (target, runner), cs in rows.items():
+            worst = max((c.get("max_abs_error", 0.0) for c in cs), default=0.0)
+            labels = sum(c.get("mismatched", 0) for c in cs if c["kind"] == "label")
+            out.append({"target": target, "runner": runner, "passed": all(c["passed"] for c in cs),
+                        "max_abs_error": worst, "label_mismatches": labels,
+                        "ties": sum(c.get("ties", 0) for c in cs)})
+        for e in self.errors:
+            out.append({"target": e["target"], "runner": e["runner"], "passed": False, "error": e["error"]})
+        return out
+
+    def write(self, directory: Path):
+        directory = Path(directory)
+        (directory / "parity.json").write_text(json.dumps(
+            {"summary": self.summary(), "model": self.model, "checks": self.checks, "errors": self.errors},
+            indent=2) + "\n")
+        (directory / "parity.xml").write_text(self.junit())
+        (directory / "parity.md").write_text(self.markdown())
+
+    def junit(self) -> str:
+        cases = []
+        for c in self.checks:
+            name = f"{c['target']}/{c['runner']}: {c['output']} vs {c['against']}"
+            body = ""
+            if not c["passed"]:
+                msg = c.get("detail") or (f"{c.get('mismatched', 0)} of {c['rows']} rows differ; "
+                                          f"max abs error {c.get('max_abs_error', 0):.3g}")
+                body = f"<failure message={quoteattr(msg)}>{escape(json.dumps(c))}</failure>"
+            cases.append(f'  <testcase classname="modelport.parity.{escape(self.model)}" name={quoteattr(name)}>'
+                         f"{body}</testcase>")
+        for e in self.errors:
+            name = f"{e['target']}/{e['runner']}: run"
+            cases.append(f'  <testcase classname="modelport.parity.{escape(self.model)}" name={quoteattr(name)}>'
+                         f"<error message={quoteattr(e['error'][:500])}/></testcase>")
+        failures = sum(not c["passed"] for c in self.checks)
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                f'<testsuite name="modelport parity" tests="{len(cases)}" failures="{failures}" '
+                f'errors="{len(self.errors)}">\n' + "\n".join(cases) + "\n</testsuite>\n")
+
+    def markdown(self) -> str:
+        lines = [f"# Parity: {self.model}", "",
+                 f"**{'PASSED' if self.passed else 'FAILED'}** on {self.rows} rows ({self.data}); "
+                 f"reference: {self.reference}.", "",
+                 "| target | runs as | result | max abs error | label mismatches | ties |",
+                 "|---|---|---|---|---|---|"]
+        for r in self.table():
+            if "error" in r:
+                lines.append(f"| {r['target']} | {r['runner']} | ERROR: {r['error'][:120]} | | | |")
+            else:
+                lines.append(f"| {r['target']} | {r['runner']} | {'pass' if r['passed'] else 'FAIL'} | "
+                             f"{r['max_abs_error']:.3g} | {r['label_mismatches']} | {r['ties']} |")
+        lines += ["", "Details per output: parity.json. Tolerances: docs/parity.md."]
+        return "\n".join(lines) + "\n"

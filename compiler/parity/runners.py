@@ -1,0 +1,89 @@
+"""Run each built artifact for real on the parity inputs: the C++ program and shared library,
+the Java jar, ONNX Runtime. Each returns {output tensor: array [n, row_size]}."""
+from __future__ import annotations
+
+import csv
+import ctypes
+import io
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from ..schema import Schema
+
+STRING_KINDS = ("string",)
+
+
+def table_to_csv(table: dict, schema: Schema) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([c.name for c in schema.inputs])
+    n = len(next(iter(table.values())))
+    cols = []
+    for c in schema.inputs:
+        v = table[c.name]
+        if c.kind == "string":
+            cols.append([str(x) for x in v])
+        else:
+            cols.append(["NaN" if np.isnan(x) else str(np.float32(x)) for x in v])
+    for i in range(n):
+        w.writerow([col[i] for col in cols])
+    return buf.getvalue()
+
+
+def csv_to_outputs(text: str, schema: Schema, sizes: dict, dtypes: dict) -> dict:
+    rows = list(csv.reader(io.StringIO(text)))
+    header, body = rows[0], rows[1:]
+    want = [c.name for c in schema.outputs]
+    if header != want:
+        raise RuntimeError(f"program wrote header {header}, expected {want}")
+    out = {}
+    for t, size in sizes.items():
+        is_str = dtypes[t] == "str"
+        out[t] = np.empty((len(body), size), dtype=object if is_str else np.float64)
+    for j, c in enumerate(schema.outputs):
+        col = [r[j] for r in body]
+        out[c.tensor][:, c.offset] = col if dtypes[c.tensor] == "str" else [float(x) for x in col]
+    return out
+
+
+def run_program(cmd: list, table: dict, schema: Schema, sizes: dict, dtypes: dict) -> dict:
+    proc = subprocess.run(cmd, input=table_to_csv(table, schema), capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+    return csv_to_outputs(proc.stdout, schema, sizes, dtypes)
+
+
+def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict) -> dict:
+    """Call the C ABI `<name>_predict` through ctypes."""
+    dll = ctypes.CDLL(str(lib))
+    fn = getattr(dll, f"{name}_predict")
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+    n = len(next(iter(table.values())))
+    x = np.ascontiguousarray(np.stack([table[c.name] for c in schema.inputs], axis=1).astype(np.float32))
+    y = np.zeros((n, len(schema.outputs)), dtype=np.float32)
+    rc = fn(x.ctypes.data, n, y.ctypes.data)
+    if rc != 0:
+        raise RuntimeError(f"{name}_predict returned {rc}")
+    out = {t: np.empty((n, s), dtype=np.float64) for t, s in sizes.items()}
+    for j, c in enumerate(schema.outputs):
+        out[c.tensor][:, c.offset] = y[:, j]
+    return out
+
+
+def run_onnxruntime(model, feed: dict) -> dict:
+    """`model`: a path or an onnx.ModelProto."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    data = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
+    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    values = sess.run(names, feed)
+    out = {}
+    for name, v in zip(names, values):
+        v = np.asarray(v)
+        out[name] = v.reshape(len(v), -1) if v.ndim != 2 else v
+    return out

@@ -1,0 +1,266 @@
+"""scikit-learn frontend: fitted estimators (objects, .skops, trusted .pkl/.joblib) to SourceModel.
+
+skl2onnx does the conversion; this module decides the input schema (one float tensor for
+numeric models, one column tensor per feature when string columns are involved), names
+the outputs, and wraps the estimator's own predict / predict_proba / transform as the
+reference.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from modelport.errors import UnsupportedError, UsageError
+from modelport.onnx_edit import rename_values
+from modelport.schema import Column, Schema
+from modelport.source_model import SourceModel
+
+TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+def load(path: Path, trust_pickle: bool = False):
+    """Load a fitted estimator from .skops, or from .pkl/.joblib when trusted."""
+    suffix = path.suffix.lower()
+    if suffix == ".skops":
+        import skops.io as sio
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+            return sio.load(path, trusted=untrusted if trust_pickle else _safe_types(untrusted, path))
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise UsageError(f"cannot read {path} as a skops file: {exc}") from None
+    if suffix in PICKLE_SUFFIXES:
+        if not trust_pickle:
+            raise UsageError(
+                f"{path} is a pickle file: loading it runs arbitrary code stored in it. Pass "
+                "--trust-pickle if you trust its origin, or save the model with skops "
+                "(skops.io.dump) and compile the .skops file instead.")
+        import joblib
+        try:
+            return joblib.load(path)
+        except Exception as exc:
+            raise UsageError(f"cannot read {path} as a pickle/joblib file: {exc}") from None
+    raise UsageError(f"unknown scikit-learn model file type {suffix!r}: use .skops, or .pkl/.joblib "
+                     "with --trust-pickle")
+
+
+def _safe_types(untrusted, path):
+    risky = [t for t in untrusted if not (t.startswith("sklearn.") or t.startswith("numpy.")
+                                          or t.startswith("scipy.") or t in ("builtins.slice",))]
+    if risky:
+        raise UsageError(f"{path} holds types outside scikit-learn, numpy and scipy ({', '.join(risky)}); "
+                         "pass --trust-pickle if you trust its origin")
+    return untrusted
+
+
+def is_estimator(obj) -> bool:
+    return hasattr(obj, "fit") and hasattr(obj, "get_params")
+
+
+def _final_step(est):
+    from sklearn.pipeline import Pipeline
+    while isinstance(est, Pipeline):
+        est = est.steps[-1][1]
+    return est
+
+
+def _string_columns(est) -> set:
+    """Columns that feed a OneHotEncoder/OrdinalEncoder fitted on strings."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    found = set()
+
+    def visit(e, cols):
+        if isinstance(e, Pipeline):
+            visit(e.steps[0][1], cols)
+        elif isinstance(e, ColumnTransformer):
+            for _, trans, tcols in e.transformers_:
+                if isinstance(trans, str):
+                    continue
+                names = [tcols] if isinstance(tcols, (str, int)) else list(tcols)
+                visit(trans, [e.feature_names_in_[c] if isinstance(c, (int, np.integer)) and
+                              hasattr(e, "feature_names_in_") else c for c in names])
+        elif isinstance(e, (OneHotEncoder, OrdinalEncoder)):
+            for c, cats in zip(cols or [], e.categories_):
+                if cats.dtype == object or cats.dtype.kind in "US":
+                    found.add(c)
+    visit(est, list(getattr(est, "feature_names_in_", [])))
+    return found
+
+
+def _levels(est) -> dict:
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+    out = {}
+
+    def visit(e, cols):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+        if isinstance(e, Pipeline):
+            visit(e.steps[0][1], cols)
+        elif isinstance(e, ColumnTransformer):
+            for _, trans, tcols in e.transformers_:
+                if not isinstance(trans, str):
+                    visit(trans, [tcols] if isinstance(tcols, str) else list(tcols))
+        elif isinstance(e, (OneHotEncoder, OrdinalEncoder)):
+            for c, cats in zip(cols, e.categories_):
+                out[c] = [str(x) for x in cats if not (isinstance(x, float) and np.isnan(x))]
+    visit(est, list(getattr(est, "feature_names_in_", [])))
+    return out
+
+
+def to_source(est, name: str = "model", source_file: Path | None = None) -> SourceModel:
+    """Convert a fitted estimator with skl2onnx; describe its schema and reference."""
+    import sklearn
+    import skl2onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.utils.validation import check_is_fitted
+
+    from . import sklearn_hist_gradient_boosting
+
+    sklearn_hist_gradient_boosting.install()
+    try:
+        check_is_fitted(est)
+    except Exception:
+        raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling") from None
+    final = _final_step(est)
+    feature_names = [str(c) for c in getattr(est, "feature_names_in_", [])]
+    n_features = getattr(est, "n_features_in_", None)
+    if n_features is None:
+        raise UnsupportedError(f"cannot tell how many features {type(est).__name__} takes")
+    strings = _string_columns(est)
+    per_column = bool(strings)
+    if per_column:
+        initial = [(c, StringTensorType([None, 1]) if c in strings else FloatTensorType([None, 1]))
+                   for c in feature_names]
+    else:
+        initial = [("X", FloatTensorType([None, n_features]))]
+    options = {}
+    is_classifier = getattr(final, "_estimator_type", None) == "classifier" or hasattr(final, "classes_") \
+        and hasattr(final, "predict") and not hasattr(final, "cluster_centers_")
+    if is_classifier:
+        options[id(final)] = {"zipmap": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                     target_opset=TARGET_OPSET)
+        except Exception as exc:
+            msg = str(exc).splitlines()[0][:300]
+            raise UnsupportedError(
+                f"cannot convert {type(est).__name__} (final step {type(final).__name__}) to ONNX: {msg}. "
+                "See docs/support-matrix.md for the supported scikit-learn estimators.") from None
+    proto, schema, reference = _describe(est, final, proto, feature_names, n_features, strings, per_column)
+    digest = None
+    if source_file is not None:
+        digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()
+    provenance = {
+        "framework": "scikit-learn",
+        "framework_version": sklearn.__version__,
+        "converter": "skl2onnx",
+        "converter_version": skl2onnx.__version__,
+        "estimator": _describe_estimator(est),
+        "source_file": str(source_file) if source_file else None,
+        "source_sha256": digest,
+    }
+    hints = {c: lv for c, lv in _levels(est).items()}
+    return SourceModel(proto, schema, reference, provenance, name, {"levels": hints})
+
+
+def _describe_estimator(est) -> str:
+    from sklearn.pipeline import Pipeline
+    if isinstance(est, Pipeline):
+        return "Pipeline(" + ", ".join(_describe_estimator(s) for _, s in est.steps) + ")"
+    return type(est).__name__
+
+
+def _describe(est, final, proto, feature_names, n_features, strings, per_column):
+    outs = [o.name for o in proto.graph.output]
+    names = feature_names or [f"f{i}" for i in range(n_features)]
+    if per_column:
+        inputs = [Column(c, c, 0, "string" if c in strings else "number") for c in names]
+    else:
+        inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
+
+    def frame(feed):
+        import pandas as pd
+        if per_column:
+            return pd.DataFrame({c: feed[c].reshape(-1) for c in names})
+        x = feed["X"]
+        if feature_names:
+            return pd.DataFrame(x, columns=feature_names)
+        return x
+
+    if hasattr(final, "cluster_centers_") and len(outs) == 2:
+        rename = {outs[0]: "label", outs[1]: "scores"}
+        k = final.cluster_centers_.shape[0]
+        outputs = [Column("label", "label", 0, "label")] + [
+            Column(f"distance_{i}", "scores", i, "value") for i in range(k)]
+        task, classes = "cluster", list(range(k))
+
+        def reference(feed):
+            x = frame(feed)
+            return {"label": est.predict(x).astype(np.int64), "scores": est.transform(x)}
+    elif hasattr(final, "classes_") and len(outs) == 2:
+        rename = {outs[0]: "label", outs[1]: "probabilities"}
+        classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
+        has_proba = _has(est, "predict_proba")
+        kind = "prob" if has_proba else "score"
+        outputs = [Column("label", "label", 0, "label")] + [
+            Column(f"{kind}_{c}", "probabilities", i, "probability" if has_proba else "value")
+            for i, c in enumerate(classes)]
+        task = "classifier"
+
+        def reference(feed):
+            x = frame(feed)
+            label = est.predict(x)
+            if has_proba:
+                scores = est.predict_proba(x)
+            else:
+                scores = est.decision_function(x)
+                if scores.ndim == 1:
+                    scores = np.stack([-scores, scores], axis=1)
+            return {"label": label, "probabilities": scores}
+    elif len(outs) == 1:
+        task = "regressor" if _has(final, "predict") and not _has(final, "transform") else "transformer"
+        rename = {outs[0]: "prediction" if task == "regressor" else "transformed"}
+        classes = []
+        width = _output_width(proto, outs[0])
+        if task == "regressor":
+            outputs = [Column("prediction", "prediction", 0, "value")] if width == 1 else [
+                Column(f"prediction_{i}", "prediction", i, "value") for i in range(width)]
+        else:
+            outputs = [Column(f"transformed_{i}", "transformed", i, "value") for i in range(width)]
+
+        def reference(feed):
+            x = frame(feed)
+            y = est.predict(x) if task == "regressor" else est.transform(x)
+            y = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
+            return {rename[outs[0]]: y.reshape(len(y), -1)}
+    else:
+        raise UnsupportedError(f"unexpected outputs {outs} from the conversion of {type(final).__name__}")
+    rename_values(proto, rename)
+    return proto, Schema(inputs, outputs, task, classes), reference
+
+
+def _has(est, attr):
+    try:
+        return hasattr(est, attr)
+    except Exception:
+        return False
+
+
+def _output_width(proto, name) -> int:
+    for o in proto.graph.output:
+        if o.name == name:
+            dims = o.type.tensor_type.shape.dim
+            if len(dims) >= 2 and dims[1].HasField("dim_value"):
+                return dims[1].dim_value
+            return 1 if len(dims) == 1 else -1
+    return -1
