@@ -16,6 +16,45 @@ REGISTRY = {
     ("", "Mul"): "mul",
     ("", "Div"): "div",
     ("", "Concat"): "concat",
+    # standard ops used by neural nets, naive Bayes, k-means, k-NN (see each module)
+    ("", "MatMul"): "matmul",
+    ("", "Gemm"): "gemm",
+    ("", "Relu"): "relu",
+    ("", "Sigmoid"): "sigmoid",
+    ("", "Tanh"): "tanh",
+    ("", "Exp"): "exp",
+    ("", "Log"): "log",
+    ("", "Sqrt"): "sqrt",
+    ("", "Abs"): "abs",
+    ("", "Neg"): "neg",
+    ("", "Pow"): "pow",
+    ("", "Max"): "max",
+    ("", "Min"): "min",
+    ("", "Softmax"): "softmax",
+    ("", "ArgMax"): "argmax",
+    ("", "ArgMin"): "argmin",
+    ("", "ReduceSum"): "reduce_sum",
+    ("", "ReduceMean"): "reduce_mean",
+    ("", "ReduceMax"): "reduce_max",
+    ("", "ReduceSumSquare"): "reduce_sum_square",
+    ("", "ReduceLogSumExp"): "reduce_log_sum_exp",
+    ("", "Equal"): "equal",
+    ("", "Less"): "less",
+    ("", "Greater"): "greater",
+    ("", "Where"): "where",
+    ("", "TopK"): "topk",
+    ("", "Transpose"): "transpose",
+    ("", "Gather"): "gather",
+    ("", "Slice"): "slice",
+    # classic-ML ops (ai.onnx.ml)
+    ("ai.onnx.ml", "LinearClassifier"): "linear_classifier",
+    ("ai.onnx.ml", "SVMClassifier"): "svm_classifier",
+    ("ai.onnx.ml", "SVMRegressor"): "svm_regressor",
+    ("ai.onnx.ml", "Normalizer"): "normalizer",
+    ("ai.onnx.ml", "Scaler"): "scaler",
+    ("ai.onnx.ml", "Imputer"): "imputer",
+    ("ai.onnx.ml", "OneHotEncoder"): "one_hot_encoder",
+    ("ai.onnx.ml", "ArrayFeatureExtractor"): "array_feature_extractor",
     ("ai.onnx.ml", "LinearRegressor"): "linear_regressor",
     ("ai.onnx.ml", "TreeEnsembleRegressor"): "tree_ensemble_regressor",
     ("ai.onnx.ml", "TreeEnsembleClassifier"): "tree_ensemble_classifier",
@@ -23,4 +62,7 @@ REGISTRY = {
 
 
 def supported_ops() -> list:
-    return sorted({(d + ":" if d else "") + op for d, op in REGISTRY})
+    """Ops whose lowering module exists (the registry may name modules still to be written)."""
+    from importlib.util import find_spec
+    return sorted({(d + ":" if d else "") + op for (d, op), mod in REGISTRY.items()
+                   if find_spec(f"{__name__}.{mod}") is not None})

@@ -1,0 +1,47 @@
+"""Shared test helpers: compile for real, run the real artifacts, read the parity report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+import modelport
+
+ALL = ("cpp", "java", "onnx")
+
+
+def compile_and_check(model, tmp_path: Path, targets=ALL, data=None, name=None, rows=256) -> dict:
+    """Compile `model`; assert that parity holds on every target and runner; return the manifest."""
+    out = Path(tmp_path) / "out"
+    manifest = modelport.compile(model, targets=targets, out=out, data=data, name=name, rows=rows)
+    report = json.loads((out / "parity.json").read_text())
+    assert manifest["parity"]["passed"], (out / "parity.md").read_text() + json.dumps(
+        [c for c in report["checks"] if not c["passed"]] + report["errors"], indent=1)[:4000]
+    runners = {(c["target"], c["runner"]) for c in report["checks"]}
+    for t in targets:
+        assert any(r[0] == t for r in runners), f"target {t} was not run: {runners}"
+    return manifest
+
+
+def single_op_model(op_type, inputs, outputs, attrs=None, domain="", initializers=(), opset=18):
+    """A one-node ONNX model. inputs/outputs: [(name, elem_type, shape)] with shape[0] = 'N'."""
+    node = helper.make_node(op_type, [i[0] for i in inputs] + [t.name for t in initializers],
+                            [o[0] for o in outputs], domain=domain or None, **(attrs or {}))
+    graph = helper.make_graph(
+        [node], op_type.lower(),
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs],
+        initializer=list(initializers))
+    opsets = [helper.make_opsetid("", opset)]
+    if domain:
+        opsets.append(helper.make_opsetid(domain, 3 if domain == "ai.onnx.ml" else 1))
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+__all__ = ["compile_and_check", "single_op_model", "TensorProto", "np", "ALL"]
