@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(PY) examples/sklearn_pipeline/demo.py
+	bash examples/sklearn_pipeline/demo.sh
 
 test: setup
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile

@@ -164,3 +164,21 @@ def check(directory, data=None, junit=None, trust_pickle: bool = False, progress
     if junit:
         shutil.copy(directory / "parity.xml", junit)
     return report
+
+
+def inspect(model, trust_pickle: bool = False) -> dict:
+    """Schema, ONNX ops and per-target support of `model`, without building anything."""
+    from .frontends import load_source
+    source = load_source(model, None, trust_pickle)
+    proto = ir.load(source.onnx)
+    graph = ir.build_graph(proto)
+    schema = fit_schema(source.schema, graph)
+    ops = sorted({(n.domain + ":" if n.domain else "") + n.op_type for n in graph.nodes})
+    try:
+        lower(graph, source.name)
+        kernel = "supported"
+    except ModelportError as exc:
+        kernel = f"not supported: {exc}"
+    targets = {"cpp": kernel, "java": kernel, "onnx": "supported"}
+    return {"name": source.name, "description": describe(source.name, schema, source.provenance),
+            "schema": schema.to_dict(), "ops": ops, "targets": targets, "source": source.provenance}

@@ -2,6 +2,8 @@
 library and a CSV command-line program with the system compiler."""
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 from importlib import resources
@@ -17,7 +19,7 @@ from ..schema import Schema
 from .naming import DTYPE_CODE, chunks, identifier, member_names
 
 CXX_FLAGS = ["-std=c++17", "-O3", "-fPIC", "-fno-math-errno", "-DNDEBUG"]
-RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_kernel.hpp"]
+RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_runtime.cpp", "modelport_kernel.hpp"]
 CTYPE = CppRenderer.types
 
 
@@ -237,8 +239,8 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "set(CMAKE_CXX_STANDARD_REQUIRED ON)",
         "set(CMAKE_POSITION_INDEPENDENT_CODE ON)",
         'if(NOT CMAKE_BUILD_TYPE)\n  set(CMAKE_BUILD_TYPE Release)\nendif()',
-        f"add_library({ns} SHARED {ns}.cpp)",
-        f"add_library({ns}_static STATIC {ns}.cpp)",
+        f"add_library({ns} SHARED {ns}.cpp modelport_runtime.cpp)",
+        f"add_library({ns}_static STATIC {ns}.cpp modelport_runtime.cpp)",
         f"set_target_properties({ns}_static PROPERTIES OUTPUT_NAME {ns})",
         f"add_executable({ns}_program {ns}_main.cpp)",
         f"target_link_libraries({ns}_program PRIVATE {ns}_static)",
@@ -265,19 +267,46 @@ def _run(cmd, cwd):
         raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{proc.stderr[-4000:]}")
 
 
+def _version(cxx: str) -> str:
+    return subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+
+
+def _runtime_object(cxx: str, src: Path) -> tuple:
+    """The runtime's object file: it is the same for every model, so it is compiled once per
+    toolchain and source and kept in the user's cache (MODELPORT_CACHE, else ~/.cache/modelport).
+    Returns (path, Popen or None)."""
+    text = (src / "modelport_runtime.cpp").read_bytes() + (src / "modelport_runtime.hpp").read_bytes()
+    key = hashlib.sha256(text + _version(cxx).encode() + " ".join(CXX_FLAGS).encode()).hexdigest()[:20]
+    cache = Path(os.environ.get("MODELPORT_CACHE") or Path.home() / ".cache" / "modelport") / "cpp-runtime"
+    obj = cache / f"modelport_runtime-{key}.o"
+    if obj.exists():
+        return obj, None
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{obj.name}.{os.getpid()}.tmp"
+    cmd = [cxx, *CXX_FLAGS, "-c", str(src / "modelport_runtime.cpp"), "-o", str(tmp)]
+    return obj, (subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), tmp, cmd)
+
+
 def build(src: Path, name: str) -> dict:
     """Compile the sources in `src` into lib<name>.so, lib<name>.a and bin/<name>, in place."""
     ns = identifier(name)
     cxx = compiler()
+    runtime, job = _runtime_object(cxx, src)
     _run([cxx, *CXX_FLAGS, "-c", f"{ns}.cpp", "-o", f"{ns}.o"], src)
-    _run([cxx, "-shared", f"{ns}.o", "-o", f"lib{ns}.so"], src)
-    _run(["ar", "rcs", f"lib{ns}.a", f"{ns}.o"], src)
+    _run([cxx, *CXX_FLAGS, "-c", f"{ns}_main.cpp", "-o", f"{ns}_main.o"], src)
+    if job is not None:
+        proc, tmp, cmd = job
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
+        os.replace(tmp, runtime)
+    _run([cxx, "-shared", f"{ns}.o", str(runtime), "-o", f"lib{ns}.so"], src)
+    _run(["ar", "rcs", f"lib{ns}.a", f"{ns}.o", str(runtime)], src)
     (src / "bin").mkdir(exist_ok=True)
-    _run([cxx, *CXX_FLAGS, f"{ns}_main.cpp", f"{ns}.o", "-o", f"bin/{ns}"], src)
-    (src / f"{ns}.o").unlink()
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    return {"compiler": version, "flags": CXX_FLAGS}
-
+    _run([cxx, f"{ns}_main.o", f"{ns}.o", str(runtime), "-o", f"bin/{ns}"], src)
+    for o in (f"{ns}.o", f"{ns}_main.o"):
+        (src / o).unlink()
+    return {"compiler": _version(cxx), "flags": CXX_FLAGS}
 
 NEEDS_PROGRAM = True
 

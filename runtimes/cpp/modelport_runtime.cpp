@@ -1,0 +1,906 @@
+// modelport_runtime.cpp: the implementation of modelport_runtime.hpp (CSV program, float-row C ABI helper).
+// Standard library only; compiled once per toolchain and linked into every model.
+#include "modelport_runtime.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <new>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#if defined(_WIN32)
+#include <fcntl.h>
+#include <io.h>
+#endif
+
+// Floating-point std::to_chars with a precision gives exactly the output of printf("%.*g")
+// and is much faster; fall back to snprintf where the standard library lacks it.
+#if !defined(MODELPORT_NO_TO_CHARS) && defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+#define MODELPORT_FP_TO_CHARS 1
+#else
+#define MODELPORT_FP_TO_CHARS 0
+#endif
+
+namespace modelport {
+
+namespace detail {
+
+constexpr int64_t kBlockRows = 1024;
+constexpr size_t kOutFlushBytes = size_t(1) << 16;
+constexpr size_t kInBufBytes = size_t(1) << 16;
+
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    case DType::I64: return "int64";
+    case DType::STR: return "string";
+  }
+  return "?";
+}
+
+inline bool valid_dtype(DType t) {
+  return t == DType::F32 || t == DType::F64 || t == DType::I64 || t == DType::STR;
+}
+
+inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// --------------------------------------------------------------------------------------
+// Spec validation
+// --------------------------------------------------------------------------------------
+
+inline bool check_tensors(const TensorSpec* t, int n, const char* what, std::string& err) {
+  if (n < 0 || (n > 0 && t == nullptr)) {
+    err = std::string("bad ") + what + " tensor list";
+    return false;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (t[i].name == nullptr || !valid_dtype(t[i].dtype) || t[i].row_size < 0) {
+      err = std::string("bad ") + what + " tensor #" + std::to_string(i);
+      return false;
+    }
+  }
+  return true;
+}
+
+inline bool check_columns(const ColumnSpec* c, int n, const TensorSpec* t, int nt, const char* what,
+                          std::string& err) {
+  if (n < 0 || (n > 0 && c == nullptr)) {
+    err = std::string("bad ") + what + " column list";
+    return false;
+  }
+  std::unordered_map<std::string, int> seen;
+  for (int i = 0; i < n; ++i) {
+    if (c[i].name == nullptr) {
+      err = std::string(what) + " column #" + std::to_string(i) + " has no name";
+      return false;
+    }
+    if (c[i].tensor < 0 || c[i].tensor >= nt || c[i].offset < 0 ||
+        c[i].offset >= t[c[i].tensor].row_size) {
+      err = std::string(what) + " column \"" + c[i].name + "\" refers to a missing tensor element";
+      return false;
+    }
+    if (!seen.emplace(c[i].name, i).second) {
+      err = std::string("duplicate ") + what + " column name \"" + c[i].name + "\"";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Returns an empty string when the spec is consistent.
+inline std::string validate_spec(const ModelSpec& spec) {
+  std::string err;
+  if (spec.run == nullptr) return "no run function";
+  if (!check_tensors(spec.inputs, spec.num_inputs, "input", err)) return err;
+  if (!check_tensors(spec.outputs, spec.num_outputs, "output", err)) return err;
+  if (!check_columns(spec.input_columns, spec.num_input_columns, spec.inputs, spec.num_inputs,
+                     "input", err))
+    return err;
+  if (!check_columns(spec.output_columns, spec.num_output_columns, spec.outputs, spec.num_outputs,
+                     "output", err))
+    return err;
+  // Every input element must be covered by exactly one column.
+  std::vector<std::vector<unsigned char>> covered(static_cast<size_t>(spec.num_inputs));
+  for (int i = 0; i < spec.num_inputs; ++i)
+    covered[static_cast<size_t>(i)].assign(static_cast<size_t>(spec.inputs[i].row_size), 0);
+  for (int k = 0; k < spec.num_input_columns; ++k) {
+    const ColumnSpec& c = spec.input_columns[k];
+    unsigned char& flag = covered[static_cast<size_t>(c.tensor)][static_cast<size_t>(c.offset)];
+    if (flag) return std::string("input column \"") + c.name + "\" maps to an element already covered";
+    flag = 1;
+  }
+  for (int i = 0; i < spec.num_inputs; ++i)
+    for (size_t j = 0; j < covered[static_cast<size_t>(i)].size(); ++j)
+      if (!covered[static_cast<size_t>(i)][j])
+        return std::string("element ") + std::to_string(j) + " of input \"" + spec.inputs[i].name +
+               "\" has no column";
+  return std::string();
+}
+
+// --------------------------------------------------------------------------------------
+// Tensor storage for one block of rows
+// --------------------------------------------------------------------------------------
+
+struct TensorBuf {
+  DType dtype = DType::F32;
+  int64_t row_size = 0;
+  std::vector<float> f32;
+  std::vector<double> f64;
+  std::vector<int64_t> i64;
+  std::vector<std::string> str;
+
+  void init(const TensorSpec& t, int64_t rows) {
+    dtype = t.dtype;
+    row_size = t.row_size;
+    size_t n = static_cast<size_t>(rows * t.row_size);
+    switch (dtype) {
+      case DType::F32: f32.assign(n, 0.0f); break;
+      case DType::F64: f64.assign(n, 0.0); break;
+      case DType::I64: i64.assign(n, 0); break;
+      case DType::STR: str.assign(n, std::string()); break;
+    }
+  }
+  void* data() {
+    switch (dtype) {
+      case DType::F32: return f32.data();
+      case DType::F64: return f64.data();
+      case DType::I64: return i64.data();
+      case DType::STR: return str.data();
+    }
+    return nullptr;
+  }
+};
+
+// --------------------------------------------------------------------------------------
+// Value parsing
+// --------------------------------------------------------------------------------------
+
+inline bool ieq(const char* s, size_t n, const char* lit) {
+  size_t m = std::strlen(lit);
+  if (n != m) return false;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lit[i]) return false;
+  }
+  return true;
+}
+
+// Decimal number syntax: [+-] (digits [. digits*] | . digits) [(e|E) [+-] digits]
+inline bool is_decimal(const char* b, const char* e) {
+  const char* p = b;
+  if (p < e && (*p == '+' || *p == '-')) ++p;
+  bool digits = false;
+  while (p < e && *p >= '0' && *p <= '9') ++p, digits = true;
+  if (p < e && *p == '.') {
+    ++p;
+    while (p < e && *p >= '0' && *p <= '9') ++p, digits = true;
+  }
+  if (!digits) return false;
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    ++p;
+    if (p < e && (*p == '+' || *p == '-')) ++p;
+    bool exp_digits = false;
+    while (p < e && *p >= '0' && *p <= '9') ++p, exp_digits = true;
+    if (!exp_digits) return false;
+  }
+  return p == e;
+}
+
+// Parses a float field. `s` must be NUL-terminated at s[len]. Returns false when it does not parse.
+inline bool parse_real(const char* s, size_t len, bool single, double* out_d, float* out_f) {
+  const char* b = s;
+  const char* e = s + len;
+  while (b < e && is_blank(*b)) ++b;
+  while (e > b && is_blank(e[-1])) --e;
+  bool neg = false;
+  const char* w = b;
+  if (w < e && (*w == '+' || *w == '-')) neg = (*w++ == '-');
+  size_t wn = static_cast<size_t>(e - w);
+  if (b == e || ieq(w, wn, "nan")) {
+    if (single) *out_f = std::numeric_limits<float>::quiet_NaN();
+    else *out_d = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  if (ieq(w, wn, "inf") || ieq(w, wn, "infinity")) {
+    if (single) *out_f = neg ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+    else *out_d = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (!is_decimal(b, e)) return false;
+  char* end = nullptr;
+  // The syntax was checked above; strtod/strtof round correctly (overflow gives +-inf).
+  if (single) *out_f = std::strtof(b, &end);
+  else *out_d = std::strtod(b, &end);
+  return end == e;
+}
+
+inline bool parse_int64(const char* s, size_t len, int64_t* out) {
+  const char* b = s;
+  const char* e = s + len;
+  while (b < e && is_blank(*b)) ++b;
+  while (e > b && is_blank(e[-1])) --e;
+  if (b < e && *b == '+') {
+    ++b;
+    if (b < e && *b == '-') return false;
+  }
+  if (b == e) return false;
+  for (const char* p = (*b == '-') ? b + 1 : b; p < e; ++p)
+    if (*p < '0' || *p > '9') return false;
+  auto r = std::from_chars(b, e, *out);
+  return r.ec == std::errc() && r.ptr == e;
+}
+
+// --------------------------------------------------------------------------------------
+// Output formatting
+// --------------------------------------------------------------------------------------
+
+inline void append_real(std::string& out, double v, int precision) {
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v > 0 ? "inf" : "-inf";
+    return;
+  }
+  char tmp[64];
+#if MODELPORT_FP_TO_CHARS
+  auto r = std::to_chars(tmp, tmp + sizeof tmp, v, std::chars_format::general, precision);
+  out.append(tmp, static_cast<size_t>(r.ptr - tmp));
+#else
+  int n = std::snprintf(tmp, sizeof tmp, "%.*g", precision, v);
+  out.append(tmp, static_cast<size_t>(n));
+#endif
+}
+
+inline void append_int64(std::string& out, int64_t v) {
+  char tmp[32];
+  auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out.append(tmp, static_cast<size_t>(r.ptr - tmp));
+}
+
+inline bool needs_quotes(const char* s, size_t n) {
+  if (n == 0) return false;
+  if (is_blank(s[0]) || is_blank(s[n - 1])) return true;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (c == ',' || c == '"' || c == '\n' || c == '\r') return true;
+  }
+  return false;
+}
+
+// Appends one CSV field; `only_field` forces quotes on an empty value so that a
+// one-column row is not written as an empty line.
+inline void append_field(std::string& out, const char* s, size_t n, bool only_field) {
+  if (!needs_quotes(s, n) && !(only_field && n == 0)) {
+    out.append(s, n);
+    return;
+  }
+  out += '"';
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] == '"') out += '"';
+    out += s[i];
+  }
+  out += '"';
+}
+
+inline std::string csv_name(const char* name) {
+  std::string r;
+  append_field(r, name, std::strlen(name), true);
+  return r;
+}
+
+// For messages: the raw field text, shortened when long.
+inline std::string shown(const char* s, size_t n) {
+  if (n <= 100) return std::string(s, n);
+  return std::string(s, 100) + "...";
+}
+
+// --------------------------------------------------------------------------------------
+// CSV input
+// --------------------------------------------------------------------------------------
+
+class InBuf {
+ public:
+  explicit InBuf(std::FILE* f) : f_(f), buf_(kInBufBytes) {}
+  int peek() {
+    if (pos_ == len_ && !refill()) return -1;
+    return static_cast<unsigned char>(buf_[pos_]);
+  }
+  int get() {
+    if (pos_ == len_ && !refill()) return -1;
+    return static_cast<unsigned char>(buf_[pos_++]);
+  }
+  // Appends bytes up to (not including) the next ',', '\n', '\r' or end of input.
+  void read_unquoted(std::string& dst) {
+    for (;;) {
+      if (pos_ == len_ && !refill()) return;
+      const char* b = buf_.data();
+      size_t s = pos_;
+      while (pos_ < len_) {
+        char c = b[pos_];
+        if (c == ',' || c == '\n' || c == '\r') break;
+        ++pos_;
+      }
+      dst.append(b + s, pos_ - s);
+      if (pos_ < len_) return;
+    }
+  }
+  bool read_error() const { return error_; }
+
+ private:
+  bool refill() {
+    if (eof_) return false;
+    pos_ = 0;
+    len_ = std::fread(buf_.data(), 1, buf_.size(), f_);
+    if (len_ == 0) {
+      eof_ = true;
+      if (std::ferror(f_)) error_ = true;
+      return false;
+    }
+    return true;
+  }
+  std::FILE* f_;
+  std::vector<char> buf_;
+  size_t pos_ = 0;
+  size_t len_ = 0;
+  bool eof_ = false;
+  bool error_ = false;
+};
+
+// One parsed CSV record; each field is stored NUL-terminated in `data`.
+struct Record {
+  std::string data;
+  std::vector<size_t> starts;
+  std::vector<size_t> lens;
+  int64_t line = 0;  // physical line the record starts on (1 = first line)
+
+  void clear() {
+    data.clear();
+    starts.clear();
+    lens.clear();
+  }
+  size_t size() const { return starts.size(); }
+  const char* field(size_t i) const { return data.data() + starts[i]; }
+  size_t len(size_t i) const { return lens[i]; }
+};
+
+enum class ReadStatus { Ok, Eof, Error };
+
+class CsvReader {
+ public:
+  explicit CsvReader(std::FILE* f) : in_(f) {}
+
+  // Reads the next record. Empty lines at the very end of the input are ignored; an empty
+  // line elsewhere is a record with one empty field.
+  ReadStatus next(Record& rec, std::string& err) {
+    rec.clear();
+    if (pending_blank_ == 0) {
+      blank_line_ = line_;
+      for (;;) {
+        int c = in_.peek();
+        if (c == '\n') {
+          in_.get();
+        } else if (c == '\r') {
+          in_.get();
+          if (in_.peek() == '\n') in_.get();
+        } else {
+          break;
+        }
+        ++line_;
+        ++pending_blank_;
+      }
+      if (in_.peek() == -1) {
+        pending_blank_ = 0;
+        return ReadStatus::Eof;
+      }
+    }
+    if (pending_blank_ > 0) {
+      --pending_blank_;
+      rec.line = blank_line_++;
+      rec.starts.push_back(0);
+      rec.lens.push_back(0);
+      rec.data.push_back('\0');
+      return ReadStatus::Ok;
+    }
+    rec.line = line_;
+    for (;;) {
+      size_t start = rec.data.size();
+      if (in_.peek() == '"') {
+        in_.get();
+        for (;;) {
+          int c = in_.get();
+          if (c == -1) {
+            err = "unterminated quoted field";
+            return ReadStatus::Error;
+          }
+          if (c == '"') {
+            if (in_.peek() == '"') {
+              in_.get();
+              rec.data.push_back('"');
+              continue;
+            }
+            break;
+          }
+          if (c == '\n' || (c == '\r' && in_.peek() != '\n')) ++line_;
+          rec.data.push_back(static_cast<char>(c));
+        }
+        int c = in_.peek();
+        if (c != ',' && c != '\n' && c != '\r' && c != -1) {
+          err = "unexpected character after a closing quote (quotes inside a quoted field must be doubled)";
+          return ReadStatus::Error;
+        }
+      } else {
+        in_.read_unquoted(rec.data);
+      }
+      rec.starts.push_back(start);
+      rec.lens.push_back(rec.data.size() - start);
+      rec.data.push_back('\0');
+      int c = in_.get();
+      if (c == ',') continue;
+      if (c == '\r' && in_.peek() == '\n') in_.get();
+      if (c != -1) ++line_;
+      return ReadStatus::Ok;
+    }
+  }
+  bool read_error() const { return in_.read_error(); }
+
+ private:
+  InBuf in_;
+  int64_t line_ = 1;
+  int64_t pending_blank_ = 0;
+  int64_t blank_line_ = 0;
+};
+
+// --------------------------------------------------------------------------------------
+// Program
+// --------------------------------------------------------------------------------------
+
+class OutBuf {
+ public:
+  explicit OutBuf(std::FILE* f) : f_(f) { buf.reserve(kOutFlushBytes + 4096); }
+  std::string buf;
+  void maybe_flush() {
+    if (buf.size() >= kOutFlushBytes) flush();
+  }
+  void flush() {
+    if (!buf.empty()) {
+      if (std::fwrite(buf.data(), 1, buf.size(), f_) != buf.size()) ok_ = false;
+      buf.clear();
+    }
+  }
+  bool finish() {
+    flush();
+    if (std::fflush(f_) != 0 || std::ferror(f_)) ok_ = false;
+    return ok_;
+  }
+
+ private:
+  std::FILE* f_;
+  bool ok_ = true;
+};
+
+inline void print(std::FILE* f, const std::string& s) { std::fwrite(s.data(), 1, s.size(), f); }
+
+inline std::string prog_name(const ModelSpec& spec, int argc, char** argv) {
+  if (argc > 0 && argv && argv[0] && argv[0][0]) {
+    const char* p = argv[0];
+    const char* base = p;
+    for (; *p; ++p)
+      if (*p == '/' || *p == '\\') base = p + 1;
+    if (*base) return base;
+  }
+  return spec.model_name ? spec.model_name : "model";
+}
+
+inline void append_column_list(std::string& s, const ColumnSpec* cols, int n, const TensorSpec* tensors) {
+  std::vector<std::string> names;
+  size_t width = 0;
+  for (int i = 0; i < n; ++i) {
+    names.push_back(csv_name(cols[i].name));
+    if (names.back().size() > width) width = names.back().size();
+  }
+  if (width > 40) width = 40;
+  for (int i = 0; i < n; ++i) {
+    const TensorSpec& t = tensors[cols[i].tensor];
+    s += "  ";
+    s += names[static_cast<size_t>(i)];
+    s.append(width + 2 > names[static_cast<size_t>(i)].size() ? width + 2 - names[static_cast<size_t>(i)].size() : 1, ' ');
+    const char* dt = dtype_name(t.dtype);
+    s += dt;
+    s.append(9 - std::strlen(dt), ' ');
+    s += '(';
+    s += t.name;
+    s += '[';
+    s += std::to_string(cols[i].offset);
+    s += "])\n";
+  }
+}
+
+inline std::string usage_text(const ModelSpec& spec, const std::string& prog) {
+  std::string s;
+  s += "Usage: " + prog + " [--allow-extra-columns] < input.csv > output.csv\n";
+  s += "       " + prog + " --help | --schema\n\n";
+  s += "Runs the model \"";
+  s += spec.model_name ? spec.model_name : "model";
+  s += "\" on CSV data.\n";
+  s += "Reads CSV from standard input: a header line naming the input columns (in any\n"
+       "order), then one line per example. Writes CSV to standard output: a header line\n"
+       "with the output column names, then one line per input row, in input order.\n\n";
+  s += "Input columns (" + std::to_string(spec.num_input_columns) + "):\n";
+  append_column_list(s, spec.input_columns, spec.num_input_columns, spec.inputs);
+  s += "Output columns (" + std::to_string(spec.num_output_columns) + "):\n";
+  append_column_list(s, spec.output_columns, spec.num_output_columns, spec.outputs);
+  s += "\nAn empty field or NaN is a missing value in a float column; inf and -inf are accepted.\n"
+       "Fields follow RFC 4180 quoting (\"a, b\" and \"say \"\"hi\"\"\").\n\n"
+       "Options:\n"
+       "  --allow-extra-columns  ignore input columns that the model does not use\n"
+       "  --schema               print the model's schema and exit\n"
+       "  --help                 print this help and exit\n\n"
+       "Exit status: 0 on success, 2 on bad arguments or bad input (message on stderr).\n";
+  return s;
+}
+
+inline std::string schema_text(const ModelSpec& spec) {
+  std::string s;
+  if (spec.description && spec.description[0]) {
+    s = spec.description;
+  } else {
+    s = "Model: ";
+    s += spec.model_name ? spec.model_name : "model";
+    s += "\nInput columns:\n";
+    append_column_list(s, spec.input_columns, spec.num_input_columns, spec.inputs);
+    s += "Output columns:\n";
+    append_column_list(s, spec.output_columns, spec.num_output_columns, spec.outputs);
+  }
+  if (s.empty() || s.back() != '\n') s += '\n';
+  return s;
+}
+
+inline std::string quoted_list(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) s += ", ";
+    s += '"' + names[i] + '"';
+  }
+  return s;
+}
+
+inline std::string row_prefix(int64_t row, int64_t line) {
+  return "error: row " + std::to_string(row) + " (line " + std::to_string(line) + ")";
+}
+
+inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,
+                       std::FILE* err) {
+  std::string bad = validate_spec(spec);
+  if (!bad.empty()) {
+    print(err, "internal error: invalid model spec: " + bad + "\n");
+    return kExitInvalidSpec;
+  }
+
+  bool help = false, schema = false, allow_extra = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i] ? argv[i] : "";
+    if (a == "--help" || a == "-h") help = true;
+    else if (a == "--schema") schema = true;
+    else if (a == "--allow-extra-columns") allow_extra = true;
+    else {
+      std::string prog = prog_name(spec, argc, argv);
+      if (!a.empty() && a[0] == '-')
+        print(err, "error: unknown option \"" + a + "\"\n");
+      else
+        print(err, "error: unexpected argument \"" + a + "\" (the input is read from standard input)\n");
+      print(err, "Usage: " + prog + " [--allow-extra-columns] < input.csv > output.csv\n"
+                 "Run '" + prog + " --help' for details.\n");
+      return kExitBadInput;
+    }
+  }
+  if (help || schema) {
+    std::string text = help ? usage_text(spec, prog_name(spec, argc, argv)) : schema_text(spec);
+    print(out, text);
+    return std::fflush(out) == 0 && !std::ferror(out) ? kExitOk : kExitFailure;
+  }
+
+  CsvReader reader(in);
+  Record rec;
+  std::string rerr;
+
+  // ---- header
+  ReadStatus st = reader.next(rec, rerr);
+  if (st == ReadStatus::Eof) {
+    print(err, reader.read_error() ? std::string("error: cannot read standard input\n")
+                                   : std::string("error: empty input: expected a header line naming the input columns\n"));
+    return reader.read_error() ? kExitFailure : kExitBadInput;
+  }
+  if (st == ReadStatus::Error) {
+    print(err, "error: line " + std::to_string(rec.line) + " (header): " + rerr + "\n");
+    return kExitBadInput;
+  }
+  if (rec.size() == 1 && rec.len(0) == 0) {
+    print(err, "error: line " + std::to_string(rec.line) + " (header): the header line is empty\n");
+    return kExitBadInput;
+  }
+  std::vector<std::string> header;
+  for (size_t j = 0; j < rec.size(); ++j) header.emplace_back(rec.field(j), rec.len(j));
+  if (header[0].compare(0, 3, "\xEF\xBB\xBF") == 0) header[0].erase(0, 3);  // UTF-8 byte order mark
+
+  std::unordered_map<std::string, int> by_name;
+  for (int k = 0; k < spec.num_input_columns; ++k) by_name.emplace(spec.input_columns[k].name, k);
+  std::vector<int> col_of_field(header.size(), -1);
+  std::vector<char> found(static_cast<size_t>(spec.num_input_columns), 0);
+  std::unordered_map<std::string, int> seen;
+  std::vector<std::string> dups, unknown, missing;
+  for (size_t j = 0; j < header.size(); ++j) {
+    if (!seen.emplace(header[j], 1).second) {
+      if (seen[header[j]]++ == 1) dups.push_back(header[j]);
+      continue;
+    }
+    auto it = by_name.find(header[j]);
+    if (it == by_name.end()) {
+      unknown.push_back(header[j]);
+    } else {
+      col_of_field[j] = it->second;
+      found[static_cast<size_t>(it->second)] = 1;
+    }
+  }
+  for (int k = 0; k < spec.num_input_columns; ++k)
+    if (!found[static_cast<size_t>(k)]) missing.push_back(spec.input_columns[k].name);
+  bool header_ok = true;
+  std::string line1 = "line " + std::to_string(rec.line);
+  if (!dups.empty()) {
+    print(err, "error: " + line1 + " (header): duplicate column name" + (dups.size() > 1 ? "s " : " ") +
+                   quoted_list(dups) + "\n");
+    header_ok = false;
+  }
+  if (!missing.empty()) {
+    std::vector<std::string> all;
+    for (int k = 0; k < spec.num_input_columns; ++k) all.push_back(spec.input_columns[k].name);
+    print(err, "error: " + line1 + " (header): missing input column" + (missing.size() > 1 ? "s " : " ") +
+                   quoted_list(missing) + " (the model needs " + quoted_list(all) + ")\n");
+    header_ok = false;
+  }
+  if (!unknown.empty() && !allow_extra) {
+    print(err, "error: " + line1 + " (header): unknown input column" + (unknown.size() > 1 ? "s " : " ") +
+                   quoted_list(unknown) + " (pass --allow-extra-columns to ignore extra columns)\n");
+    header_ok = false;
+  }
+  if (!header_ok) return kExitBadInput;
+
+  // ---- buffers
+  const int64_t block = kBlockRows;
+  std::vector<TensorBuf> ins(static_cast<size_t>(spec.num_inputs));
+  std::vector<TensorBuf> outs(static_cast<size_t>(spec.num_outputs));
+  std::vector<const void*> in_ptrs(ins.size() + 1, nullptr);
+  std::vector<void*> out_ptrs(outs.size() + 1, nullptr);
+  for (size_t i = 0; i < ins.size(); ++i) {
+    ins[i].init(spec.inputs[i], block);
+    in_ptrs[i] = ins[i].data();
+  }
+  for (size_t i = 0; i < outs.size(); ++i) {
+    outs[i].init(spec.outputs[i], block);
+    out_ptrs[i] = outs[i].data();
+  }
+
+  // ---- output header
+  OutBuf ob(out);
+  const int ncols = spec.num_output_columns;
+  for (int k = 0; k < ncols; ++k) {
+    if (k) ob.buf += ',';
+    const char* nm = spec.output_columns[k].name;
+    append_field(ob.buf, nm, std::strlen(nm), ncols == 1);
+  }
+  ob.buf += '\n';
+
+  const size_t nfields = header.size();
+  int64_t rows_done = 0;
+  bool done = false;
+  while (!done) {
+    int64_t n = 0;
+    while (n < block) {
+      st = reader.next(rec, rerr);
+      if (st == ReadStatus::Eof) {
+        done = true;
+        break;
+      }
+      const int64_t row = rows_done + n + 1;
+      if (st == ReadStatus::Error) {
+        ob.finish();
+        print(err, row_prefix(row, rec.line) + ": " + rerr + "\n");
+        return kExitBadInput;
+      }
+      if (rec.size() != nfields) {
+        ob.finish();
+        print(err, row_prefix(row, rec.line) + ": expected " + std::to_string(nfields) +
+                       (nfields == 1 ? " field" : " fields") + ", found " + std::to_string(rec.size()) +
+                       "\n");
+        return kExitBadInput;
+      }
+      for (size_t j = 0; j < nfields; ++j) {
+        int k = col_of_field[j];
+        if (k < 0) continue;
+        const ColumnSpec& c = spec.input_columns[k];
+        TensorBuf& t = ins[static_cast<size_t>(c.tensor)];
+        size_t idx = static_cast<size_t>(n * t.row_size + c.offset);
+        bool ok = true;
+        switch (t.dtype) {
+          case DType::F32: ok = parse_real(rec.field(j), rec.len(j), true, nullptr, &t.f32[idx]); break;
+          case DType::F64: ok = parse_real(rec.field(j), rec.len(j), false, &t.f64[idx], nullptr); break;
+          case DType::I64: ok = parse_int64(rec.field(j), rec.len(j), &t.i64[idx]); break;
+          case DType::STR: t.str[idx].assign(rec.field(j), rec.len(j)); break;
+        }
+        if (!ok) {
+          ob.finish();
+          print(err, row_prefix(row, rec.line) + ", column \"" + c.name + "\": cannot parse \"" +
+                         shown(rec.field(j), rec.len(j)) + "\" as " +
+                         (t.dtype == DType::I64 ? "an integer" : "a number") + "\n");
+          return kExitBadInput;
+        }
+      }
+      ++n;
+    }
+    if (reader.read_error()) {
+      ob.finish();
+      print(err, "error: cannot read standard input\n");
+      return kExitFailure;
+    }
+    if (n == 0) break;
+
+    spec.run(in_ptrs.data(), out_ptrs.data(), n);
+
+    for (int64_t r = 0; r < n; ++r) {
+      for (int k = 0; k < ncols; ++k) {
+        if (k) ob.buf += ',';
+        const ColumnSpec& c = spec.output_columns[k];
+        const TensorBuf& t = outs[static_cast<size_t>(c.tensor)];
+        size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
+        switch (t.dtype) {
+          case DType::F32: append_real(ob.buf, static_cast<double>(t.f32[idx]), 9); break;
+          case DType::F64: append_real(ob.buf, t.f64[idx], 17); break;
+          case DType::I64: append_int64(ob.buf, t.i64[idx]); break;
+          case DType::STR: append_field(ob.buf, t.str[idx].data(), t.str[idx].size(), ncols == 1); break;
+        }
+      }
+      ob.buf += '\n';
+      ob.maybe_flush();
+    }
+    rows_done += n;
+  }
+  if (!ob.finish()) {
+    print(err, "error: cannot write standard output\n");
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace detail
+
+int csv_main(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,
+                    std::FILE* err) {
+  try {
+    return detail::run_program(spec, argc, argv, in, out, err);
+  } catch (const std::bad_alloc&) {
+    std::fputs("error: out of memory\n", err);
+  } catch (const std::exception& e) {
+    std::fprintf(err, "error: model evaluation failed: %s\n", e.what());
+  } catch (...) {
+    std::fputs("error: model evaluation failed\n", err);
+  }
+  std::fflush(out);
+  return kExitFailure;
+}
+
+int csv_main(const ModelSpec& spec, int argc, char** argv) {
+#if defined(_WIN32)
+  _setmode(_fileno(stdin), _O_BINARY);
+  _setmode(_fileno(stdout), _O_BINARY);
+#endif
+  return csv_main(spec, argc, argv, stdin, stdout, stderr);
+}
+
+int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept {
+  if (n_rows < 0) return kPredictBadArguments;
+  if (n_rows > 0 && (x == nullptr || y == nullptr)) return kPredictBadArguments;
+  if (spec.run == nullptr || spec.num_inputs < 0 || spec.num_outputs < 0 || spec.num_input_columns < 0 ||
+      spec.num_output_columns < 0)
+    return kPredictUnsupported;
+  for (int i = 0; i < spec.num_inputs; ++i)
+    if (spec.inputs[i].dtype == DType::STR || !detail::valid_dtype(spec.inputs[i].dtype)) return kPredictUnsupported;
+  for (int i = 0; i < spec.num_outputs; ++i)
+    if (spec.outputs[i].dtype == DType::STR || !detail::valid_dtype(spec.outputs[i].dtype)) return kPredictUnsupported;
+  for (int k = 0; k < spec.num_input_columns; ++k) {
+    const ColumnSpec& c = spec.input_columns[k];
+    if (c.tensor < 0 || c.tensor >= spec.num_inputs || c.offset < 0 || c.offset >= spec.inputs[c.tensor].row_size)
+      return kPredictUnsupported;
+  }
+  for (int k = 0; k < spec.num_output_columns; ++k) {
+    const ColumnSpec& c = spec.output_columns[k];
+    if (c.tensor < 0 || c.tensor >= spec.num_outputs || c.offset < 0 || c.offset >= spec.outputs[c.tensor].row_size)
+      return kPredictUnsupported;
+  }
+  if (n_rows == 0) return kPredictOk;
+  const int64_t nin = spec.num_input_columns;
+  const int64_t nout = spec.num_output_columns;
+  try {
+    // Fast path: one float32 input and one float32 output whose columns are laid out in order.
+    auto identity = [](const ColumnSpec* cols, int64_t n, const TensorSpec& t) {
+      if (t.dtype != DType::F32 || t.row_size != n) return false;
+      for (int64_t k = 0; k < n; ++k)
+        if (cols[k].tensor != 0 || cols[k].offset != k) return false;
+      return true;
+    };
+    if (spec.num_inputs == 1 && spec.num_outputs == 1 && identity(spec.input_columns, nin, spec.inputs[0]) &&
+        identity(spec.output_columns, nout, spec.outputs[0])) {
+      const void* in_ptrs[1] = {x};
+      void* out_ptrs[1] = {y};
+      spec.run(in_ptrs, out_ptrs, n_rows);
+      return kPredictOk;
+    }
+
+    const int64_t block = n_rows < detail::kBlockRows ? n_rows : detail::kBlockRows;
+    std::vector<detail::TensorBuf> ins(static_cast<size_t>(spec.num_inputs));
+    std::vector<detail::TensorBuf> outs(static_cast<size_t>(spec.num_outputs));
+    std::vector<const void*> in_ptrs(ins.size() + 1, nullptr);
+    std::vector<void*> out_ptrs(outs.size() + 1, nullptr);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      ins[i].init(spec.inputs[i], block);
+      in_ptrs[i] = ins[i].data();
+    }
+    for (size_t i = 0; i < outs.size(); ++i) {
+      outs[i].init(spec.outputs[i], block);
+      out_ptrs[i] = outs[i].data();
+    }
+    for (int64_t r0 = 0; r0 < n_rows; r0 += block) {
+      const int64_t n = (n_rows - r0 < block) ? n_rows - r0 : block;
+      for (int64_t r = 0; r < n; ++r) {
+        const float* xr = x + (r0 + r) * nin;
+        for (int64_t k = 0; k < nin; ++k) {
+          const ColumnSpec& c = spec.input_columns[k];
+          detail::TensorBuf& t = ins[static_cast<size_t>(c.tensor)];
+          size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
+          float v = xr[k];
+          switch (t.dtype) {
+            case DType::F32: t.f32[idx] = v; break;
+            case DType::F64: t.f64[idx] = static_cast<double>(v); break;
+            case DType::I64:
+              // Every float in [-2^63, 2^63) that is an integer converts exactly.
+              if (!(v >= -9223372036854775808.0f && v < 9223372036854775808.0f) || std::trunc(v) != v)
+                return kPredictBadValue;
+              t.i64[idx] = static_cast<int64_t>(v);
+              break;
+            case DType::STR: return kPredictUnsupported;
+          }
+        }
+      }
+      spec.run(in_ptrs.data(), out_ptrs.data(), n);
+      for (int64_t r = 0; r < n; ++r) {
+        float* yr = y + (r0 + r) * nout;
+        for (int64_t k = 0; k < nout; ++k) {
+          const ColumnSpec& c = spec.output_columns[k];
+          const detail::TensorBuf& t = outs[static_cast<size_t>(c.tensor)];
+          size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
+          switch (t.dtype) {
+            case DType::F32: yr[k] = t.f32[idx]; break;
+            case DType::F64: yr[k] = static_cast<float>(t.f64[idx]); break;
+            case DType::I64: yr[k] = static_cast<float>(t.i64[idx]); break;
+            case DType::STR: return kPredictUnsupported;
+          }
+        }
+      }
+    }
+    return kPredictOk;
+  } catch (...) {
+    return kPredictModelError;
+  }
+}
+
+}  // namespace modelport
