@@ -1,0 +1,167 @@
+"""The command line: each bad input gets a clear message and the contract's exit code,
+and a failed compile leaves no partial output directory."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.linear_model import LinearRegression
+
+MODELPORT = [sys.executable, "-m", "modelport.cli"]
+
+
+def run(*args, stdin=None):
+    return subprocess.run([*MODELPORT, *map(str, args)], capture_output=True, text=True, input=stdin, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    model = LinearRegression().fit(X, X @ [1.0, -2.0, 0.5])
+    sio.dump(model, d / "lr.skops")
+    joblib.dump(model, d / "lr.pkl")
+    out = d / "art"
+    proc = run("compile", d / "lr.skops", "-t", "cpp,java", "-o", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    return d, out
+
+
+def test_compile_prints_parity_and_writes_layout(built):
+    d, out = built
+    for f in ("model.onnx", "manifest.json", "parity.json", "parity.xml", "parity.md",
+              "cpp/lr.hpp", "cpp/lr.cpp", "cpp/CMakeLists.txt", "cpp/liblr.so", "cpp/liblr.a", "cpp/bin/lr",
+              "java/lr.jar"):
+        assert (out / f).exists(), f
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parity"]["passed"]
+    assert manifest["source"]["source_sha256"]
+    assert manifest["targets"]["cpp"]["compiler"]
+
+
+def test_check_exit_0(built):
+    _, out = built
+    proc = run("check", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "PASSED" in proc.stdout
+
+
+def test_missing_model_file(tmp_path):
+    proc = run("compile", tmp_path / "nope.skops", "-o", tmp_path / "o")
+    assert proc.returncode == 2
+    assert "model file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_corrupt_model_file(tmp_path):
+    bad = tmp_path / "bad.skops"
+    bad.write_bytes(b"this is not a zip file")
+    proc = run("compile", bad, "-o", tmp_path / "o")
+    assert proc.returncode == 2
+    assert "cannot read" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_corrupt_onnx_file(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\x01garbage")
+    proc = run("inspect", bad)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_pickle_needs_trust(built, tmp_path):
+    d, _ = built
+    proc = run("compile", d / "lr.pkl", "-o", tmp_path / "o")
+    assert proc.returncode == 2
+    assert "--trust-pickle" in proc.stderr and "arbitrary code" in proc.stderr
+    proc = run("compile", d / "lr.pkl", "-o", tmp_path / "o", "-t", "cpp", "--trust-pickle", "-q")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unsupported_estimator(tmp_path):
+    from sklearn.semi_supervised import LabelSpreading
+    X = np.random.RandomState(0).randn(30, 2)
+    model = LabelSpreading().fit(X, (X[:, 0] > 0).astype(int))
+    sio.dump(model, tmp_path / "ls.skops")
+    proc = run("compile", tmp_path / "ls.skops", "-o", tmp_path / "o", "--trust-pickle")
+    assert proc.returncode == 2
+    assert "LabelSpreading" in proc.stderr and "support" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+    assert not list(tmp_path.glob(".o.*")), "a failed compile left a temporary directory"
+
+
+def test_unknown_target(built, tmp_path):
+    d, _ = built
+    proc = run("compile", d / "lr.skops", "-t", "cobol", "-o", tmp_path / "o")
+    assert proc.returncode == 2 and "cobol" in proc.stderr and "cpp" in proc.stderr
+
+
+def test_data_missing_column(built, tmp_path):
+    _, out = built
+    f = tmp_path / "d.csv"
+    f.write_text("f0,f1\n1,2\n")
+    proc = run("check", out, "--data", f)
+    assert proc.returncode == 2
+    assert "'f2'" in proc.stderr
+
+
+def test_data_non_numeric(built, tmp_path):
+    _, out = built
+    f = tmp_path / "d.csv"
+    f.write_text("f0,f1,f2\n1,2,3\n1,abc,3\n")
+    proc = run("check", out, "--data", f)
+    assert proc.returncode == 2
+    assert "f1" in proc.stderr and "abc" in proc.stderr
+
+
+def test_data_good_file(built, tmp_path):
+    _, out = built
+    f = tmp_path / "d.csv"
+    f.write_text("f2,f0,f1\n1,2,3\n-1.5,0,1e3\n")
+    proc = run("check", out, "--data", f, "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("program", ["cpp", "java"])
+@pytest.mark.parametrize("csv,needle", [
+    ("f0,f1\n1,2\n", 'missing input column'),
+    ("f0,f1,f2\n1,x,3\n", 'row 1 (line 2), column "f1": cannot parse "x"'),
+    ("f0,f1,f2\n1,2,3\n1,2\n", "row 2 (line 3): expected 3 fields, found 2"),
+])
+def test_program_bad_rows(built, program, csv, needle):
+    _, out = built
+    cmd = [str(out / "cpp" / "bin" / "lr")] if program == "cpp" else ["java", "-jar", str(out / "java" / "lr.jar")]
+    proc = subprocess.run(cmd, input=csv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert needle in proc.stderr, proc.stderr
+
+
+def test_convert(built, tmp_path):
+    d, _ = built
+    proc = run("convert", d / "lr.skops", "-o", tmp_path / "m.onnx")
+    assert proc.returncode == 0, proc.stderr
+    import onnx
+    onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")))
+
+
+def test_inspect(built):
+    d, _ = built
+    proc = run("inspect", d / "lr.skops")
+    assert proc.returncode == 0
+    assert "LinearRegressor" in proc.stdout and "cpp" in proc.stdout
+
+
+def test_same_model_twice_gives_identical_sources(built, tmp_path):
+    d, out = built
+    other = tmp_path / "again"
+    assert run("compile", d / "lr.skops", "-t", "cpp,java", "-o", other, "-q").returncode == 0
+    for rel in ("cpp/lr.cpp", "cpp/lr.hpp", "cpp/lr_main.cpp", "java/src/modelport/models/Lr.java",
+                "java/src/modelport/models/Lr.bin"):
+        assert (out / rel).read_bytes() == (other / rel).read_bytes(), rel
