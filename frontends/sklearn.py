@@ -156,6 +156,8 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
             raise UnsupportedError(
                 f"cannot convert {type(est).__name__} (final step {type(final).__name__}) to ONNX: {msg}. "
                 "See docs/support-matrix.md for the supported scikit-learn estimators.") from None
+    from . import sklearn_tree_missing
+    sklearn_tree_missing.apply(final, proto)
     proto, schema, reference = _describe(est, final, proto, feature_names, n_features, strings, per_column)
     digest = None
     if source_file is not None:
