@@ -96,19 +96,28 @@ class Program:
     temps: list  # Values with kind "tmp" (each holds `block` rows)
     tables: list  # constant Bufs
     scratch: list  # (Buf, elements per row) working memory not tied to a tensor
-    body: list
+    steps: list  # one list of statements per op, in order; together they compute one block
+
+    @property
+    def body(self) -> list:
+        return [s for step in self.steps for s in step]
 
 
 class Context:
     """What an op's lowering may ask for: fresh names, tables, scratch, row loops."""
 
-    def __init__(self, block: int):
+    def __init__(self, block: int, opsets: dict | None = None):
         self.block = block
+        self.opsets = dict(opsets or {})
         self.nb = k.Var("nb", "idx")
         self.tables: list = []
         self.scratch: list = []
         self._count = 0
         self._tables_by_key: dict = {}
+
+    def opset(self, domain: str = "") -> int:
+        """The model's opset version for `domain` (ops whose meaning changed between versions ask)."""
+        return self.opsets.get("" if domain == "ai.onnx" else domain, 1)
 
     def _fresh(self, prefix: str, hint: str) -> str:
         self._count += 1
@@ -161,7 +170,7 @@ def _load_op(node: Node, graph: Graph):
 
 
 def lower(graph: Graph, name: str, block: int = 64) -> Program:
-    ctx = Context(block)
+    ctx = Context(block, graph.opsets)
     values: dict = {}
     b0 = k.Var("b0", "idx")
     inputs, outputs, temps = [], [], []
@@ -209,15 +218,15 @@ def lower(graph: Graph, name: str, block: int = 64) -> Program:
             values[oname] = v
             outs.append(v)
         if getattr(op, "ALIAS", False) and outs[0] is not None and outs[0].buf is not ins[0].buf:
-            body.append(ctx.elementwise(outs[0], lambda r, i: ins[0].at(r, i)))
+            body.append([ctx.elementwise(outs[0], lambda r, i: ins[0].at(r, i))])
         else:
-            body.extend(op.lower(ctx, node, ins, outs))
+            body.append(op.lower(ctx, node, ins, outs))
     for oname in graph.outputs:
         if oname not in out_values:
             # A graph output that is also an input or an earlier output: copy it.
             src = values[oname]
             v = batched_value(graph.tensors[oname], "out")
-            body.append(ctx.elementwise(v, lambda r, i: src.at(r, i)))
+            body.append([ctx.elementwise(v, lambda r, i: src.at(r, i))])
             out_values[oname] = v
     ordered_outputs = [out_values[o] for o in graph.outputs]
     return Program(name, block, inputs, ordered_outputs, temps, ctx.tables, ctx.scratch, body)

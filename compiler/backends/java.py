@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BuildError
-from ..kernel import ast as k
+from ..kernel import walk
 from ..lower import Program
 from ..render.java import JavaRenderer
 from ..schema import Schema
@@ -97,10 +97,23 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     lines.append(f"        final int cap = Math.min(n, {program.block});")
     for buf, per_row in [(v.buf, v.size) for v in program.temps] + list(program.scratch):
         lines.append(f"        final {JTYPE[buf.dtype]}[] {buf.name} = new {JTYPE[buf.dtype]}[cap * {per_row}];")
+    # Each op is a method of its own: the JIT compiles methods below 8,000 bytes of
+    # bytecode only, and Java caps a method at 64 KB.
+    steps = []
+    for j, step in enumerate(program.steps):
+        bufs, names = walk.uses(step)
+        params = [b for b in bufs.values() if b.kind != "const"]
+        steps.append((f"step{j}", params, step))
     lines.append(f"        for (int b0 = 0; b0 < n; b0 += {program.block}) {{")
     lines.append(f"            final int nb = Math.min({program.block}, n - b0);")
-    lines += r.stmts(program.body, 3)
+    for fn, params, _ in steps:
+        lines.append(f"            {fn}({', '.join([p.name for p in params] + ['b0', 'nb'])});")
     lines += ["        }", "    }", ""]
+    for fn, params, step in steps:
+        sig = ", ".join([f"final {JTYPE[p.dtype]}[] {p.name}" for p in params] + ["final int b0", "final int nb"])
+        lines.append(f"    private static void {fn}({sig}) {{")
+        lines += r.stmts(step, 2)
+        lines += ["    }", ""]
     if numeric:
         lines += [
             "    /** Rows of floats in input-column order to rows of floats in output-column order. */",
