@@ -118,6 +118,7 @@ def _levels(est) -> dict:
 def to_source(est, name: str = "model", source_file: Path | None = None) -> SourceModel:
     """Convert a fitted estimator with skl2onnx; describe its schema and reference."""
     import sklearn
+    import sklearn.base
     import skl2onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     from sklearn.utils.validation import check_is_fitted
@@ -142,9 +143,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
     else:
         initial = [("X", FloatTensorType([None, n_features]))]
     options = {}
-    is_classifier = getattr(final, "_estimator_type", None) == "classifier" or hasattr(final, "classes_") \
-        and hasattr(final, "predict") and not hasattr(final, "cluster_centers_")
-    if is_classifier:
+    if sklearn.base.is_classifier(final):
         options[id(final)] = {"zipmap": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

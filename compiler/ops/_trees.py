@@ -55,17 +55,19 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
     falses = attrs["nodes_falsenodeids"]
     mtt = attrs.get("nodes_missing_value_tracks_true") or [0] * len(node_ids)
     nodes = {}
+    per_tree = defaultdict(list)
     for j, key in enumerate(zip(tree_ids, node_ids)):
         nodes[key] = (modes[j], feats[j], values[j], trues[j], falses[j], mtt[j])
+        per_tree[key[0]].append(key[1])
     weights = defaultdict(list)
     w_ids = attrs[f"{weight_prefix}_ids"]
     w_vals = _values(attrs, f"{weight_prefix}_weights")
     for t, n, i, w in zip(attrs[f"{weight_prefix}_treeids"], attrs[f"{weight_prefix}_nodeids"], w_ids, w_vals):
         weights[(t, n)].append((i, w))
-    trees = sorted(set(tree_ids))
+    trees = sorted(per_tree)
     feature, threshold, child, nan_right, roots, depths, leaf_rows = [], [], [], [], [], [], []
     for tree in trees:
-        ids = [n for (t, n) in nodes if t == tree]
+        ids = per_tree[tree]
         children = set()
         for n in ids:
             mode, _, _, tr, fa, _ = nodes[(tree, n)]

@@ -165,3 +165,19 @@ def test_same_model_twice_gives_identical_sources(built, tmp_path):
     for rel in ("cpp/lr.cpp", "cpp/lr.hpp", "cpp/lr_main.cpp", "java/src/modelport/models/Lr.java",
                 "java/src/modelport/models/Lr.bin"):
         assert (out / rel).read_bytes() == (other / rel).read_bytes(), rel
+
+
+def test_data_npy_and_parquet(built, tmp_path):
+    import pandas as pd
+    _, out = built
+    rows = np.random.RandomState(3).randn(40, 3)
+    np.save(tmp_path / "d.npy", rows)
+    pd.DataFrame(rows, columns=["f0", "f1", "f2"]).to_parquet(tmp_path / "d.parquet")
+    for f in ("d.npy", "d.parquet"):
+        proc = run("check", out, "--data", tmp_path / f, "-q", "--junit", tmp_path / "j.xml")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "40 rows" in proc.stdout
+        assert "<testsuite" in (tmp_path / "j.xml").read_text()
+    np.save(tmp_path / "bad.npy", rows[:, :2])
+    proc = run("check", out, "--data", tmp_path / "bad.npy")
+    assert proc.returncode == 2 and "3 columns" in proc.stderr
