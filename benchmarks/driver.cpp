@@ -1,0 +1,244 @@
+// In-process benchmark driver for a modelport C++ library (see benchmarks/run.py).
+//
+//   driver LIB NAME DATA N_ROWS N_FEATURES OUT_SPEC
+//
+// Loads LIB with dlopen and calls NAME_predict (the generated C ABI) and, as a call-path
+// diagnostic, NAME::Model::run (the type-erased kernel entry point, found by its mangled
+// name) on the N_ROWS x N_FEATURES float32 rows in DATA. OUT_SPEC lists the model's output
+// tensors as dtype:size (f32, f64, i64), e.g. "f32:1" or "i64:1,f32:2"; "-" disables the
+// Model::run path. Commands come one per line on stdin, answers one line on stdout:
+//
+//   check FILE N_SINGLE      batch outputs of every row, then single-row outputs of the
+//                            first N_SINGLE rows, as float32 to FILE (both paths: abi
+//                            first, then run when enabled)            -> "ok"
+//   warm MS                  batch and single-row calls for MS milliseconds -> "ok"
+//   batch PATH REPS          REPS predictions of all rows  -> WALL_NS,CPU_NS per rep (CPU: the
+//                            process's CPU time, which a busy machine's preemptions leave out)
+//   single PATH GROUP MAX_GROUPS BUDGET_MS
+//                            groups of GROUP one-row calls on consecutive rows, until
+//                            MAX_GROUPS groups or BUDGET_MS          -> ns per group
+//   quit
+// PATH is "abi" or "run".
+#include <dlfcn.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using PredictFn = int (*)(const float*, int64_t, float*);
+using CountFn = int64_t (*)();
+using RunFn = void (*)(const void* const*, void* const*, int64_t);
+
+enum Dt { F32, F64, I64 };
+
+struct OutTensor {
+  Dt dtype;
+  int64_t size;
+};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+[[noreturn]] void die(const std::string& msg) {
+  std::cerr << "driver: " << msg << std::endl;
+  std::exit(2);
+}
+
+// A sink the optimizer cannot see through, so that no call is dropped.
+volatile float g_sink;
+
+struct Bench {
+  PredictFn predict = nullptr;
+  RunFn run = nullptr;
+  int64_t n_rows = 0, n_feat = 0, n_out = 0;
+  std::vector<float> x;
+  std::vector<float> y;  // n_rows * n_out (abi path)
+  std::vector<OutTensor> outs;
+  // Buffers for the run path: one per output tensor, sized for n_rows.
+  std::vector<std::vector<float>> f32;
+  std::vector<std::vector<double>> f64;
+  std::vector<std::vector<int64_t>> i64;
+
+  void setup_run_buffers() {
+    f32.resize(outs.size());
+    f64.resize(outs.size());
+    i64.resize(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i) {
+      size_t n = static_cast<size_t>(n_rows * outs[i].size);
+      if (outs[i].dtype == F32) f32[i].resize(n);
+      else if (outs[i].dtype == F64) f64[i].resize(n);
+      else i64[i].resize(n);
+    }
+  }
+
+  // Rows [r0, r0 + n) through the chosen path; outputs of the run path stay in its buffers.
+  void call(bool use_run, int64_t r0, int64_t n) {
+    const float* xr = x.data() + r0 * n_feat;
+    if (use_run) {
+      const void* in_ptrs[1] = {xr};
+      // Each call writes its outputs at its rows' own offsets.
+      void* shifted[8];
+      for (size_t i = 0; i < outs.size(); ++i) {
+        int64_t off = r0 * outs[i].size;
+        if (outs[i].dtype == F32) shifted[i] = f32[i].data() + off;
+        else if (outs[i].dtype == F64) shifted[i] = f64[i].data() + off;
+        else shifted[i] = i64[i].data() + off;
+      }
+      run(in_ptrs, shifted, n);
+    } else {
+      if (predict(xr, n, y.data() + r0 * n_out) != 0) die("predict returned an error");
+    }
+  }
+
+  // The run path's outputs for rows [r0, r0 + n) as floats in column (tensor) order.
+  void run_rows_as_floats(int64_t r0, int64_t n, std::vector<float>& dst) {
+    for (int64_t r = r0; r < r0 + n; ++r)
+      for (size_t i = 0; i < outs.size(); ++i)
+        for (int64_t k = 0; k < outs[i].size; ++k) {
+          int64_t idx = r * outs[i].size + k;
+          if (outs[i].dtype == F32) dst.push_back(f32[i][idx]);
+          else if (outs[i].dtype == F64) dst.push_back(static_cast<float>(f64[i][idx]));
+          else dst.push_back(static_cast<float>(i64[i][idx]));
+        }
+  }
+};
+
+// GROUP single-row calls on consecutive rows (one row, one call, as a service makes them).
+int64_t single_group(Bench& b, bool use_run, int64_t& row, int64_t group) {
+  int64_t t0 = now_ns();
+  for (int64_t g = 0; g < group; ++g) {
+    b.call(use_run, row, 1);
+    if (++row == b.n_rows) row = 0;
+  }
+  int64_t t1 = now_ns();
+  g_sink = use_run ? 0.0f : b.y[0];
+  return t1 - t0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 7) die("usage: driver LIB NAME DATA N_ROWS N_FEATURES OUT_SPEC");
+  const std::string lib = argv[1], name = argv[2], data = argv[3], out_spec = argv[6];
+  Bench b;
+  b.n_rows = std::stoll(argv[4]);
+  b.n_feat = std::stoll(argv[5]);
+
+  void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) die(std::string("dlopen: ") + dlerror());
+  b.predict = reinterpret_cast<PredictFn>(dlsym(h, (name + "_predict").c_str()));
+  auto nf = reinterpret_cast<CountFn>(dlsym(h, (name + "_num_features").c_str()));
+  auto no = reinterpret_cast<CountFn>(dlsym(h, (name + "_num_outputs").c_str()));
+  if (!b.predict || !nf || !no) die("the library lacks the " + name + "_predict C ABI");
+  if (nf() != b.n_feat) die("the library expects " + std::to_string(nf()) + " features");
+  b.n_out = no();
+  if (out_spec != "-") {
+    const std::string mangled = "_ZN" + std::to_string(name.size()) + name + "5Model3runEPKPKvPKPvl";
+    b.run = reinterpret_cast<RunFn>(dlsym(h, mangled.c_str()));
+    std::stringstream ss(out_spec);
+    std::string item;
+    int64_t total = 0;
+    while (std::getline(ss, item, ',')) {
+      auto colon = item.find(':');
+      const std::string dt = item.substr(0, colon);
+      if (dt != "f32" && dt != "f64" && dt != "i64") die("unknown output dtype " + dt);
+      b.outs.push_back({dt == "f32" ? F32 : dt == "f64" ? F64 : I64, std::stoll(item.substr(colon + 1))});
+      total += b.outs.back().size;
+    }
+    if (b.outs.size() > 8 || total != b.n_out) b.run = nullptr;
+    if (b.run) b.setup_run_buffers();
+  }
+
+  b.x.resize(static_cast<size_t>(b.n_rows * b.n_feat));
+  b.y.resize(static_cast<size_t>(b.n_rows * b.n_out));
+  FILE* f = std::fopen(data.c_str(), "rb");
+  if (!f || std::fread(b.x.data(), sizeof(float), b.x.size(), f) != b.x.size()) die("cannot read " + data);
+  std::fclose(f);
+  std::cout << "ready " << b.n_out << " " << (b.run ? "run" : "-") << std::endl;
+
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string cmd;
+    in >> cmd;
+    if (cmd == "quit") break;
+    if (cmd == "check") {
+      std::string file;
+      int64_t n_single;
+      in >> file >> n_single;
+      std::vector<float> res;
+      for (int p = 0; p < (b.run ? 2 : 1); ++p) {
+        bool use_run = p == 1;
+        b.call(use_run, 0, b.n_rows);
+        if (use_run) b.run_rows_as_floats(0, b.n_rows, res);
+        else res.insert(res.end(), b.y.begin(), b.y.end());
+        std::fill(b.y.begin(), b.y.end(), -12345.0f);
+        for (int64_t r = 0; r < n_single; ++r) {
+          b.call(use_run, r, 1);
+          if (use_run) b.run_rows_as_floats(r, 1, res);
+          else res.insert(res.end(), b.y.begin() + r * b.n_out, b.y.begin() + (r + 1) * b.n_out);
+        }
+      }
+      FILE* o = std::fopen(file.c_str(), "wb");
+      if (!o || std::fwrite(res.data(), sizeof(float), res.size(), o) != res.size()) die("cannot write " + file);
+      std::fclose(o);
+      std::cout << "ok" << std::endl;
+    } else if (cmd == "warm") {
+      int64_t ms;
+      in >> ms;
+      int64_t end = now_ns() + ms * 1000000, row = 0;
+      while (now_ns() < end) {
+        for (int p = 0; p < (b.run ? 2 : 1); ++p) {
+          b.call(p == 1, 0, b.n_rows);
+          single_group(b, p == 1, row, 1000);
+        }
+      }
+      std::cout << "ok" << std::endl;
+    } else if (cmd == "batch") {
+      std::string path;
+      int64_t reps;
+      in >> path >> reps;
+      bool use_run = path == "run";
+      if (use_run && !b.run) die("no run path");
+      std::ostringstream os;
+      for (int64_t i = 0; i < reps; ++i) {
+        int64_t c0 = cpu_ns(), t0 = now_ns();
+        b.call(use_run, 0, b.n_rows);
+        int64_t t1 = now_ns(), c1 = cpu_ns();
+        os << (t1 - t0) << "," << (c1 - c0) << (i + 1 < reps ? " " : "");
+      }
+      std::cout << os.str() << std::endl;
+    } else if (cmd == "single") {
+      std::string path;
+      int64_t group, max_groups, budget_ms;
+      in >> path >> group >> max_groups >> budget_ms;
+      bool use_run = path == "run";
+      if (use_run && !b.run) die("no run path");
+      std::ostringstream os;
+      int64_t end = now_ns() + budget_ms * 1000000, row = 0;
+      for (int64_t g = 0; g < max_groups && (g < 3 || now_ns() < end); ++g)
+        os << (g ? " " : "") << single_group(b, use_run, row, group);
+      std::cout << os.str() << std::endl;
+    } else {
+      die("unknown command: " + line);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,734 @@
+#!/usr/bin/env python3
+"""`make bench`: how fast modelport's generated C++ and Java run, side by side with
+scikit-learn and ONNX Runtime, on one core; writes docs/performance.md.
+
+Every runner is measured in the same run, in interleaved rounds (the order rotates each
+round), on one pinned core with one thread: scikit-learn and ONNX Runtime in this process,
+the C++ library and the Java jar in-process in small drivers (benchmarks/driver.cpp,
+benchmarks/Driver.java) that this script builds and commands over a pipe. Ratios against
+ONNX Runtime are medians of per-round ratios, so that the machine's load changes between
+rounds cancel out. The outputs of every runner are checked against scikit-learn first.
+"""
+from __future__ import annotations
+
+import os
+
+# One thread everywhere, set before numpy, scikit-learn or ONNX Runtime load their pools.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+WORK = BENCH / ".work"
+DOC = ROOT / "docs" / "performance.md"
+
+N_FEATURES = 20
+N_TRAIN = 5_000
+N_ROWS = 10_000          # the batch, and the pool single rows are taken from in turn
+SINGLE_GROUP = 10        # single-row calls timed together; the per-call time is group / 10
+CHECK_SINGLE = 1_000     # rows also checked one call at a time
+VALUE_TOL = 1e-4         # max abs difference allowed against scikit-learn (float32 outputs)
+TARGET_BATCH_RATIO = 1.5  # generated C++ forest batch throughput, x ONNX Runtime
+TARGET_SINGLE_US = 2.0    # generated C++ single-row latency, in-process
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass
+class Case:
+    key: str
+    title: str
+    forest: bool
+    classifier: bool
+    make: object  # () -> unfitted estimator
+    est: object = None        # fitted
+    built: object = None      # Built, once compiled
+    skipped: str | None = None
+
+
+def _cases():
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression
+    return [
+        Case("forest_regressor", "RandomForestRegressor: 100 trees, max_depth 8, 20 features", True, False,
+             lambda: RandomForestRegressor(n_estimators=100, max_depth=8, random_state=0, n_jobs=1)),
+        Case("forest_classifier", "RandomForestClassifier: 100 trees, max_depth 8, 20 features, 2 classes",
+             True, True,
+             lambda: RandomForestClassifier(n_estimators=100, max_depth=8, random_state=0, n_jobs=1)),
+        Case("logistic_regression", "LogisticRegression: 20 features, 2 classes", False, True,
+             lambda: LogisticRegression(max_iter=1000, random_state=0)),
+    ]
+
+
+def make_data(seed: int, n: int, classifier: bool):
+    """Standard normal features; a non-linear target (a noisy threshold of it for classifiers)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, N_FEATURES)).astype(np.float32)
+    x = X.astype(np.float64)
+    score = x[:, 0] + 2 * np.sin(x[:, 1]) + x[:, 2] * x[:, 3] + 0.5 * x[:, 4] ** 2 - 0.5 + 0.3 * x[:, 5:10].sum(1)
+    score += 0.3 * rng.standard_normal(n)
+    return X, ((score > 0).astype(np.int64) if classifier else score)
+
+
+# --------------------------------------------------------------------------- runners
+
+
+@dataclass
+class Runner:
+    """One way of running the model: batch(reps) -> [(wall ns, CPU ns)] per rep,
+    single(budget_s, max_groups) -> [wall ns] per group of SINGLE_GROUP calls."""
+    label: str
+    key: str
+    diagnostic: bool = False
+    batch: object = None
+    single: object = None
+    outputs: np.ndarray | None = None  # [N_ROWS + CHECK_SINGLE, n_out]: batch rows, then single calls
+    error: str | None = None
+    batch_ns: list = field(default_factory=list)       # all reps, CPU time
+    batch_wall_ns: list = field(default_factory=list)  # all reps, wall-clock time
+    single_ns: list = field(default_factory=list)      # all groups, per call
+    round_batch: list = field(default_factory=list)    # per round: median CPU ns per batch
+    round_single: list = field(default_factory=list)   # per round: median ns per call
+
+
+def python_runners(case: Case, est, sess, X: np.ndarray):
+    """scikit-learn and ONNX Runtime, in this process."""
+    rows = [X[i:i + 1] for i in range(len(X))]
+    in_name = sess.get_inputs()[0].name
+    out_names = [o.name for o in sess.get_outputs()]
+
+    if case.classifier:
+        def sk_out(a):
+            return np.column_stack([est.predict(a).astype(np.float64), est.predict_proba(a)])
+        sk_call, sk_label = est.predict_proba, "scikit-learn `predict_proba`"
+    else:
+        def sk_out(a):
+            return est.predict(a).reshape(len(a), -1).astype(np.float64)
+        sk_call, sk_label = est.predict, "scikit-learn `predict`"
+
+    def ort_out(a):
+        res = sess.run(out_names, {in_name: a})
+        return np.column_stack([np.asarray(r, dtype=np.float64).reshape(len(a), -1) for r in res])
+
+    def ort_call(a):
+        return sess.run(out_names, {in_name: a})
+
+    def timed_batch(fn):
+        def batch(reps):
+            out = []
+            for _ in range(reps):
+                c0, t0 = time.process_time_ns(), time.perf_counter_ns()
+                fn(X)
+                t1, c1 = time.perf_counter_ns(), time.process_time_ns()
+                out.append((t1 - t0, c1 - c0))
+            return out
+        return batch
+
+    def timed_single(fn):
+        state = {"row": 0}
+
+        def single(budget_s, max_groups):
+            out, end = [], time.perf_counter() + budget_s
+            n = len(rows)
+            while len(out) < max_groups and (len(out) < 3 or time.perf_counter() < end):
+                r = state["row"]
+                t0 = time.perf_counter_ns()
+                for g in range(SINGLE_GROUP):
+                    fn(rows[(r + g) % n])
+                out.append(time.perf_counter_ns() - t0)
+                state["row"] = (r + SINGLE_GROUP) % n
+            return out
+        return single
+
+    def check(fn):
+        return np.vstack([fn(X)] + [fn(rows[i]) for i in range(CHECK_SINGLE)])
+
+    # scikit-learn is the reference: its single-row outputs are taken from its batch (calling it
+    # row by row would take seconds per model).
+    sk_batch = sk_out(X)
+
+    sk = Runner(sk_label, "sklearn", batch=timed_batch(sk_call), single=timed_single(sk_call))
+    ort = Runner("ONNX Runtime (Python API)", "ort", batch=timed_batch(ort_call), single=timed_single(ort_call))
+    sk.outputs, ort.outputs = np.vstack([sk_batch, sk_batch[:CHECK_SINGLE]]), check(ort_out)
+    return sk, ort
+
+
+class DriverProcess:
+    """A C++ or Java driver process, commanded one line at a time (see driver.cpp)."""
+
+    def __init__(self, cmd: list, what: str):
+        self.what = what
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        ready = self._read()
+        parts = ready.split()
+        if not parts or parts[0] != "ready":
+            raise RuntimeError(f"{what} driver did not start: {ready!r}")
+        self.n_out, self.has_run = int(parts[1]), parts[2] == "run"
+
+    def _read(self) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read()
+            raise RuntimeError(f"{self.what} driver exited ({self.proc.wait()}): {err.strip()[-2000:]}")
+        return line.strip()
+
+    def ask(self, command: str) -> str:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def numbers(self, command: str) -> list:
+        return [int(v) for v in self.ask(command).split()]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def driver_runners(drv: DriverProcess, labels: dict, check_file: Path):
+    """Runners for the driver's paths: labels maps path -> (label, key, diagnostic)."""
+    drv.ask(f"check {check_file} {CHECK_SINGLE}")
+    paths = [p for p in labels if p == next(iter(labels)) or drv.has_run]
+    data = np.fromfile(check_file, dtype=np.float32).astype(np.float64)
+    per_path = (N_ROWS + CHECK_SINGLE) * drv.n_out
+    out = []
+    for i, path in enumerate(paths):
+        label, key, diagnostic = labels[path]
+
+        def batch(reps, path=path):
+            return [tuple(int(v) for v in rep.split(",")) for rep in drv.ask(f"batch {path} {reps}").split()]
+
+        def single(budget_s, max_groups, path=path):
+            return drv.numbers(f"single {path} {SINGLE_GROUP} {max_groups} {int(budget_s * 1000)}")
+
+        r = Runner(label, key, diagnostic, batch=batch, single=single)
+        r.outputs = data[i * per_path:(i + 1) * per_path].reshape(N_ROWS + CHECK_SINGLE, drv.n_out)
+        out.append(r)
+    return out
+
+
+# --------------------------------------------------------------------------- building
+
+
+def run_quiet(cmd, **kw):
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def build_drivers() -> tuple:
+    """g++ -O2 the C++ driver and javac the Java one, into benchmarks/.work/."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    exe = WORK / "driver"
+    run_quiet(["g++", "-O2", "-std=c++17", "-o", str(exe), str(BENCH / "driver.cpp"), "-ldl"])
+    classes = WORK / "java-driver"
+    shutil.rmtree(classes, ignore_errors=True)
+    classes.mkdir()
+    run_quiet(["javac", "--release", "11", "-nowarn", "-d", str(classes), str(BENCH / "Driver.java")])
+    return exe, classes
+
+
+CTYPES = {"float": "f32", "double": "f64", "int64_t": "i64"}
+
+
+def output_spec(hpp: Path) -> str:
+    """The model's output tensors as dtype:size, read from the generated header's Outputs struct
+    (what Model::run and Java's run() take); "-" when a tensor type is not numeric."""
+    text = hpp.read_text()
+    body = text.split("struct Outputs {", 1)[1].split("};", 1)[0]
+    spec = []
+    for line in body.strip().splitlines():
+        m = re.match(r"\s*([\w:]+)\* \w+;\s*//\s*(\d+) per row", line)
+        if not m or m.group(1) not in CTYPES:
+            return "-"
+        spec.append(f"{CTYPES[m.group(1)]}:{m.group(2)}")
+    return ",".join(spec) or "-"
+
+
+@dataclass
+class Built:
+    directory: Path
+    name: str
+    manifest: dict
+    compile_s: float
+    sizes: dict
+
+
+def compile_case(case: Case, est) -> Built:
+    import modelport
+    out = WORK / case.key
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    manifest = modelport.compile(est, targets=["cpp", "java"], out=out, name=f"bench_{case.key}")
+    compile_s = time.perf_counter() - t0
+    name = manifest["name"]
+    cls = manifest["targets"]["java"]["class"].rsplit(".", 1)[1]
+    java_src = out / "java" / "src" / "modelport" / "models"
+    sizes = {
+        "cpp_source": sum((out / "cpp" / f).stat().st_size for f in (f"{name}.cpp", f"{name}.hpp")),
+        "cpp_so": (out / "cpp" / f"lib{name}.so").stat().st_size,
+        "java_source": (java_src / f"{cls}.java").stat().st_size,
+        "java_resource": (java_src / f"{cls}.bin").stat().st_size,
+        "jar": (out / "java" / f"{name}.jar").stat().st_size,
+        "onnx": (out / "model.onnx").stat().st_size,
+    }
+    return Built(out, name, manifest, compile_s, sizes)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def compare(ref: np.ndarray, got: np.ndarray, label_cols: list) -> tuple:
+    """(max abs difference on value columns, label mismatches that are not probability ties)."""
+    if got.shape != ref.shape:
+        return float("inf"), -1
+    value_cols = [j for j in range(ref.shape[1]) if j not in label_cols]
+    diff = float(np.max(np.abs(ref[:, value_cols] - got[:, value_cols]))) if value_cols else 0.0
+    if not np.all(np.isfinite(got)):
+        diff = float("inf")
+    bad = 0
+    for j in label_cols:
+        wrong = ref[:, j] != got[:, j]
+        if value_cols and wrong.any():
+            probs = np.sort(ref[:, value_cols], axis=1)
+            tie = probs[:, -1] - probs[:, -2] < 1e-5 if probs.shape[1] > 1 else np.zeros(len(ref), bool)
+            wrong &= ~tie
+        bad += int(wrong.sum())
+    return diff, bad
+
+
+def measure(runners: list, rounds: int, batch_reps: int, single_budget_s: float, progress):
+    """Interleaved rounds: every runner's batch reps, then every runner's single-row calls;
+    the order rotates from round to round."""
+    live = [r for r in runners if r.error is None]
+    for k in range(rounds):
+        order = live[k % len(live):] + live[:k % len(live)]
+        for r in order:
+            reps = r.batch(batch_reps)
+            r.batch_wall_ns += [w for w, _ in reps]
+            r.batch_ns += [c for _, c in reps]
+            r.round_batch.append(statistics.median(c for _, c in reps))
+        for r in order:
+            # Slow runners (scikit-learn: milliseconds a row) get fewer groups, not more time.
+            ns = [g / SINGLE_GROUP for g in r.single(single_budget_s, 400)]
+            r.single_ns += ns
+            r.round_single.append(statistics.median(ns))
+        progress(f"    round {k + 1}/{rounds} done")
+
+
+def ratio_stats(runner_rounds: list, base_rounds: list) -> tuple:
+    """Per-round base_time / runner_time: (median, min, max)."""
+    ratios = [b / r for r, b in zip(runner_rounds, base_rounds)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def fmt_us(ns: float) -> str:
+    us = ns / 1000
+    return f"{us:,.0f}" if us >= 100 else f"{us:.1f}" if us >= 10 else f"{us:.2f}"
+
+
+def fmt_rate(rows_per_s: float) -> str:
+    return f"{rows_per_s / 1e6:.2f} M" if rows_per_s >= 1e6 else f"{rows_per_s / 1e3:,.0f} k"
+
+
+def fmt_ratio(stats: tuple) -> str:
+    def f(v):
+        return f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"
+    med, lo, hi = stats
+    return f"**{f(med)}x** ({f(lo)}–{f(hi)})"
+
+
+def fmt_bytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def model_table(result: dict) -> list:
+    runners = result["runners"]
+    ort = next(r for r in runners if r.key == "ort")
+    lines = [
+        "| Runner | single row, µs/call | vs ORT | batch of 10k, rows/s | ns/row | vs ORT | max abs diff vs scikit-learn |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runners:
+        if r.error:
+            lines.append(f"| {r.label} | failed | | | | | {r.error} |")
+            continue
+        single = statistics.median(r.single_ns)
+        batch = statistics.median(r.batch_ns)
+        agree = result["agreement"][r.key]
+        lines.append(
+            f"| {r.label} | {fmt_us(single)} | {fmt_ratio(ratio_stats(r.round_single, ort.round_single))} "
+            f"| {fmt_rate(N_ROWS / batch * 1e9)} | {batch / N_ROWS:,.0f} "
+            f"| {fmt_ratio(ratio_stats(r.round_batch, ort.round_batch))} | {agree} |")
+    return lines
+
+
+def agreement_text(diff: float, bad: int, classifier: bool) -> str:
+    ok = diff <= VALUE_TOL and bad == 0
+    text = f"{diff:.1e}" if np.isfinite(diff) else "shape or NaN mismatch"
+    if classifier:
+        text += f", {bad} label{'s' if bad != 1 else ''} differ" if bad else ", labels equal"
+    return text if ok else f"**WRONG**: {text}"
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, AttributeError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
+            "kernel": f"{platform.system()} {platform.release()}",
+            "load": " ".join(f"{v:.2f}" for v in os.getloadavg())}
+
+
+def versions() -> dict:
+    import onnx
+    import onnxruntime
+    import skl2onnx
+    import sklearn
+
+    import modelport
+
+    def first_line(cmd):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            return (p.stdout or p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "unknown"
+    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return {
+        "modelport": f"{modelport.__version__} (commit {commit}{', with uncommitted changes' if dirty else ''})",
+        "Python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+        "ONNX Runtime": onnxruntime.__version__, "onnx": onnx.__version__, "skl2onnx": skl2onnx.__version__,
+        "C++ compiler": first_line(["g++", "--version"]), "Java": first_line(["java", "-version"]),
+    }
+
+
+def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed: float, java_flags: list) -> str:
+    ratios = [w / c for res in results for r in res.get("runners", []) for w, c in zip(r.batch_wall_ns, r.batch_ns)
+              if c > 0]
+    busy = statistics.median(ratios) if ratios else float("nan")
+    out = [
+        "# Performance",
+        "",
+        "Generated by `make bench` (`benchmarks/run.py`); do not edit: every run rewrites this file.",
+        "",
+        f"- Date: {started}",
+        f"- Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} memory, {info['kernel']}; "
+        f"load average at the start {info['load']}",
+        f"- Versions: " + "; ".join(f"{k} {v}" for k, v in vers.items()),
+        f"- Command: `make bench`" + (f" (here: `{' '.join(['benchmarks/run.py'] + sys.argv[1:])}`)"
+                                      if sys.argv[1:] else "") + f"; {elapsed:.0f} s in all",
+        "",
+        "## Targets",
+        "",
+        "| Target | Measured | Met |",
+        "|---|---|---|",
+    ]
+    for res in results:
+        for t in res.get("targets", []):
+            out.append(f"| {t[0]} | {t[1]} | {t[2]} |")
+    out += [""]
+    for res in results:
+        out += [f"## {res['case'].title}", ""]
+        if res.get("skipped"):
+            out += [res["skipped"], ""]
+            continue
+        out += model_table(res) + [""]
+    out += ["## Generated code and build time", "",
+            "| Model | C++ source (.cpp + .hpp) | lib .so | C++ build | Java source | Java table resource "
+            "| jar | Java build | `modelport.compile` in all |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for res in results:
+        b = res.get("built")
+        if not b:
+            continue
+        s, t = b.sizes, b.manifest["targets"]
+        out.append(f"| {res['case'].key} | {fmt_bytes(s['cpp_source'])} | {fmt_bytes(s['cpp_so'])} "
+                   f"| {t['cpp']['seconds']:.1f} s | {fmt_bytes(s['java_source'])} | {fmt_bytes(s['java_resource'])} "
+                   f"| {fmt_bytes(s['jar'])} | {t['java']['seconds']:.1f} s | {b.compile_s:.1f} s |")
+    out += [
+        "",
+        "The build times are modelport's generate-and-build step per target (from the artifact's "
+        "`manifest.json`: C++ `" + " ".join(next((r['built'].manifest['targets']['cpp']['flags'] for r in results
+                                                  if r.get('built')), ["-"])) + "`, the model's own "
+        "translation unit; the runtime's object file is compiled once and cached), on an unpinned machine; "
+        "\"in all\" adds loading, ONNX conversion and the parity check. Source sizes leave out the runtime "
+        "files, which are the same for every model.",
+        "",
+        "## Method",
+        "",
+        "- One core and one thread for every runner: the script pins itself and its drivers to CPU "
+        f"{args.cpu} (`sched_setaffinity`, `taskset -c {args.cpu}`), sets OMP/MKL/OPENBLAS threads to 1, "
+        "and ONNX Runtime to `intra_op_num_threads=1`, `inter_op_num_threads=1`, sequential execution, "
+        "all graph optimizations.",
+        "- Runners: scikit-learn in this process (`predict` for the regressor, `predict_proba` for "
+        "classifiers); ONNX Runtime's Python API on the artifact's `model.onnx`; the generated C++ "
+        "library called in-process through its C ABI `<name>_predict` by `benchmarks/driver.cpp` "
+        "(dlopen, built with `g++ -O2`); the generated Java class called in-process by "
+        "`benchmarks/Driver.java` (method handles found by reflection, `java "
+        + " ".join(java_flags) + " -cp <jar>:<driver dir>`), through `predict(float[][])` and "
+        "`predictRow(float[])`. Rows marked *diagnostic* call the type-erased kernel entry point "
+        "directly (`Model::run` in C++, `run(Object[], Object[], int)` on flat arrays in Java), "
+        "without the float-rows wrapper: the difference to the row above is the cost of the public "
+        "call path.",
+        f"- Data: {N_ROWS:,} rows of 20 standard normal float32 features (fixed seed), the models "
+        f"trained on {N_TRAIN:,} other rows. Batch: all {N_ROWS:,} rows in one call, timed by the CPU "
+        "time of the process (in Java, of the calling thread), which leaves out the time the runner "
+        "waited while other processes had the core" + (
+            f": the machine is shared, and in this run the batches' wall-clock times were on median "
+            f"{busy:.2f}x their CPU times (1.00 on an idle machine)" if busy == busy else "")
+        + ". Single row: one row per call, on consecutive rows, timed by the monotonic clock "
+        f"in groups of {SINGLE_GROUP} calls (reading the CPU clock is a system call, about a "
+        "microsecond); the table gives the median per-call time over all groups, which leaves out "
+        "the groups a preemption hit.",
+        f"- Interleaving: after a warm-up (Java: {args.java_warm_s:.0f} s of both paths, for the JIT), "
+        f"{args.rounds} rounds; in each, every runner does {args.batch_reps} batch calls and then "
+        f"single-row calls for about {args.single_s:.2f} s, in an order that rotates from round to round. "
+        "Throughput and latency are medians over all rounds; \"vs ORT\" is the median over rounds of "
+        "ONNX Runtime's time divided by the runner's time in the same round (higher is faster; in "
+        "brackets the lowest and highest round), so that load changes on a shared machine cancel out.",
+        f"- Agreement: before timing, every runner predicts all {N_ROWS:,} rows in one batch and the "
+        f"first {CHECK_SINGLE:,} rows one at a time; the largest absolute difference from scikit-learn "
+        f"over those outputs (prediction, or class probabilities) must be at most {VALUE_TOL:g}, and "
+        "labels must be equal except where scikit-learn's top two probabilities tie; otherwise the row "
+        "says WRONG and `make bench` fails.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def console_table(results: list) -> str:
+    out = []
+    for res in results:
+        out.append(f"\n{res['case'].title}")
+        if res.get("skipped"):
+            out.append(f"  {res['skipped']}")
+            continue
+        for line in model_table(res):
+            if line.startswith("|---"):
+                continue
+            cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
+            out.append("  " + " | ".join(cells))
+    out.append("\nTargets")
+    for res in results:
+        for t in res.get("targets", []):
+            out.append(f"  {t[0]}: {t[1]} -> {t[2]}")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
+    import onnxruntime as ort
+
+    res = {"case": case, "runners": [], "agreement": {}, "targets": []}
+    X, _ = make_data(2, N_ROWS, case.classifier)
+    est = case.est
+    built = res["built"] = case.built
+    name, d = built.name, built.directory
+    data_file = d / "rows.f32"
+    X.tofile(data_file)
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(str(d / "model.onnx"), so, providers=["CPUExecutionProvider"])
+
+    say("  checking outputs")
+    sk, ort_runner = python_runners(case, est, sess, X)
+    runners = [sk, ort_runner]
+    spec = output_spec(d / "cpp" / f"{name}.hpp")
+    exe, classes = drivers
+    procs = []
+    try:
+        cpp = DriverProcess(["taskset", "-c", str(args.cpu), str(exe), str(d / "cpp" / f"lib{name}.so"), name,
+                             str(data_file), str(N_ROWS), str(N_FEATURES), spec], "C++")
+        procs.append(cpp)
+        runners += driver_runners(cpp, {
+            "abi": (f"generated C++, C ABI `{name}_predict`", "cpp", False),
+            "run": ("generated C++, `Model::run` (diagnostic)", "cpp_run", True)}, d / "cpp_out.f32")
+    except Exception as exc:  # noqa: BLE001 - reported in the table, and the run fails at the end
+        runners.append(Runner(f"generated C++, C ABI `{name}_predict`", "cpp", error=str(exc)[:300]))
+    try:
+        cls = built.manifest["targets"]["java"]["class"]
+        jar = d / "java" / f"{name}.jar"
+        java = DriverProcess(["taskset", "-c", str(args.cpu), "java", *java_flags, f"-Dbench.class={cls}",
+                              "-cp", f"{jar}{os.pathsep}{classes}", "Driver", str(data_file), str(N_ROWS),
+                              str(N_FEATURES), spec], "Java")
+        procs.append(java)
+        runners += driver_runners(java, {
+            "predict": ("generated Java, `predict` / `predictRow`", "java", False),
+            "run": ("generated Java, `run` on flat arrays (diagnostic)", "java_run", True)}, d / "java_out.f32")
+    except Exception as exc:  # noqa: BLE001
+        runners.append(Runner("generated Java, `predict` / `predictRow`", "java", error=str(exc)[:300]))
+    res["runners"] = runners
+
+    label_cols = [j for j, c in enumerate(built.manifest["schema"]["outputs"]) if c.get("kind") == "label"
+                  or c.get("name") == "label"]
+    ok = True
+    for r in runners:
+        if r.error:
+            ok = False
+            continue
+        diff, bad = compare(sk.outputs, r.outputs, label_cols)
+        res["agreement"][r.key] = agreement_text(diff, bad, case.classifier)
+        ok &= diff <= VALUE_TOL and bad == 0
+    res["ok"] = ok
+
+    try:
+        say("  warming up")
+        for r in (sk, ort_runner):
+            r.batch(2)
+            r.single(0.2, 50)
+        for p in procs:
+            p.ask(f"warm {int((args.java_warm_s if p.what == 'Java' else 0.5) * 1000)}")
+        say(f"  measuring ({args.rounds} rounds)")
+        measure([r for r in runners if not r.error], args.rounds, args.batch_reps, args.single_s, say)
+    finally:
+        for p in procs:
+            p.close()
+
+    by_key = {r.key: r for r in runners}
+    cpp = by_key.get("cpp")
+    if cpp and not cpp.error and cpp.round_batch:
+        ortr = by_key["ort"]
+        single_us = statistics.median(cpp.single_ns) / 1000
+        if case.forest:
+            med = ratio_stats(cpp.round_batch, ortr.round_batch)[0]
+            res["targets"].append((f"{case.key}: generated C++ batch throughput ≥ {TARGET_BATCH_RATIO}x ONNX Runtime",
+                                   f"{med:.2f}x", "yes" if med >= TARGET_BATCH_RATIO else "**no**"))
+        res["targets"].append((f"{case.key}: generated C++ single-row latency < {TARGET_SINGLE_US:g} µs in-process",
+                               f"{single_us:.2f} µs", "yes" if single_us < TARGET_SINGLE_US else "**no**"))
+    elif case.forest:
+        res["targets"].append((f"{case.key}: generated C++ targets", "not measured", "**no**"))
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved measurement rounds (default 7)")
+    ap.add_argument("--batch-reps", type=int, default=3, help="batch calls per runner per round (default 3)")
+    ap.add_argument("--single-s", type=float, default=0.3,
+                    help="seconds of single-row calls per runner per round (default 0.3)")
+    ap.add_argument("--java-warm-s", type=float, default=5.0, help="Java warm-up seconds (default 5)")
+    ap.add_argument("--cpu", type=int, default=int(os.environ.get("BENCH_CPU", "0")),
+                    help="the core everything is pinned to (default 0, or $BENCH_CPU)")
+    ap.add_argument("--only", default="", help="comma-separated model keys (default: all)")
+    ap.add_argument("--doc", default=str(DOC), help="where to write the report (default docs/performance.md)")
+    args = ap.parse_args(argv)
+
+    t_start = time.time()
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    def say(msg):
+        print(f"[{time.time() - t_start:6.1f}s] {msg}", flush=True)
+
+    for tool in ("g++", "javac", "java", "taskset"):
+        if not shutil.which(tool):
+            print(f"bench: {tool} not found (run `make setup`, and install util-linux for taskset)", file=sys.stderr)
+            return 2
+    info = machine_info()
+    java_flags = ["-XX:+UseSerialGC", "-Xms1g", "-Xmx1g"]
+    say("building the drivers")
+    drivers = build_drivers()
+
+    cases = _cases()
+    if args.only:
+        keep = set(args.only.split(","))
+        cases = [c for c in cases if c.key in keep]
+    # Compile everything first, on every core, then pin for the measurements.
+    for case in cases:
+        say(f"compiling {case.key}")
+        X_train, y_train = make_data(1, N_TRAIN, case.classifier)
+        case.est = case.make().fit(X_train, y_train)
+        try:
+            case.built = compile_case(case, case.est)
+        except Exception as exc:  # noqa: BLE001 - a model the compiler cannot take yet is reported, not fatal
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            case.skipped = f"not supported yet: `modelport.compile` failed ({type(exc).__name__}: {first})"
+            say(f"  {case.skipped}")
+
+    os.sched_setaffinity(0, {args.cpu})
+    results = []
+    for case in cases:
+        if case.built is None:
+            targets = [(f"{case.key}: generated C++ batch throughput ≥ {TARGET_BATCH_RATIO}x ONNX Runtime",
+                        "not measured: not supported yet", "**no**")] if case.forest else []
+            results.append({"case": case, "skipped": case.skipped, "targets": targets})
+            continue
+        say(f"benchmarking {case.key}")
+        try:
+            results.append(bench_case(case, args, drivers, java_flags, say))
+        except Exception as exc:  # noqa: BLE001
+            traceback.print_exc()
+            results.append({"case": case, "skipped": f"benchmark failed: {type(exc).__name__}: {exc}"[:400],
+                            "ok": False, "built": case.built})
+
+    elapsed = time.time() - t_start
+    text = write_doc(results, info, versions(), args, started, elapsed, java_flags)
+    Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.doc).write_text(text)
+    (WORK / "results.json").write_text(json.dumps(
+        [{"model": r["case"].key, "skipped": r.get("skipped"),
+          "runners": [{"key": x.key, "label": x.label, "error": x.error, "batch_ns": x.batch_ns,
+                       "single_ns_per_call": x.single_ns, "round_batch_ns": x.round_batch,
+                       "round_single_ns": x.round_single, "agreement": r.get("agreement", {}).get(x.key)}
+                      for x in r.get("runners", [])],
+          "targets": r.get("targets", [])} for r in results], indent=1))
+    print(console_table(results))
+    print(f"\nwrote {os.path.relpath(args.doc, ROOT)} ({elapsed:.0f} s)")
+    failed = [r["case"].key for r in results if r.get("ok") is False]
+    if failed:
+        print(f"bench: outputs disagree or a runner failed for: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
