@@ -16,7 +16,7 @@ INTEGERS = ("i64", "i32", "idx")
 
 ARITH = ("+", "-", "*", "/", "%", "min", "max")
 COMPARE = ("<", "<=", ">", ">=", "==", "!=")
-LOGIC = ("&&", "||")
+LOGIC = ("&&", "||", "&", "|")  # & and | evaluate both sides: no branch
 # Unary math functions every renderer must provide for f32 and f64.
 MATH = ("exp", "log", "sqrt", "tanh", "abs", "floor", "ceil", "erf", "sin", "cos", "round_even",
         "isnan", "isinf", "neg", "not")
@@ -202,6 +202,16 @@ def land(a: Expr, b: Expr) -> Expr:
 
 def lor(a: Expr, b: Expr) -> Expr:
     return Bin("||", a, b)
+
+
+def band(a: Expr, b: Expr) -> Expr:
+    """Logical and of two bools without short-circuit (branch-free)."""
+    return Bin("&", a, b)
+
+
+def bor(a: Expr, b: Expr) -> Expr:
+    """Logical or of two bools without short-circuit (branch-free)."""
+    return Bin("|", a, b)
 
 
 def lnot(a: Expr) -> Expr:

@@ -145,47 +145,66 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
     def step(node: k.Var, row_base: k.Expr):
         xv = xb[row_base + k.Cast(feat[node], "idx")]
         t = thr[node]
-        go_right = k.lnot(xv <= t) if nanr is None else k.lor(xv > t, k.land(k.call("isnan", xv), nanr[node]))
+        # Branch-free: both sides of the NaN test are always evaluated.
+        go_right = k.lnot(xv <= t) if nanr is None else k.bor(xv > t, k.band(k.call("isnan", xv), nanr[node]))
         return k.Assign(node, k.Cast(child[node], "idx") + k.Cast(go_right, "idx"))
 
     def add_leaf(node, r):
         return ctx.loop(C, lambda c: k.Store(acc, r * C + c, acc[r * C + c] + leaf[node * C + c]))
 
-    def tree_body(t):
-        R = ROWS_IN_FLIGHT
+    R = ROWS_IN_FLIGHT
+    n_trees = len(forest.roots)
+
+    def rows_in_flight(t):
+        """Groups of R rows walk tree t together."""
         rb = ctx.var("rb", "idx")
-        full_nodes = [ctx.var(f"n{j}", "idx") for j in range(R)]
+        nodes = [ctx.var(f"n{j}", "idx") for j in range(R)]
         bases = [ctx.var(f"xr{j}", "idx") for j in range(R)]
         root = ctx.var("root", "idx")
         depth = ctx.var("depth", "idx")
-        full = [k.Let(b, (rb + j) * fp) for j, b in enumerate(bases)]
-        full += [k.Let(n, root) for n in full_nodes]
-        full.append(ctx.loop(depth, lambda d: [step(n, b) for n, b in zip(full_nodes, bases)], "d"))
-        full += [add_leaf(n, rb + j) for j, n in enumerate(full_nodes)]
-        one = ctx.var("n", "idx")
-        tail = ctx.loop(ctx.nb - rb, lambda j: [
-            k.Let(one, root),
-            ctx.loop(depth, lambda d: [step(one, (rb + j) * fp)], "d"),
-            add_leaf(one, rb + j),
-        ], "j")
-        # rb steps by R while a full group of rows remains; the rest walk one at a time.
+        g = ctx.var("g", "idx")
+        group = [k.Let(rb, g * R)]
+        group += [k.Let(b, (rb + j) * fp) for j, b in enumerate(bases)]
+        group += [k.Let(n, root) for n in nodes]
+        group.append(ctx.loop(depth, lambda d: [step(n, b) for n, b in zip(nodes, bases)], "d"))
+        group += [add_leaf(n, rb + j) for j, n in enumerate(nodes)]
         return [
             k.Let(root, k.Cast(roots[t], "idx")),
             k.Let(depth, k.Cast(depths[t], "idx")),
-            k.Let(rb, k.Const(0, "idx")),
-            _while_full_group(rb, ctx.nb, R, full),
-            tail,
+            k.For(g, k.Const(0, "idx"), k.Bin("/", ctx.nb, k.Const(R, "idx")), group),
         ]
 
-    stmts.append(ctx.loop(len(forest.roots), tree_body, "tree"))
+    def trees_in_flight(r):
+        """A leftover row walks R trees at once (the single-row case), in the same tree
+        order as above, so a row's result does not depend on its place in the batch."""
+        base = ctx.var("xr", "idx")
+        out = [k.Let(base, r * fp)]
+        n_groups = n_trees // R
+        if n_groups:
+            gdepth = ctx.table("gdepth", [int(forest.depths[i * R:(i + 1) * R].max()) for i in range(n_groups)], "i32")
+            nodes = [ctx.var(f"m{j}", "idx") for j in range(R)]
+
+            def group(tg):
+                body = [k.Let(n, k.Cast(roots[tg * R + j], "idx")) for j, n in enumerate(nodes)]
+                body.append(ctx.loop(k.Cast(gdepth[tg], "idx"), lambda d: [step(n, base) for n in nodes], "d"))
+                body += [add_leaf(n, r) for n in nodes]
+                return body
+            out.append(ctx.loop(n_groups, group, "tg"))
+        if n_trees % R:
+            one, t = ctx.var("m", "idx"), ctx.var("t", "idx")
+            out.append(k.For(t, k.Const(n_groups * R, "idx"), k.Const(n_trees, "idx"), [
+                k.Let(one, k.Cast(roots[t], "idx")),
+                ctx.loop(k.Cast(depths[t], "idx"), lambda d: [step(one, base)], "d"),
+                add_leaf(one, r),
+            ]))
+        return out
+
+    stmts.append(ctx.loop(n_trees, rows_in_flight, "tree"))
+    first = ctx.var("first", "idx")
+    stmts.append(k.Let(first, k.Bin("*", k.Bin("/", ctx.nb, k.Const(R, "idx")), k.Const(R, "idx"))))
+    left = ctx.var("r", "idx")
+    stmts.append(k.For(left, first, ctx.nb, trees_in_flight(left)))
     return stmts
-
-
-def _while_full_group(rb, nb, R, body):
-    # for (g = 0; g < nb / R; ++g) { body; rb += R }
-    g = k.Var(rb.name + "g", "idx")
-    return k.For(g, k.Const(0, "idx"), k.Bin("/", nb, k.Const(R, "idx")),
-                 body + [k.Assign(rb, rb + R)])
 
 
 def _as(e, dtype):
