@@ -87,6 +87,61 @@ def _run_body(program: Program, r: CppRenderer) -> list:
     return lines
 
 
+def _float_rows(program: Program, schema: Schema) -> list:
+    """Model::predict over rows of floats, specialized to this model's tensors: columns are
+    gathered into typed blocks on the stack (no allocation), and outputs scattered back."""
+    if any(v.dtype == "i64" for v in program.inputs):
+        # Integer inputs need the runtime's integrality check.
+        return ["int Model::predict(const float* x, int64_t n_rows, float* y) {",
+                "  return modelport::predict_float_rows(kSpec, x, n_rows, y);", "}"]
+    n_in, n_out = len(schema.inputs), len(schema.outputs)
+    widest = max([v.size for v in program.inputs + program.outputs] + [1])
+    block = max(1, min(256, 4096 // widest))
+    in_names = [v.info.name for v in program.inputs]
+    out_names = [v.info.name for v in program.outputs]
+    direct_in = (len(program.inputs) == 1 and program.inputs[0].dtype == "f32"
+                 and [(c.tensor, c.offset) for c in schema.inputs] == [(in_names[0], i) for i in range(n_in)])
+    direct_out = (len(program.outputs) == 1 and program.outputs[0].dtype == "f32"
+                  and [(c.tensor, c.offset) for c in schema.outputs] == [(out_names[0], i) for i in range(n_out)])
+    lines = ["int Model::predict(const float* x, int64_t n_rows, float* y) {",
+             "  if (n_rows < 0 || (n_rows > 0 && (x == nullptr || y == nullptr))) return 1;",
+             f"  constexpr int64_t kBlock = {block};"]
+    for i, v in enumerate(program.inputs):
+        if not direct_in:
+            lines.append(f"  {CTYPE[v.dtype]} in{i}[kBlock * {v.size}];")
+    for i, v in enumerate(program.outputs):
+        if not direct_out:
+            lines.append(f"  {CTYPE[v.dtype]} out{i}[kBlock * {v.size}];")
+    lines += ["  for (int64_t b = 0; b < n_rows; b += kBlock) {",
+              "    const int64_t m = n_rows - b < kBlock ? n_rows - b : kBlock;",
+              f"    const float* xb = x + b * {n_in};",
+              f"    float* yb = y + b * {n_out};"]
+    if direct_in:
+        lines.append("    const void* inputs[] = {xb};")
+    else:
+        lines.append("    for (int64_t r = 0; r < m; ++r) {")
+        for j, c in enumerate(schema.inputs):
+            i = in_names.index(c.tensor)
+            v = program.inputs[i]
+            lines.append(f"      in{i}[r * {v.size} + {c.offset}] = static_cast<{CTYPE[v.dtype]}>(xb[r * {n_in} + {j}]);")
+        lines.append("    }")
+        lines.append(f"    const void* inputs[] = {{{', '.join(f'in{i}' for i in range(len(program.inputs)))}}};")
+    if direct_out:
+        lines.append("    void* outputs[] = {yb};")
+    else:
+        lines.append(f"    void* outputs[] = {{{', '.join(f'out{i}' for i in range(len(program.outputs)))}}};")
+    lines.append("    run(inputs, outputs, m);")
+    if not direct_out:
+        lines.append("    for (int64_t r = 0; r < m; ++r) {")
+        for j, c in enumerate(schema.outputs):
+            i = out_names.index(c.tensor)
+            v = program.outputs[i]
+            lines.append(f"      yb[r * {n_out} + {j}] = static_cast<float>(out{i}[r * {v.size} + {c.offset}]);")
+        lines.append("    }")
+    lines += ["  }", "  return 0;", "}"]
+    return lines
+
+
 def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
     """Return {relative path: text} for the C++ sources of `program`."""
     r = CppRenderer()
@@ -203,9 +258,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     ]
     if numeric and float_out:
         cpp += [
-            "int Model::predict(const float* x, int64_t n_rows, float* y) {",
-            "  return modelport::predict_float_rows(kSpec, x, n_rows, y);",
-            "}",
+            *_float_rows(program, schema),
             "std::vector<float> Model::predict_row(const std::vector<float>& x) {",
             "  std::vector<float> y(kNumOutputColumns);",
             "  if (static_cast<int64_t>(x.size()) != kNumInputColumns || predict(x.data(), 1, y.data()) != 0) y.clear();",
