@@ -133,7 +133,10 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
     nanr = ctx.table("nanr", forest.nan_right, "bool") if forest.any_nan_left else None
     roots = ctx.table("roots", forest.roots, "i32")
     depths = ctx.table("depths", forest.depths, "i32")
-    leaf = ctx.table("leaf", forest.leaf_weights, "f64")
+    # Leaf weights are stored as float32 when that is exact (it is for float attributes);
+    # sums are taken in float64 either way.
+    exact32 = np.array_equal(forest.leaf_weights.astype(np.float32).astype(np.float64), forest.leaf_weights)
+    leaf = ctx.table("leaf", forest.leaf_weights, "f32" if exact32 else "f64")
     stmts = [
         ctx.rows(lambda r: [
             ctx.loop(nf, lambda f: k.Store(xb, r * fp + f, _as(x.at(r, f), dtype))),
@@ -150,7 +153,7 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
         return k.Assign(node, k.Cast(child[node], "idx") + k.Cast(go_right, "idx"))
 
     def add_leaf(node, r):
-        return ctx.loop(C, lambda c: k.Store(acc, r * C + c, acc[r * C + c] + leaf[node * C + c]))
+        return ctx.loop(C, lambda c: k.Store(acc, r * C + c, acc[r * C + c] + _as(leaf[node * C + c], "f64")))
 
     R = ROWS_IN_FLIGHT
     n_trees = len(forest.roots)
