@@ -27,6 +27,7 @@ REGISTRY = {
     ("", "Sqrt"): "sqrt",
     ("", "Abs"): "abs",
     ("", "Neg"): "neg",
+    ("", "Reciprocal"): "reciprocal",
     ("", "Pow"): "pow",
     ("", "Max"): "max",
     ("", "Min"): "min",

@@ -28,6 +28,13 @@ class CppRenderer(Renderer):
                 "-inf": "(-std::numeric_limits<double>::infinity())"},
     }
 
+    def minmax(self, op, a, b, dtype):
+        # Name the type for integers: an int64_t value and a small literal (an int) would
+        # otherwise deduce two different template arguments.
+        if dtype in k.INTEGERS:
+            return f"{self.runtime_prefix}k{op}<{self.types[dtype]}>({a}, {b})"
+        return super().minmax(op, a, b, dtype)
+
     def cast(self, e: k.Cast) -> str:
         return f"static_cast<{self.types[e.dtype]}>({self.expr(e.a)})"
 

@@ -1,0 +1,6 @@
+"""Exp: https://onnx.ai/onnx/operators/onnx__Exp.html"""
+from . import _unary
+
+
+def lower(ctx, node, ins, outs):
+    return _unary.math(ctx, node, ins, outs, "exp")

@@ -1,0 +1,6 @@
+"""Log: https://onnx.ai/onnx/operators/onnx__Log.html"""
+from . import _unary
+
+
+def lower(ctx, node, ins, outs):
+    return _unary.math(ctx, node, ins, outs, "log")

@@ -1,0 +1,7 @@
+"""Min: https://onnx.ai/onnx/operators/onnx__Min.html"""
+from ..kernel import ast as k
+from . import _minmax
+
+
+def lower(ctx, node, ins, outs):
+    return _minmax.lower(ctx, ins, outs, k.minimum)
