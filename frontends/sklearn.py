@@ -157,6 +157,9 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
                 "See docs/support-matrix.md for the supported scikit-learn estimators.") from None
     from . import sklearn_tree_missing
     sklearn_tree_missing.apply(final, proto)
+    if getattr(final, "weights", None) == "distance" and hasattr(final, "kneighbors"):
+        from . import sklearn_knn
+        proto = sklearn_knn.fix_distance_weights(proto)
     proto, schema, reference = _describe(est, final, proto, feature_names, n_features, strings, per_column)
     digest = None
     if source_file is not None:
@@ -185,14 +188,18 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
     outs = [o.name for o in proto.graph.output]
     names = feature_names or [f"f{i}" for i in range(n_features)]
     if per_column:
-        inputs = [Column(c, c, 0, "string" if c in strings else "number") for c in names]
+        # skl2onnx sanitizes input names ("a (b)" -> "a__b_"); they keep the columns' order.
+        inits = {i.name for i in proto.graph.initializer}
+        tensors = [i.name for i in proto.graph.input if i.name not in inits]
+        tensor_of = dict(zip(names, tensors))
+        inputs = [Column(c, tensor_of[c], 0, "string" if c in strings else "number") for c in names]
     else:
         inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
 
     def frame(feed):
         import pandas as pd
         if per_column:
-            return pd.DataFrame({c: feed[c].reshape(-1) for c in names})
+            return pd.DataFrame({c: feed[tensor_of[c]].reshape(-1) for c in names})
         x = feed["X"]
         if feature_names:
             return pd.DataFrame(x, columns=feature_names)
