@@ -1,0 +1,31 @@
+"""Everything a model carries is data: hostile feature names, class labels and category
+levels compile, escape correctly in C++ and Java, and round-trip through the programs."""
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from helpers import compile_and_check
+
+HOSTILE = ['a"; system("rm -rf /"); //', "b */ \\u0022 /*", "c\\nd", "e,f (g/h)", "ü ✓"]
+
+
+def test_hostile_names_labels_and_levels(tmp_path):
+    rng = np.random.RandomState(0)
+    n = 300
+    df = pd.DataFrame({HOSTILE[0]: rng.randn(n), HOSTILE[1]: rng.randn(n),
+                       HOSTILE[4]: rng.choice(['x"y', "z\\u000a", "*/", "plain"], n)})
+    labels = np.array(['cls "1"', "cls\\u0022two", "three\n3"])
+    y = labels[(df[HOSTILE[0]] > 0).astype(int) + (df[HOSTILE[1]] > 0.5)]
+    model = Pipeline([
+        ("prep", ColumnTransformer([("num", "passthrough", [HOSTILE[0], HOSTILE[1]]),
+                                    ("cat", OneHotEncoder(handle_unknown="ignore"), [HOSTILE[4]])])),
+        ("clf", LogisticRegression(max_iter=500)),
+    ]).fit(df, y)
+    manifest = compile_and_check(model, tmp_path, name="evil")
+    cols = [c["name"] for c in manifest["schema"]["inputs"]]
+    assert cols == [HOSTILE[0], HOSTILE[1], HOSTILE[4]]
+    source = (tmp_path / "out" / "cpp" / "evil.cpp").read_text()
+    assert 'system("rm' not in source.replace('\\"', "")
