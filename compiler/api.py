@@ -14,6 +14,7 @@ from . import __version__, ir
 from .backends import TARGETS, target_module
 from .errors import ModelportError, UsageError
 from .lower import lower
+from .passes import run_passes
 from .schema import Column, Schema
 
 DEFAULT_TARGETS = ("cpp", "java")
@@ -90,7 +91,7 @@ def compile(model, targets=DEFAULT_TARGETS, out=None, data=None, name: str | Non
     out = Path(out or f"{name}_modelport")
     _check_out(out)
     _say(progress, "checking the ONNX graph")
-    proto = ir.load(source.onnx)
+    proto = run_passes(ir.load(source.onnx))
     graph = ir.build_graph(proto)
     schema = fit_schema(source.schema, graph)
     for c in schema.inputs:
@@ -170,7 +171,7 @@ def inspect(model, trust_pickle: bool = False) -> dict:
     """Schema, ONNX ops and per-target support of `model`, without building anything."""
     from .frontends import load_source
     source = load_source(model, None, trust_pickle)
-    proto = ir.load(source.onnx)
+    proto = run_passes(ir.load(source.onnx))
     graph = ir.build_graph(proto)
     schema = fit_schema(source.schema, graph)
     ops = sorted({(n.domain + ":" if n.domain else "") + n.op_type for n in graph.nodes})
