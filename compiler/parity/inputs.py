@@ -156,6 +156,6 @@ def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto) -> dict:
         for c in cols:
             arr[:, c.offset] = table[c.name]
         dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inp.type.tensor_type.shape.dim]
-        feed[inp.name] = arr.reshape([n] + [d for d in dims[1:]]) if len(dims) > 2 else arr
+        feed[inp.name] = arr.reshape([n] + [d for d in dims[1:]]) if len(dims) != 2 else arr
     return feed
 

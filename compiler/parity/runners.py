@@ -15,6 +15,16 @@ from ..schema import Schema
 STRING_KINDS = ("string",)
 
 
+def _number(x) -> str:
+    """A CSV field for a number: integral values without a fraction, so that integer
+    (int64) columns parse too; others as the float32 the model reads."""
+    if np.isnan(x):
+        return "NaN"
+    if float(x).is_integer() and abs(x) < 2**53:
+        return ("-0" if np.signbit(x) else "0") if x == 0 else str(int(x))
+    return str(np.float32(x))
+
+
 def table_to_csv(table: dict, schema: Schema) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -26,7 +36,7 @@ def table_to_csv(table: dict, schema: Schema) -> str:
         if c.kind == "string":
             cols.append([str(x) for x in v])
         else:
-            cols.append(["NaN" if np.isnan(x) else str(np.float32(x)) for x in v])
+            cols.append([_number(x) for x in v])
     for i in range(n):
         w.writerow([col[i] for col in cols])
     return buf.getvalue()
