@@ -48,6 +48,17 @@ def _attr(node, name, default=None):
     return default
 
 
+def _inputs(nodes) -> set:
+    """Every name the nodes read, their subgraphs' (outer-scope) reads included."""
+    out = set()
+    for n in nodes:
+        out.update(n.input)
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                out |= _inputs(sub.node)
+    return out
+
+
 class _Rewriter:
     def __init__(self, model):
         self.model, self.g = model, model.graph
@@ -98,6 +109,12 @@ class _Rewriter:
                 result.append(node)
         del self.g.node[:]
         self.g.node.extend(result)
+        # The training set now lives in the rewritten nodes' own constants (or is still
+        # used as it was): drop the Scan's copy when nothing reads it any more.
+        used = _inputs(result) | {o.name for o in self.g.output}
+        scan_inputs = {n.input[1] for n in nodes if id(n) in replaced}
+        for init in [i for i in self.g.initializer if i.name in scan_inputs and i.name not in used]:
+            self.g.initializer.remove(init)
         kept = {o for n in result for o in n.output} | {i.name for i in self.g.initializer} | \
             {i.name for i in self.g.input}
         vi = [v for v in self.g.value_info if v.name in kept]
