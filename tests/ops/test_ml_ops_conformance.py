@@ -225,8 +225,8 @@ def test_svm_regressor_linear_mode(tmp_path):
 def test_normalizer(tmp_path, norm):
     model = single_op_model("Normalizer", [("X", F, ["N", 4])], [("Y", F, ["N", 4])], dict(norm=norm), domain=ML)
     rows = [[1, 2, 3, 4], [-1, -2, -3, -4], [0, 0, 0, 0], [0.5, -0.25, 0, 2], [-3, 0, 0, 0], [1e-20, 0, 0, 0]]
-    compile_and_check(model, tmp_path)
-    compile_and_check(model, tmp_path / "rows", data=csv(tmp_path, ["X_0", "X_1", "X_2", "X_3"], rows))
+    rows += np.round(np.random.RandomState(0).normal(0, 2, (40, 4)), 4).tolist()
+    compile_and_check(model, tmp_path, data=csv(tmp_path, ["X_0", "X_1", "X_2", "X_3"], rows))
 
 
 def test_scaler_single_value(tmp_path):
