@@ -144,7 +144,14 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
         initial = [("X", FloatTensorType([None, n_features]))]
     options = {}
     if sklearn.base.is_classifier(final):
-        options[id(final)] = {"zipmap": False}
+        from skl2onnx._supported_operators import sklearn_operator_name_map
+        from skl2onnx.common._registration import get_converter
+        try:
+            allowed = get_converter(sklearn_operator_name_map[type(final)]).get_allowed_options() or {}
+        except Exception:
+            allowed = {}
+        if "zipmap" in allowed:
+            options[id(final)] = {"zipmap": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -233,7 +240,9 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
             else:
                 scores = est.decision_function(x)
                 if scores.ndim == 1:
-                    scores = np.stack([-scores, scores], axis=1)
+                    # skl2onnx's binary layouts: kernel SVMs give [d, -d], linear models d.
+                    svm = hasattr(final, "support_vectors_")
+                    scores = np.stack([scores, -scores], axis=1) if svm else scores[:, None]
             return {"label": label, "probabilities": scores}
     elif len(outs) == 1:
         task = "regressor" if _has(final, "predict") and not _has(final, "transform") else "transformer"

@@ -15,6 +15,7 @@ REGISTRY = {
     ("", "Sub"): "sub",
     ("", "Mul"): "mul",
     ("", "Div"): "div",
+    ("", "Sum"): "sum",
     ("", "Concat"): "concat",
     # standard ops used by neural nets, naive Bayes, k-means, k-NN (see each module)
     ("", "MatMul"): "matmul",

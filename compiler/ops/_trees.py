@@ -124,23 +124,46 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
 def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
     """Emit: acc[r * n_outputs + j] = sum over trees of the leaf weight row r reaches (f64)."""
     nf = x.size
-    fp = nf + 1  # one constant-zero slot per row for the leaves
     C = forest.n_outputs
+    internal = forest.child != np.arange(len(forest.child))
+    # Missing values without a test in the loop: each row is copied with NaN as +inf (it
+    # then goes right: `x > t`) and, when some split sends NaN left, once more with NaN as
+    # -inf; such a split reads the second copy. A constant-zero slot serves the leaves.
+    # (A split at t = +inf would send an input +inf the wrong way: then test NaN explicitly.)
+    explicit_nan = bool(np.any(np.isposinf(forest.threshold[internal])))
+    copies = 1 if explicit_nan or not forest.any_nan_left else 2
+    fp = copies * nf + 1
+    feature = forest.feature.astype(np.int64)
+    if copies == 2:
+        feature = np.where(internal & ~forest.nan_right, feature + nf, feature)
+    feature = np.where(internal, feature, copies * nf)
     xb = ctx.scratch_buf("xb", dtype, fp)
-    feat = ctx.table("feat", forest.feature, "i32")
+    feat = ctx.table("feat", feature, "i32")
     thr = ctx.table("thr", forest.threshold, dtype)
     child = ctx.table("child", forest.child, "i32")
-    nanr = ctx.table("nanr", forest.nan_right, "bool") if forest.any_nan_left else None
+    nanr = ctx.table("nanr", forest.nan_right, "bool") if explicit_nan and forest.any_nan_left else None
     roots = ctx.table("roots", forest.roots, "i32")
     depths = ctx.table("depths", forest.depths, "i32")
     # Leaf weights are stored as float32 when that is exact (it is for float attributes);
     # sums are taken in float64 either way.
     exact32 = np.array_equal(forest.leaf_weights.astype(np.float32).astype(np.float64), forest.leaf_weights)
     leaf = ctx.table("leaf", forest.leaf_weights, "f32" if exact32 else "f64")
+    v = ctx.var("x", dtype)
+    inf, ninf = k.Const(float("inf"), dtype), k.Const(float("-inf"), dtype)
+
+    def copy(r, f):
+        out = [k.Let(v, _as(x.at(r, f), dtype))]
+        if explicit_nan:
+            return out + [k.Store(xb, r * fp + f, v)]
+        out.append(k.Store(xb, r * fp + f, k.Select(k.call("isnan", v), inf, v)))
+        if copies == 2:
+            out.append(k.Store(xb, r * fp + nf + f, k.Select(k.call("isnan", v), ninf, v)))
+        return out
+
     stmts = [
         ctx.rows(lambda r: [
-            ctx.loop(nf, lambda f: k.Store(xb, r * fp + f, _as(x.at(r, f), dtype))),
-            k.Store(xb, r * fp + nf, k.Const(0, dtype)),
+            ctx.loop(nf, lambda f: copy(r, f)),
+            k.Store(xb, r * fp + copies * nf, k.Const(0, dtype)),
             ctx.loop(C, lambda c: k.Store(acc, r * C + c, k.Const(0.0, "f64"))),
         ])
     ]
@@ -148,8 +171,12 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
     def step(node: k.Var, row_base: k.Expr):
         xv = xb[row_base + k.Cast(feat[node], "idx")]
         t = thr[node]
-        # Branch-free: both sides of the NaN test are always evaluated.
-        go_right = k.lnot(xv <= t) if nanr is None else k.bor(xv > t, k.band(k.call("isnan", xv), nanr[node]))
+        if not explicit_nan:
+            go_right = xv > t
+        elif nanr is None:
+            go_right = k.lnot(xv <= t)
+        else:  # branch-free: both sides of the NaN test are always evaluated
+            go_right = k.bor(xv > t, k.band(k.call("isnan", xv), nanr[node]))
         return k.Assign(node, k.Cast(child[node], "idx") + k.Cast(go_right, "idx"))
 
     def add_leaf(node, r):
