@@ -33,6 +33,50 @@ def _blob(program: Program) -> bytes:
                     for b in program.tables if b.dtype != "str")
 
 
+def _float_rows(program: Program, schema: Schema) -> list:
+    """predict(float[][]) specialized to this model: typed arrays filled straight from the
+    rows (one array copy per row when the columns are the one float input in order)."""
+    if any(v.dtype == "i64" for v in program.inputs):
+        # Integer inputs need the runtime's integrality check.
+        return ["    public static float[][] predict(float[][] rows) {",
+                "        return CsvProgram.predictFloatRows(SPEC, rows);", "    }"]
+    n_in, n_out = len(schema.inputs), len(schema.outputs)
+    in_names = [v.info.name for v in program.inputs]
+    out_names = [v.info.name for v in program.outputs]
+    ins, outs = program.inputs, program.outputs
+    direct = len(ins) == 1 and [(c.tensor, c.offset) for c in schema.inputs] == [(in_names[0], i) for i in range(n_in)]
+    lines = ["    public static float[][] predict(float[][] rows) {",
+             "        final int n = rows.length;"]
+    for i, v in enumerate(ins):
+        lines.append(f"        final {JTYPE[v.dtype]}[] in{i} = new {JTYPE[v.dtype]}[n * {v.size}];")
+    lines.append("        for (int r = 0; r < n; r++) {")
+    lines.append("            final float[] row = rows[r];")
+    lines.append(f"            if (row.length != {n_in}) {{")
+    lines.append(f'                throw new IllegalArgumentException("row " + r + " has " + row.length + " values, expected {n_in}");')
+    lines.append("            }")
+    if direct and ins[0].dtype == "f32":
+        lines.append(f"            System.arraycopy(row, 0, in0, r * {n_in}, {n_in});")
+    else:
+        for j, c in enumerate(schema.inputs):
+            i = in_names.index(c.tensor)
+            cast = "" if ins[i].dtype == "f32" else f"({JTYPE[ins[i].dtype]}) "
+            lines.append(f"            in{i}[r * {ins[i].size} + {c.offset}] = {cast}row[{j}];")
+    lines.append("        }")
+    for i, v in enumerate(outs):
+        lines.append(f"        final {JTYPE[v.dtype]}[] out{i} = new {JTYPE[v.dtype]}[n * {v.size}];")
+    lines.append(f"        run(new Object[] {{{', '.join(f'in{i}' for i in range(len(ins)))}}}, "
+                 f"new Object[] {{{', '.join(f'out{i}' for i in range(len(outs)))}}}, n);")
+    lines.append(f"        final float[][] y = new float[n][{n_out}];")
+    lines.append("        for (int r = 0; r < n; r++) {")
+    lines.append("            final float[] yr = y[r];")
+    for j, c in enumerate(schema.outputs):
+        i = out_names.index(c.tensor)
+        cast = "" if outs[i].dtype == "f32" else "(float) "
+        lines.append(f"            yr[{j}] = {cast}out{i}[r * {outs[i].size} + {c.offset}];")
+    lines += ["        }", "        return y;", "    }"]
+    return lines
+
+
 def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
     r = JavaRenderer()
     cls = class_name(name)
@@ -117,9 +161,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     if numeric:
         lines += [
             "    /** Rows of floats in input-column order to rows of floats in output-column order. */",
-            "    public static float[][] predict(float[][] rows) {",
-            "        return CsvProgram.predictFloatRows(SPEC, rows);",
-            "    }",
+            *_float_rows(program, schema),
             "",
             "    /** One row. */",
             "    public static float[] predictRow(float[] row) {",
