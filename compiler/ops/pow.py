@@ -55,15 +55,22 @@ def lower(ctx, node, ins, outs):
             ctx, r, i, as_f64(lx(r, i)), as_f64(ly(r, i)), out))])]
     if x.dtype not in k.INTEGERS or y.dtype not in k.INTEGERS:
         raise UnsupportedError(f"Pow node {node.name!r}: types {x.dtype} and {y.dtype} are not supported")
-    # Integer base and exponent: square-and-multiply over at most 64 exponent bits (a
-    # negative exponent gives 1); the base is squared only while bits remain, so nothing
-    # overflows unless the result does.
+    # Integer base and exponent: square-and-multiply over at most 64 exponent bits; the
+    # base is squared only while bits remain, so nothing overflows unless the result does.
+    # A negative exponent: 1 / x**-y truncated, as ONNX Runtime computes it in double: 1 for
+    # x = 1, +-1 for x = -1, 0 for other x but 0, where the infinity converts to the
+    # type's minimum (x86).
     acc, b, e = ctx.var("p", x.dtype), ctx.var("b", x.dtype), ctx.var("e", y.dtype)
-    one = k.Const(1, y.dtype)
-    step = [k.If(k.eq(e % 2, one), [k.Assign(acc, acc * b)]),
+    one = k.Const(1, x.dtype)
+    step = [k.If(k.eq(e % 2, k.Const(1, y.dtype)), [k.Assign(acc, acc * b)]),
             k.Assign(e, e / 2),
             k.If(e > 0, [k.Assign(b, b * b)])]
+    odd = k.ne(e % 2, k.Const(0, y.dtype))
+    bits = 64 if x.dtype == "i64" else 32
+    lowest = k.Const(-2 ** (bits - 1) + 1, x.dtype) - one  # the minimum has no literal in C++
+    negative = k.Select(k.eq(b, one), one, k.Select(k.eq(b, -one), k.Select(odd, -one, one), k.Select(
+        k.eq(b, k.Const(0, x.dtype)), lowest, k.Const(0, x.dtype))))
     return [ctx.rows(lambda r: [ctx.loop(out.size, lambda i: [
-        k.Let(acc, k.Const(1, x.dtype)), k.Let(b, lx(r, i)), k.Let(e, ly(r, i)),
-        ctx.loop(64, lambda t: [k.If(e > 0, step)], "t"),
+        k.Let(acc, one), k.Let(b, lx(r, i)), k.Let(e, ly(r, i)),
+        k.If(e < 0, [k.Assign(acc, negative)], [ctx.loop(64, lambda t: [k.If(e > 0, step)], "t")]),
         out.put(r, i, acc)])])]

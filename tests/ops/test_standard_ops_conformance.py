@@ -75,14 +75,14 @@ def test_pow_max_min(tmp_path):
         node("Pow", ["x", "y"], "p_any"),                      # NaN for negative bases
         node("Pow", ["x", "yi"], "p_int_exponent"),
         node("Cast", ["x"], "xi", to=I64), node("Abs", ["yi"], "ayi"),
-        node("Pow", ["xi", "ayi"], "p_ints"),
+        node("Pow", ["xi", "ayi"], "p_ints"), node("Pow", ["xi", "yi"], "p_ints_any_sign"),
         node("Max", ["x", "y", "row"], "max3"), node("Min", ["x", "z"], "min2"), node("Max", ["x"], "max1"),
         node("Min", ["z", "row", "x", "y"], "min4"), node("Max", ["xi", "yi"], "max_ints"),
     ]
     outs = [n.output[0] for n in nodes if n.output[0].startswith(("p_", "max", "min"))]
     model = graph_model(
         nodes, [("x", F, ["N", 3, 4]), ("y", F, ["N", 3, 4]), ("z", F, ["N", 1, 4])],
-        [(o, I64 if o in ("p_ints", "max_ints") else F, ["N", 3, 4]) for o in outs],
+        [(o, I64 if o in ("p_ints", "p_ints_any_sign", "max_ints") else F, ["N", 3, 4]) for o in outs],
         {"two": np.float32(2), "three": np.array([3.0], np.float32), "minus_two": np.float32(-2),
          "half": np.float32(0.5), "row": np.array([-1, 0, 0.5, 2], np.float32)})
     compile_and_check(model, tmp_path)
