@@ -1,0 +1,60 @@
+"""Linear regressors and pipelines over mixed numeric and string columns, end to end."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import ElasticNet, Lasso, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+
+from helpers import compile_and_check
+
+
+@pytest.mark.parametrize("model", [Ridge(alpha=0.5), Lasso(alpha=0.01), ElasticNet(alpha=0.01, l1_ratio=0.3)],
+                         ids=["ridge", "lasso", "elasticnet"])
+def test_linear_regressors(tmp_path, model):
+    rng = np.random.RandomState(1)
+    X = rng.randn(200, 7)
+    compile_and_check(model.fit(X, X @ rng.randn(7) + 3.0), tmp_path)
+
+
+def _frame(n, seed):
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame({"age": rng.uniform(18, 80, n), "income": rng.lognormal(10, 0.5, n),
+                       "city": rng.choice(["Oslo", "Lima", "Pune"], n), "tier": rng.choice(["a", "b"], n)})
+    df.loc[rng.rand(n) < 0.1, "income"] = np.nan
+    return df
+
+
+def _prep():
+    return ColumnTransformer([
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+         ["age", "income"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "tier"]),
+    ])
+
+
+def test_pipeline_gradient_boosting_classifier_with_missing_values(tmp_path):
+    df = _frame(400, 0)
+    y = np.where((df["age"] > 40) ^ (df["city"] == "Lima"), "yes", "no")
+    model = Pipeline([("prep", _prep()), ("gb", GradientBoostingClassifier(n_estimators=20, random_state=0))])
+    data = tmp_path / "rows.csv"
+    _frame(150, 1).to_csv(data, index=False)
+    manifest = compile_and_check(model.fit(df, y), tmp_path, data=data)
+    assert [c["kind"] for c in manifest["schema"]["inputs"]] == ["number", "number", "string", "string"]
+
+
+def test_pipeline_gradient_boosting_regressor_generated_rows(tmp_path):
+    df = _frame(400, 2)
+    y = df["age"] * 0.1 + (df["tier"] == "a") * 2.0
+    model = Pipeline([("prep", _prep()), ("gb", GradientBoostingRegressor(n_estimators=15, random_state=0))])
+    compile_and_check(model.fit(df, y), tmp_path)
+
+
+def test_numeric_pipeline_scaler_into_regressor(tmp_path):
+    rng = np.random.RandomState(3)
+    X = rng.randn(200, 4) * [1, 10, 100, 1000]
+    model = Pipeline([("mm", MinMaxScaler()), ("ridge", Ridge())]).fit(X, X[:, 0] + X[:, 3] / 1000)
+    compile_and_check(model, tmp_path)
