@@ -179,7 +179,11 @@ def measure_shapes(proto: onnx.ModelProto, names: list) -> tuple[dict, dict]:
     out_names = [o.name for o in m.graph.output]
     runs = []
     for n in (2, 3):
-        values = sess.run(out_names, _dummy_feed(proto, n, inits))
+        try:
+            values = sess.run(out_names, _dummy_feed(proto, n, inits))
+        except Exception as exc:
+            raise UnsupportedError(f"ONNX Runtime cannot run this model on a batch of {n} rows: "
+                                   f"{str(exc).splitlines()[0][:300]}") from None
         runs.append({name: np.asarray(v) for name, v in zip(out_names, values)})
     return runs[0], runs[1]
 
