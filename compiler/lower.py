@@ -19,24 +19,8 @@ NP_OF_DTYPE = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "i32": np.
                "bool": np.bool_, "str": object}
 
 
-def _mul(a: k.Expr, b: int) -> k.Expr:
-    if b == 0:
-        return k.Const(0, "idx")
-    if b == 1:
-        return a
-    if isinstance(a, k.Const):
-        return k.Const(a.value * b, "idx")
-    return k.Bin("*", a, k.Const(b, "idx"))
-
-
-def _add(a: k.Expr, b: k.Expr) -> k.Expr:
-    if isinstance(a, k.Const) and a.value == 0:
-        return b
-    if isinstance(b, k.Const) and b.value == 0:
-        return a
-    if isinstance(a, k.Const) and isinstance(b, k.Const):
-        return k.Const(a.value + b.value, "idx")
-    return k.Bin("+", a, b)
+_mul = k.idx_mul
+_add = k.idx_add
 
 
 @dataclass(eq=False)

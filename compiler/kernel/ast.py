@@ -216,3 +216,25 @@ def bor(a: Expr, b: Expr) -> Expr:
 
 def lnot(a: Expr) -> Expr:
     return Call("not", (a,), "bool")
+
+
+def idx_mul(a: Expr, b: int) -> Expr:
+    """a * b for index expressions, folding constants."""
+    if b == 0:
+        return Const(0, "idx")
+    if b == 1:
+        return a
+    if isinstance(a, Const):
+        return Const(a.value * b, "idx")
+    return Bin("*", a, Const(b, "idx"))
+
+
+def idx_add(a: Expr, b: Expr) -> Expr:
+    """a + b for index expressions, folding constants."""
+    if isinstance(a, Const) and a.value == 0:
+        return b
+    if isinstance(b, Const) and b.value == 0:
+        return a
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.value + b.value, "idx")
+    return Bin("+", a, b)

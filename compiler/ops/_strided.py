@@ -21,18 +21,7 @@ def strides_of(shape) -> list:
 
 def offset(base, var, stride):
     """base + var * stride, folding constants."""
-    base = k.as_idx(base)
-    if isinstance(var, k.Const) or stride == 0:
-        term = k.Const(int(var.value) * stride if stride else 0, "idx")
-    else:
-        term = var if stride == 1 else k.Bin("*", var, k.Const(stride, "idx"))
-    if isinstance(term, k.Const) and term.value == 0:
-        return base
-    if isinstance(base, k.Const) and base.value == 0:
-        return term
-    if isinstance(base, k.Const) and isinstance(term, k.Const):
-        return k.Const(base.value + term.value, "idx")
-    return k.Bin("+", base, term)
+    return k.idx_add(k.as_idx(base), k.idx_mul(k.as_idx(var), stride))
 
 
 def merge(dims) -> list:
