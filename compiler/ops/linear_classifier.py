@@ -8,7 +8,7 @@ post-transform applies to all of them.
 """
 import numpy as np
 
-from . import _scores
+from . import _dot, _scores
 from ..errors import UnsupportedError
 from ..kernel import ast as k
 
@@ -40,7 +40,7 @@ def lower(ctx, node, ins, outs):
         b = r * T
         stmts = [ctx.loop(T, lambda t: [
             k.Let(s, k.Cast(bias[t], "f64")),
-            ctx.loop(nf, lambda i: k.Assign(s, s + k.Cast(x.at(r, i), "f64") * k.Cast(coef_t[t * nf + i], "f64"))),
+            *_dot.accumulate(ctx, s, nf, lambda i: k.Cast(x.at(r, i), "f64") * k.Cast(coef_t[t * nf + i], "f64")),
             k.Store(sc, b + t, s),
         ], "t")]
         if T == 1:

@@ -1,6 +1,7 @@
 """LinearRegressor: https://onnx.ai/onnx/operators/onnx_aionnxml_LinearRegressor.html"""
 import numpy as np
 
+from . import _dot
 from ..errors import UnsupportedError
 from ..kernel import ast as k
 
@@ -19,7 +20,7 @@ def lower(ctx, node, ins, outs):
     def row(r):
         return [ctx.loop(targets, lambda t: [
             k.Let(s, k.Cast(bias[t], "f64")),
-            ctx.loop(nf, lambda f: k.Assign(s, s + k.Cast(x.at(r, f), "f64") * k.Cast(coef[t * nf + f], "f64"))),
+            *_dot.accumulate(ctx, s, nf, lambda f: k.Cast(x.at(r, f), "f64") * k.Cast(coef[t * nf + f], "f64")),
             out.put(r, t, k.Cast(s, out.dtype)),
         ], "t")]
     return [ctx.rows(row)]
