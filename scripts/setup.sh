@@ -8,6 +8,9 @@ need_apt=()
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v cmake >/dev/null || need_apt+=(cmake)
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || need_apt+=(python3)
+"$PYTHON" -c "import venv, ensurepip" 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -15,7 +18,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
