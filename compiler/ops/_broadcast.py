@@ -61,3 +61,16 @@ def binary(ctx, ins, outs, fn):
 def unary(ctx, ins, outs, fn):
     x, out = ins[0], outs[0]
     return [ctx.elementwise(out, lambda r, i: fn(x.at(r, i)))]
+
+
+def fold(ctx, ins, outs, combine):
+    """out = combine(...combine(x0, x1)..., xn) elementwise over any number of broadcasting inputs."""
+    out = outs[0]
+    loads = [loader(v, out) for v in ins if v is not None]
+
+    def value(r, i):
+        acc = loads[0](r, i)
+        for load in loads[1:]:
+            acc = combine(acc, load(r, i))
+        return acc
+    return [ctx.elementwise(out, value)]

@@ -5,15 +5,9 @@ from . import _broadcast
 
 def lower(ctx, ins, outs, pick):
     """pick(a, b) -> the kept one of two values; a NaN in any input gives NaN, as in the spec."""
-    out = outs[0]
-    loads = [_broadcast.loader(v, out) for v in ins if v is not None]
+    floats = outs[0].dtype in k.FLOATS
 
-    def fold(r, i):
-        acc = loads[0](r, i)
-        for load in loads[1:]:
-            x = load(r, i)
-            acc = pick(acc, x)
-            if out.dtype in k.FLOATS:
-                acc = k.Select(k.call("isnan", x), x, acc)
-        return acc
-    return [ctx.elementwise(out, fold)]
+    def combine(acc, x):
+        kept = pick(acc, x)
+        return k.Select(k.call("isnan", x), x, kept) if floats else kept
+    return _broadcast.fold(ctx, ins, outs, combine)

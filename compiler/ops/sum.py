@@ -3,12 +3,4 @@ from . import _broadcast
 
 
 def lower(ctx, node, ins, outs):
-    out = outs[0]
-    loads = [_broadcast.loader(v, out) for v in ins if v is not None]
-
-    def total(r, i):
-        acc = loads[0](r, i)
-        for load in loads[1:]:
-            acc = acc + load(r, i)
-        return acc
-    return [ctx.elementwise(out, total)]
+    return _broadcast.fold(ctx, ins, outs, lambda acc, x: acc + x)
