@@ -69,13 +69,13 @@ def _final_step(est):
     return est
 
 
-def _string_columns(est) -> set:
-    """Columns that feed a OneHotEncoder/OrdinalEncoder fitted on strings."""
+def _encoded_columns(est) -> dict:
+    """{column: fitted categories} for every column that feeds a OneHotEncoder/OrdinalEncoder."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
-    found = set()
+    found = {}
 
     def visit(e, cols):
         if isinstance(e, Pipeline):
@@ -88,31 +88,20 @@ def _string_columns(est) -> set:
                 visit(trans, [e.feature_names_in_[c] if isinstance(c, (int, np.integer)) and
                               hasattr(e, "feature_names_in_") else c for c in names])
         elif isinstance(e, (OneHotEncoder, OrdinalEncoder)):
-            for c, cats in zip(cols or [], e.categories_):
-                if cats.dtype == object or cats.dtype.kind in "US":
-                    found.add(c)
+            found.update(zip(cols or [], e.categories_))
     visit(est, list(getattr(est, "feature_names_in_", [])))
     return found
 
 
-def _levels(est) -> dict:
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
-    out = {}
+def _string_columns(est) -> set:
+    """Columns that feed an encoder fitted on strings."""
+    return {c for c, cats in _encoded_columns(est).items() if cats.dtype == object or cats.dtype.kind in "US"}
 
-    def visit(e, cols):
-        from sklearn.compose import ColumnTransformer
-        from sklearn.pipeline import Pipeline
-        if isinstance(e, Pipeline):
-            visit(e.steps[0][1], cols)
-        elif isinstance(e, ColumnTransformer):
-            for _, trans, tcols in e.transformers_:
-                if not isinstance(trans, str):
-                    visit(trans, [tcols] if isinstance(tcols, str) else list(tcols))
-        elif isinstance(e, (OneHotEncoder, OrdinalEncoder)):
-            for c, cats in zip(cols, e.categories_):
-                out[c] = [str(x) for x in cats if not (isinstance(x, float) and np.isnan(x))]
-    visit(est, list(getattr(est, "feature_names_in_", [])))
-    return out
+
+def _levels(est) -> dict:
+    """The category levels of encoded columns (NaN left out)."""
+    return {c: [str(x) for x in cats if not (isinstance(x, float) and np.isnan(x))]
+            for c, cats in _encoded_columns(est).items()}
 
 
 def to_source(est, name: str = "model", source_file: Path | None = None) -> SourceModel:
