@@ -25,9 +25,19 @@ def to_source(model, name: str) -> SourceModel:
             n *= d
         return n
 
-    ins = [(i.name, width(i)) for i in proto.graph.input if i.name not in inits]
-    outs = [(o.name, width(o)) for o in proto.graph.output]
-    schema = Schema(default_columns(ins), default_columns(outs, "value"), "tensor")
+    def elem(vi):
+        return vi.type.tensor_type.elem_type
+
+    # Strings are categories going in; strings and integers coming out compare exactly.
+    exact = (onnx.TensorProto.STRING, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL)
+    inputs, outputs = [], []
+    for i in proto.graph.input:
+        if i.name not in inits:
+            kind = "string" if elem(i) == onnx.TensorProto.STRING else "number"
+            inputs += default_columns([(i.name, width(i))], kind)
+    for o in proto.graph.output:
+        outputs += default_columns([(o.name, width(o))], "label" if elem(o) in exact else "value")
+    schema = Schema(inputs, outputs, "tensor")
     provenance = {"framework": "onnx", "framework_version": onnx.__version__, "converter": None,
                   "source_file": str(model) if isinstance(model, (str, Path)) else None,
                   "source_sha256": digest}

@@ -181,3 +181,27 @@ def test_data_npy_and_parquet(built, tmp_path):
     np.save(tmp_path / "bad.npy", rows[:, :2])
     proc = run("check", out, "--data", tmp_path / "bad.npy")
     assert proc.returncode == 2 and "3 columns" in proc.stderr
+
+
+def test_onnx_file_with_string_input_and_integer_output(tmp_path):
+    """A bare .onnx file: string inputs become string columns, integer outputs compare exactly."""
+    import onnx
+    from onnx import TensorProto, helper
+    from helpers import compile_and_check
+    nodes = [helper.make_node("OneHotEncoder", ["s"], ["oh"], domain="ai.onnx.ml",
+                              cats_strings=["red", "green", "blue"], zeros=1),
+             helper.make_node("ArgMax", ["oh"], ["idx"], axis=2, keepdims=0)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("s", TensorProto.STRING, ["N", 1])],
+                              [helper.make_tensor_value_info("idx", TensorProto.INT64, ["N", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.ml", 3)])
+    model.ir_version = 8
+    path = tmp_path / "colors.onnx"
+    onnx.save(model, path)
+    data = tmp_path / "rows.csv"
+    data.write_text("s\nred\nblue\ngreen\nblue\nviolet\n")
+    manifest = compile_and_check(path, tmp_path, targets=("cpp", "java"), data=data)
+    assert [c["kind"] for c in manifest["schema"]["inputs"]] == ["string"]
+    assert [c["kind"] for c in manifest["schema"]["outputs"]] == ["label"]
+    proc = subprocess.run([str(tmp_path / "out" / "cpp" / "bin" / "colors")], input="s\nblue\nred\n",
+                          capture_output=True, text=True)
+    assert proc.stdout.split() == ["idx", "2", "0"]
