@@ -160,6 +160,28 @@ struct TensorBuf {
   }
 };
 
+// One block's typed buffers for every input and output, and the pointer arrays `run` takes.
+struct BlockBuffers {
+  std::vector<TensorBuf> ins, outs;
+  std::vector<const void*> in_ptrs;
+  std::vector<void*> out_ptrs;
+
+  BlockBuffers(const ModelSpec& spec, int64_t block)
+      : ins(static_cast<size_t>(spec.num_inputs)),
+        outs(static_cast<size_t>(spec.num_outputs)),
+        in_ptrs(ins.size() + 1, nullptr),
+        out_ptrs(outs.size() + 1, nullptr) {
+    for (size_t i = 0; i < ins.size(); ++i) {
+      ins[i].init(spec.inputs[i], block);
+      in_ptrs[i] = ins[i].data();
+    }
+    for (size_t i = 0; i < outs.size(); ++i) {
+      outs[i].init(spec.outputs[i], block);
+      out_ptrs[i] = outs[i].data();
+    }
+  }
+};
+
 // --------------------------------------------------------------------------------------
 // Value parsing
 // --------------------------------------------------------------------------------------
@@ -678,18 +700,9 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
 
   // ---- buffers
   const int64_t block = kBlockRows;
-  std::vector<TensorBuf> ins(static_cast<size_t>(spec.num_inputs));
-  std::vector<TensorBuf> outs(static_cast<size_t>(spec.num_outputs));
-  std::vector<const void*> in_ptrs(ins.size() + 1, nullptr);
-  std::vector<void*> out_ptrs(outs.size() + 1, nullptr);
-  for (size_t i = 0; i < ins.size(); ++i) {
-    ins[i].init(spec.inputs[i], block);
-    in_ptrs[i] = ins[i].data();
-  }
-  for (size_t i = 0; i < outs.size(); ++i) {
-    outs[i].init(spec.outputs[i], block);
-    out_ptrs[i] = outs[i].data();
-  }
+  BlockBuffers bufs(spec, block);
+  std::vector<TensorBuf>& ins = bufs.ins;
+  std::vector<TensorBuf>& outs = bufs.outs;
 
   // ---- output header
   OutBuf ob(out);
@@ -755,7 +768,7 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
     }
     if (n == 0) break;
 
-    spec.run(in_ptrs.data(), out_ptrs.data(), n);
+    spec.run(bufs.in_ptrs.data(), bufs.out_ptrs.data(), n);
 
     for (int64_t r = 0; r < n; ++r) {
       for (int k = 0; k < ncols; ++k) {
@@ -847,18 +860,9 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
     }
 
     const int64_t block = n_rows < detail::kBlockRows ? n_rows : detail::kBlockRows;
-    std::vector<detail::TensorBuf> ins(static_cast<size_t>(spec.num_inputs));
-    std::vector<detail::TensorBuf> outs(static_cast<size_t>(spec.num_outputs));
-    std::vector<const void*> in_ptrs(ins.size() + 1, nullptr);
-    std::vector<void*> out_ptrs(outs.size() + 1, nullptr);
-    for (size_t i = 0; i < ins.size(); ++i) {
-      ins[i].init(spec.inputs[i], block);
-      in_ptrs[i] = ins[i].data();
-    }
-    for (size_t i = 0; i < outs.size(); ++i) {
-      outs[i].init(spec.outputs[i], block);
-      out_ptrs[i] = outs[i].data();
-    }
+    detail::BlockBuffers bufs(spec, block);
+    std::vector<detail::TensorBuf>& ins = bufs.ins;
+    std::vector<detail::TensorBuf>& outs = bufs.outs;
     for (int64_t r0 = 0; r0 < n_rows; r0 += block) {
       const int64_t n = (n_rows - r0 < block) ? n_rows - r0 : block;
       for (int64_t r = 0; r < n; ++r) {
@@ -881,7 +885,7 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
           }
         }
       }
-      spec.run(in_ptrs.data(), out_ptrs.data(), n);
+      spec.run(bufs.in_ptrs.data(), bufs.out_ptrs.data(), n);
       for (int64_t r = 0; r < n; ++r) {
         float* yr = y + (r0 + r) * nout;
         for (int64_t k = 0; k < nout; ++k) {
