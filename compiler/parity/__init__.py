@@ -23,9 +23,8 @@ def _as2d(v) -> np.ndarray:
     return v.reshape(len(v), -1)
 
 
-def _sizes_and_dtypes(manifest, proto):
+def _sizes_and_dtypes(schema: Schema, proto):
     from ..ir import DTYPE_OF_NUMPY, NUMPY_OF_ELEM
-    schema = Schema.from_dict(manifest["schema"])
     sizes = {}
     for c in schema.outputs:
         sizes[c.tensor] = max(sizes.get(c.tensor, 0), c.offset + 1)
@@ -43,14 +42,13 @@ def _kinds(schema: Schema) -> dict:
     return kinds
 
 
-def _runners(directory: Path, manifest: dict, schema: Schema):
+def _runners(directory: Path, manifest: dict, schema: Schema, proto):
     """(target, runner name, fn(table) -> outputs) for every built artifact."""
     name = identifier(manifest["name"])
     numeric = all(c.kind != "string" for c in schema.inputs)
     out = []
     targets = manifest["targets"]
-    proto = onnx.load(str(directory / "model.onnx"))
-    sizes, dtypes = _sizes_and_dtypes(manifest, proto)
+    sizes, dtypes = _sizes_and_dtypes(schema, proto)
     float_out = all(dtypes[t] != "str" for t in sizes)
     if "onnx" in targets:
         out.append(("onnx", "onnxruntime", lambda table, feed: run_onnxruntime(directory / "onnx" / f"{name}.onnx", feed)))
@@ -129,7 +127,7 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
 
     if reference is not None:
         add("onnx-ir", "onnxruntime", ort, "reference", reference)
-    for target, runner, fn in _runners(directory, manifest, schema):
+    for target, runner, fn in _runners(directory, manifest, schema, proto):
         if progress:
             progress(f"parity: running {target} ({runner})")
         try:
