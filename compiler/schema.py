@@ -11,6 +11,10 @@ class Column:
     offset: int  # element within one row of that tensor
     kind: str = "number"  # "number" | "string" | "label" | "probability" | "value"
     levels: list = field(default_factory=list)  # known string categories, if any
+    # A closed string column accepts only its `levels` (and the empty string, a missing
+    # value); the programs and the typed APIs reject any other value, as R's predict() does
+    # for a factor's new level. An open column (the default) accepts any string.
+    closed: bool = False
 
 
 @dataclass
