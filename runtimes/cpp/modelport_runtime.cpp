@@ -11,9 +11,12 @@
 #include <exception>
 #include <limits>
 #include <new>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #if defined(_WIN32)
@@ -91,6 +94,20 @@ inline bool check_columns(const ColumnSpec* c, int n, const TensorSpec* t, int n
     if (!seen.emplace(c[i].name, i).second) {
       err = std::string("duplicate ") + what + " column name \"" + c[i].name + "\"";
       return false;
+    }
+    if (c[i].num_levels < 0 || (c[i].num_levels > 0 && c[i].levels == nullptr)) {
+      err = std::string(what) + " column \"" + c[i].name + "\" has a bad level list";
+      return false;
+    }
+    if (c[i].num_levels > 0 && t[c[i].tensor].dtype != DType::STR) {
+      err = std::string(what) + " column \"" + c[i].name + "\" has levels but is not a string column";
+      return false;
+    }
+    for (int l = 0; l < c[i].num_levels; ++l) {
+      if (c[i].levels[l] == nullptr) {
+        err = std::string(what) + " column \"" + c[i].name + "\" has a null level";
+        return false;
+      }
     }
   }
   return true;
@@ -327,6 +344,55 @@ inline std::string shown(const char* s, size_t n) {
   if (n <= 100) return std::string(s, n);
   return std::string(s, 100) + "...";
 }
+
+// --------------------------------------------------------------------------------------
+// Closed string columns (known levels)
+// --------------------------------------------------------------------------------------
+
+constexpr int kShownLevels = 20;  // levels listed in a message
+
+// `column "NAME": unknown level "VALUE" (known levels: "L1", "L2", ...)`; the same text in
+// the Java runtime (ModelSpec.ColumnSpec.unknownLevel).
+inline std::string unknown_level_text(const ColumnSpec& c, const char* value, size_t len) {
+  std::string s = std::string("column \"") + c.name + "\": unknown level \"" + shown(value, len) +
+                  "\" (known levels: ";
+  const int listed = c.num_levels < kShownLevels ? c.num_levels : kShownLevels;
+  for (int l = 0; l < listed; ++l) {
+    if (l) s += ", ";
+    s += '"';
+    s += shown(c.levels[l], std::strlen(c.levels[l]));
+    s += '"';
+  }
+  if (c.num_levels > listed) s += ", ... (" + std::to_string(c.num_levels) + " levels)";
+  s += ')';
+  return s;
+}
+
+// A hash set of levels for each closed string input column of a (validated) spec.
+struct LevelSets {
+  struct Closed {
+    int column;  // index into spec.input_columns
+    std::unordered_set<std::string_view> levels;
+  };
+  std::vector<Closed> closed;
+  std::vector<int> slot;  // per input column: index into `closed`, or -1 when open
+
+  explicit LevelSets(const ModelSpec& spec) : slot(static_cast<size_t>(spec.num_input_columns), -1) {
+    for (int k = 0; k < spec.num_input_columns; ++k) {
+      const ColumnSpec& c = spec.input_columns[k];
+      if (c.num_levels <= 0) continue;
+      slot[static_cast<size_t>(k)] = static_cast<int>(closed.size());
+      closed.push_back(Closed{k, {}});
+      std::unordered_set<std::string_view>& set = closed.back().levels;
+      set.reserve(static_cast<size_t>(c.num_levels));
+      for (int l = 0; l < c.num_levels; ++l) set.emplace(c.levels[l]);
+    }
+  }
+  bool allows(int column, std::string_view value) const {
+    const int i = slot[static_cast<size_t>(column)];
+    return i < 0 || value.empty() || closed[static_cast<size_t>(i)].levels.count(value) != 0;
+  }
+};
 
 // --------------------------------------------------------------------------------------
 // CSV input
@@ -701,6 +767,7 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
   // ---- buffers
   const int64_t block = kBlockRows;
   BlockBuffers bufs(spec, block);
+  const LevelSets levels(spec);
   std::vector<TensorBuf>& ins = bufs.ins;
   std::vector<TensorBuf>& outs = bufs.outs;
 
@@ -749,7 +816,14 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
           case DType::F32: ok = parse_real(rec.field(j), rec.len(j), true, nullptr, &t.f32[idx]); break;
           case DType::F64: ok = parse_real(rec.field(j), rec.len(j), false, &t.f64[idx], nullptr); break;
           case DType::I64: ok = parse_int64(rec.field(j), rec.len(j), &t.i64[idx]); break;
-          case DType::STR: t.str[idx].assign(rec.field(j), rec.len(j)); break;
+          case DType::STR:
+            if (!levels.allows(k, std::string_view(rec.field(j), rec.len(j)))) {
+              ob.finish();
+              print(err, row_prefix(row, rec.line) + ", " + unknown_level_text(c, rec.field(j), rec.len(j)) + "\n");
+              return kExitBadInput;
+            }
+            t.str[idx].assign(rec.field(j), rec.len(j));
+            break;
         }
         if (!ok) {
           ob.finish();
@@ -796,6 +870,44 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
 }
 
 }  // namespace detail
+
+struct LevelIndex::Impl {
+  const ModelSpec& spec;
+  detail::LevelSets sets;
+  explicit Impl(const ModelSpec& s) : spec(s), sets(s) {}
+};
+
+static const ModelSpec& validated(const ModelSpec& spec) {
+  std::string bad = detail::validate_spec(spec);
+  if (!bad.empty()) throw std::invalid_argument("invalid model spec: " + bad);
+  return spec;
+}
+
+LevelIndex::LevelIndex(const ModelSpec& spec) : impl_(new Impl(validated(spec))) {}
+
+LevelIndex::~LevelIndex() { delete impl_; }
+
+bool LevelIndex::allows(int column, const char* value, std::size_t len) const noexcept {
+  if (column < 0 || column >= impl_->spec.num_input_columns) return true;
+  return impl_->sets.allows(column, std::string_view(value, value ? len : 0));
+}
+
+void LevelIndex::check(const void* const* inputs, int64_t n) const {
+  if (n <= 0 || impl_->sets.closed.empty()) return;
+  if (inputs == nullptr) throw std::invalid_argument("no input buffers");
+  const ModelSpec& spec = impl_->spec;
+  for (const detail::LevelSets::Closed& cl : impl_->sets.closed) {
+    const ColumnSpec& c = spec.input_columns[cl.column];
+    const int64_t row_size = spec.inputs[c.tensor].row_size;
+    const std::string* s = static_cast<const std::string*>(inputs[c.tensor]);
+    if (s == nullptr) throw std::invalid_argument(std::string("input \"") + spec.inputs[c.tensor].name + "\" is null");
+    for (int64_t r = 0; r < n; ++r) {
+      const std::string& v = s[r * row_size + c.offset];
+      if (!v.empty() && cl.levels.count(std::string_view(v)) == 0)
+        throw std::invalid_argument(detail::unknown_level_text(c, v.data(), v.size()));
+    }
+  }
+}
 
 int csv_main(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,
                     std::FILE* err) {

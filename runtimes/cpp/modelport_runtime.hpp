@@ -3,13 +3,15 @@
 // C++17, standard library only: the declarations; modelport_runtime.cpp implements them. It provides
 //   * the model description types (ModelSpec, TensorSpec, ColumnSpec),
 //   * csv_main(): the complete command-line program (CSV on stdin -> CSV on stdout),
-//   * predict_float_rows(): the helper behind the generated C ABI entry point.
+//   * predict_float_rows(): the helper behind the generated C ABI entry point,
+//   * LevelIndex: the check of closed string columns (known levels) for the typed APIs.
 //
 // The program contract is documented in docs/csv-interface.md; the Java runtime
 // (runtimes/java/modelport/runtime) implements the same contract.
 #ifndef MODELPORT_RUNTIME_HPP
 #define MODELPORT_RUNTIME_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 
@@ -26,10 +28,18 @@ struct TensorSpec {
 
 // A CSV column bound to element `offset` of one row of tensor `tensor`
 // (an index into ModelSpec::inputs or ModelSpec::outputs).
+//
+// A string input column with num_levels > 0 is *closed*: levels[0..num_levels) are the only
+// values it accepts besides the empty string (a missing value); csv_main and LevelIndex::check
+// reject any other value. num_levels == 0 (the default) leaves the column open. The two
+// level fields come last and have defaults, so `{name, tensor, offset}` still initializes
+// an open column.
 struct ColumnSpec {
   const char* name;
   int tensor;
   int64_t offset;
+  const char* const* levels = nullptr;
+  int num_levels = 0;
 };
 
 // inputs[i] points to n * row_size elements of input i (float*, double*, int64_t* or
@@ -62,6 +72,29 @@ constexpr int kPredictBadArguments = 1;  // null pointer or negative n_rows
 constexpr int kPredictUnsupported = 2;   // the model has string tensors or an invalid spec
 constexpr int kPredictBadValue = 3;      // a value for an int64 input is not an integer
 constexpr int kPredictModelError = 4;    // the model threw (or memory ran out)
+
+// The closed string input columns of a spec, indexed once (a hash set per column) for
+// checking values against their levels. Immutable after construction, so one instance can
+// be shared by threads (generated code keeps one in a function-local static).
+class LevelIndex {
+ public:
+  explicit LevelIndex(const ModelSpec& spec);
+  ~LevelIndex();
+  LevelIndex(const LevelIndex&) = delete;
+  LevelIndex& operator=(const LevelIndex&) = delete;
+
+  // True when input column `column` (an index into spec.input_columns) accepts the value:
+  // the column is open, the value is empty, or it is one of the column's levels.
+  bool allows(int column, const char* value, std::size_t len) const noexcept;
+  // Checks every closed string input column of n rows laid out as for RunFn. Throws
+  // std::invalid_argument for the first unknown value, with the message
+  //   column "NAME": unknown level "VALUE" (known levels: "L1", "L2", ...)
+  void check(const void* const* inputs, int64_t n) const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
 
 int csv_main(const ModelSpec& spec, int argc, char** argv);
 int csv_main(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,

@@ -363,6 +363,70 @@ def test_invalid_spec_is_refused(built):
 
 
 # ---------------------------------------------------------------------------------------------
+# Closed string columns (known levels)
+# ---------------------------------------------------------------------------------------------
+
+COLOURS = ["red", "green", 'bl"ue, \\ */', "ü"]
+KNOWN = '(known levels: "red", "green", "bl"ue, \\ */", "ü")'
+
+
+def test_closed_column_accepts_its_levels_and_empty(built):
+    rows = [[c, f"s{i}", str(i)] for i, c in enumerate(COLOURS + ["", "red"])]
+    rc, out, err = run(built, ["--closed-model"], stdin=write_csv(["colour", "size", "x"], rows))
+    assert rc == 0, err
+    assert read_csv(out) == [["colour out", "size out", "y"]] + [[c, s, x] for c, s, x in rows]
+    # The open column beside it takes anything.
+    rc, out, err = run(built, ["--closed-model"], stdin=write_csv(["x", "size", "colour"], [["1", "new, value", "red"]]))
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("bad", ["blue", "Red", " red", "red ", 'bl"ue', "üx", "u\u0308"])
+def test_closed_column_rejects_unknown_level(built, bad):
+    rows = [["red", "a", "1"], ["green", "b", "2"], [bad, "c", "3"], ["red", "d", "4"]]
+    rc, out, err = run(built, ["--closed-model"], stdin=write_csv(["colour", "size", "x"], rows))
+    assert rc == 2
+    assert err == f'error: row 3 (line 4), column "colour": unknown level "{bad}" {KNOWN}\n'
+    assert out == "colour out,size out,y\n"  # nothing of the failed block
+
+
+def test_closed_column_error_in_a_later_block(built):
+    rows = [["red", "s", "1"]] * 3000
+    rows[2100] = ["violet", "s", "1"]
+    rc, out, err = run(built, ["--closed-model"], stdin=write_csv(["colour", "size", "x"], rows))
+    assert rc == 2
+    assert err == f'error: row 2101 (line 2102), column "colour": unknown level "violet" {KNOWN}\n'
+    assert len(read_csv(out)) == 1 + 2048
+
+
+def test_many_levels(built):
+    rng = np.random.default_rng(12)
+    codes = [f"L{i}" for i in rng.integers(0, 100000, 20000)] + [""]
+    rc, out, err = run(built, ["--big-levels-model"], stdin=write_csv(["code"], [[c] for c in codes]))
+    assert rc == 0, err
+    assert [r[0] for r in read_csv(out)[1:]] == codes
+    long_value = "L" + "9" * 150
+    rc, out, err = run(built, ["--big-levels-model"], stdin=f"code\nL5\n{long_value}\n")
+    assert rc == 2
+    listed = ", ".join(f'"L{i}"' for i in range(20))
+    assert err == (f'error: row 2 (line 3), column "code": unknown level "{long_value[:100]}..." '
+                   f"(known levels: {listed}, ... (100000 levels))\n")
+
+
+def test_level_index_check(built):
+    r = subprocess.run([str(built.exe), "--check-levels", *COLOURS, ""], capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout.decode()) == (0, "ok\n")
+    r = subprocess.run([str(built.exe), "--check-levels", "red", "Green"], capture_output=True, timeout=60)
+    assert r.returncode == 4
+    assert r.stdout.decode() == f'not allowed: Green\ninvalid_argument: column "colour": unknown level "Green" {KNOWN}\n'
+
+
+def test_levels_on_a_float_column_are_refused(built):
+    rc, out, err = run(built, ["--bad-levels-model"], stdin="x0,x1,x2\n1,2,3\n")
+    assert rc == 3
+    assert err == 'internal error: invalid model spec: input column "x1" has levels but is not a string column\n'
+
+
+# ---------------------------------------------------------------------------------------------
 # predict_float_rows through the C ABI
 # ---------------------------------------------------------------------------------------------
 
