@@ -14,6 +14,7 @@ BY_SUFFIX = {
     ".pickle": "sklearn",
     ".joblib": "sklearn",
     ".onnx": "onnx_file",
+    ".rds": "r",
 }
 
 
@@ -36,13 +37,20 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False):
         name = name or path.stem
         if module == "onnx_file":
             return fe.to_source(path, name)
+        if module == "r":
+            return fe.to_source(fe.load(path), name, source_file=path)
         return fe.to_source(fe.load(path, trust_pickle), name, source_file=path)
     import onnx
     if isinstance(model, onnx.ModelProto):
         return frontend("onnx_file").to_source(model, name or "model")
+    if type(model).__module__.startswith("rpy2."):
+        fe = frontend("r")
+        if fe.is_r_object(model):
+            return fe.to_source(model, name or "r_model")
     fe = frontend("sklearn")
     if fe.is_estimator(model):
         return fe.to_source(model, name or type(model).__name__)
     raise UsageError(f"cannot compile an object of type {type(model).__module__}.{type(model).__name__}: "
-                     "supported are fitted scikit-learn estimators, onnx.ModelProto, and model files "
+                     "supported are fitted scikit-learn estimators, R models (rpy2 objects), onnx.ModelProto, "
+                     "and model files "
                      f"({', '.join(sorted(BY_SUFFIX))})")

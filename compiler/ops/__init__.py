@@ -44,6 +44,8 @@ REGISTRY = {
     ("", "Less"): "less",
     ("", "Greater"): "greater",
     ("", "Where"): "where",
+    ("", "IsNaN"): "isnan",
+    ("", "Erf"): "erf",
     ("", "TopK"): "topk",
     ("", "Transpose"): "transpose",
     ("", "Gather"): "gather",

@@ -93,9 +93,9 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
                 progress(f"reloading the original model from {prov['source_file']}")
             source = load_source(prov["source_file"], manifest["name"], trust_pickle)
     elif source is not None:
-        table = inputs_mod.generate(schema, proto, rows)
+        table = inputs_mod.generate(schema, proto, rows, samples=source.hints.get("samples"))
         table, note = _maybe_missing(table, schema, source, proto)
-        data_desc = f"{len(next(iter(table.values())))} rows generated from the model; {note}"
+        data_desc = f"{len(next(iter(table.values())))} rows generated from the model" + (f"; {note}" if note else "")
     elif (directory / STORED_INPUTS).exists():
         table, data_desc = _read_stored_inputs(directory, schema), "the rows stored at compile time"
         stored = np.load(directory / STORED_REFERENCE, allow_pickle=False)

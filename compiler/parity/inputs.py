@@ -101,8 +101,11 @@ def model_hints(proto: onnx.ModelProto, schema: Schema) -> dict:
     return hints
 
 
-def generate(schema: Schema, proto: onnx.ModelProto, rows: int, seed: int = 0, levels=None) -> dict:
-    """Rows from the schema and the model: a third at and one float step around thresholds."""
+def generate(schema: Schema, proto: onnx.ModelProto, rows: int, seed: int = 0, levels=None,
+             samples=None) -> dict:
+    """Rows from the schema and the model: a third at and one float step around thresholds.
+    `samples` ({column: {"values": [...], "exact": bool}}, from the frontend) are values the
+    model was trained on: rows take them, or (unless exact) uniform values within their range."""
     rng = np.random.RandomState(seed)
     hints = model_hints(proto, schema)
     table = {}
@@ -110,6 +113,15 @@ def generate(schema: Schema, proto: onnx.ModelProto, rows: int, seed: int = 0, l
         if c.kind == "string":
             lv = list(c.levels or (levels or {}).get(c.name) or ["a", "b", "c"])
             table[c.name] = np.array([lv[i] for i in rng.randint(0, len(lv), rows)], dtype=object)
+            continue
+        s = (samples or {}).get(c.name)
+        if s is not None and len(s["values"]) and not hints.get(c.name):
+            vals = np.asarray(s["values"], dtype=np.float64)
+            col = vals[rng.randint(0, len(vals), rows)]
+            if not s.get("exact"):
+                spread = rng.uniform(vals.min(), vals.max(), rows)
+                col = np.where(rng.rand(rows) < 0.5, col, spread)
+            table[c.name] = col.astype(np.float32).astype(np.float64)
             continue
         h = np.asarray(hints.get(c.name, []), dtype=np.float64)
         h = h[np.isfinite(h)]

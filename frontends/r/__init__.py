@@ -1,0 +1,115 @@
+"""R frontend: fitted R models (.rds files or R objects from rpy2) to SourceModel.
+
+No public converter turns R models into ONNX, so these are ours: one module per R model
+class, registered below, each reading the fitted parameters through R itself and building
+the ONNX graph; `terms` rebuilds formulas and data frames (factors, contrasts,
+interactions, transforms). R's own predict() is the reference for parity.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from modelport.errors import UnsupportedError, UsageError
+from modelport.schema import Column, Schema
+from modelport.source_model import SourceModel
+
+from . import bridge
+
+# R class (the first of class(model) found here) -> (module in this package, R package)
+CLASSES = {
+    "lm": ("lm", "stats"),
+    "glm": ("glm", "stats"),
+    "rpart": ("rpart", "rpart"),
+    "randomForest": ("random_forest", "randomForest"),
+    "ranger": ("ranger", "ranger"),
+    "gbm": ("gbm", "gbm"),
+    "cv.glmnet": ("cv_glmnet", "glmnet"),
+    "glmnet": ("glmnet", "glmnet"),
+    "svm": ("svm", "e1071"),
+    "nnet": ("nnet", "nnet"),
+    "lda": ("lda", "MASS"),
+    "kmeans": ("kmeans", "stats"),
+    "prcomp": ("prcomp", "stats"),
+    "train": ("caret_train", "caret"),
+}
+
+
+def _available(module: str) -> bool:
+    from importlib.util import find_spec
+    return find_spec(f"{__package__}.{module}") is not None
+
+
+def supported() -> str:
+    return ", ".join(sorted(c for c, (m, _) in CLASSES.items() if _available(m)))
+
+
+def load(path: Path):
+    """An R object from an .rds file."""
+    return bridge.read_rds(path)
+
+
+def is_r_object(obj) -> bool:
+    return bridge.is_r_object(obj)
+
+
+def converter(obj):
+    classes = bridge.classes(obj)
+    for c in classes:
+        if c in CLASSES and _available(CLASSES[c][0]):
+            module, package = CLASSES[c]
+            return c, importlib.import_module(f".{module}", __package__), package
+    what = "an R " + "/".join(classes)
+    if any(c in ("data.frame", "matrix", "numeric", "character", "list", "function") for c in classes):
+        raise UsageError(f"the R object is {what}, not a fitted model; save the fitted model with "
+                         f"saveRDS(). Supported model classes: {supported()}")
+    raise UnsupportedError(f"the R model class {'/'.join(classes)} is not supported; supported classes: "
+                           f"{supported()} (see docs/support-matrix.md)")
+
+
+def to_source(obj, name: str = "model", source_file: Path | None = None) -> SourceModel:
+    from .graph import Graph
+    rclass, module, package = converter(obj)
+    if package not in ("stats", "base"):
+        bridge.require(package, f"the R class {rclass}")
+    g = Graph(name)
+    try:
+        conv = module.convert(obj, g)
+    except bridge.RError as exc:
+        raise UnsupportedError(f"cannot read the {rclass} model through R: {exc}") from None
+    proto = g.model()
+    frame = conv.frame
+    cols = list(frame.columns.values())
+    inputs = [Column(c.name, c.tensor, 0, c.kind, list(c.levels)) for c in cols]
+    for col in inputs:
+        if col.kind == "string" and col.levels:
+            col.closed = True
+    schema = Schema(inputs, conv.outputs, conv.task, conv.classes)
+    kinds = {c.name: c.kind for c in cols}
+    levels = {c.name: c.levels for c in cols if c.kind == "string" and c.levels}
+
+    def reference(feed):
+        table = {c.name: np.asarray(feed[c.tensor]).reshape(-1) for c in cols}
+        try:
+            df = bridge.data_frame(table, kinds, levels)
+            return conv.reference(df)
+        except bridge.RError as exc:
+            raise UsageError(f"R's predict() failed on these rows: {exc}") from None
+
+    digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest() if source_file else None
+    provenance = {
+        "framework": "R",
+        "framework_version": bridge.r_version(),
+        "converter": "modelport R frontend",
+        "r_class": rclass,
+        "r_package": package,
+        "r_package_version": bridge.package_version(package),
+        "estimator": conv.description or rclass,
+        "source_file": str(source_file) if source_file else None,
+        "source_sha256": digest,
+    }
+    return SourceModel(proto, schema, reference, provenance, name,
+                       {"levels": levels, "samples": frame.samples(obj)})

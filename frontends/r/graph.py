@@ -1,0 +1,94 @@
+"""A small ONNX graph builder for the R converters. Every value is a 2-D tensor [N, k]
+(N rows of the data frame); numbers are computed in double and only the outputs are
+narrowed to float."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSETS = {"": 18, "ai.onnx.ml": 3}
+DOUBLE, FLOAT, STRING, INT64, BOOL = TensorProto.DOUBLE, TensorProto.FLOAT, TensorProto.STRING, \
+    TensorProto.INT64, TensorProto.BOOL
+
+
+class Graph:
+    def __init__(self, name: str = "r_model"):
+        self.name = name
+        self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
+        self._n = 0
+        self._consts = {}
+
+    def fresh(self, hint: str = "v") -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def input(self, elem: int) -> str:
+        name = f"in_{len(self.inputs)}"
+        self.inputs.append(helper.make_tensor_value_info(name, elem, ["N", 1]))
+        return name
+
+    def const(self, value, dtype=np.float64) -> str:
+        arr = np.asarray(value, dtype=dtype)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        if arr.dtype != object and key in self._consts:
+            return self._consts[key]
+        name = self.fresh("c")
+        self.inits.append(numpy_helper.from_array(arr, name))
+        if arr.dtype != object:
+            self._consts[key] = name
+        return name
+
+    def op(self, op_type: str, *inputs, n_out: int = 1, domain: str = "", **attrs):
+        outs = [self.fresh(op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, domain=domain or None,
+                                           name=self.fresh("n"), **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    # shorthands for the common ops
+    def add(self, a, b):
+        return self.op("Add", a, b)
+
+    def sub(self, a, b):
+        return self.op("Sub", a, b)
+
+    def mul(self, a, b):
+        return self.op("Mul", a, b)
+
+    def div(self, a, b):
+        return self.op("Div", a, b)
+
+    def matmul(self, a, b):
+        return self.op("MatMul", a, b)
+
+    def concat(self, values):
+        return values[0] if len(values) == 1 else self.op("Concat", *values, axis=1)
+
+    def to_double(self, v):
+        return self.op("Cast", v, to=DOUBLE)
+
+    def to_float(self, v):
+        return self.op("Cast", v, to=FLOAT)
+
+    def columns(self, v, idx):
+        """Columns `idx` of [N, k] value v."""
+        return self.op("Gather", v, self.const(np.asarray(idx, dtype=np.int64), np.int64), axis=1)
+
+    def linear(self, x, weights, bias):
+        """x [N, p] @ weights [p, k] + bias [k] (weights and bias are numbers, in double)."""
+        w = np.asarray(weights, dtype=np.float64)
+        y = self.matmul(x, self.const(w.reshape(len(w), -1)))
+        return self.add(y, self.const(np.asarray(bias, dtype=np.float64).reshape(1, -1)))
+
+    def output(self, value, name: str, elem: int, width: int):
+        self.nodes.append(helper.make_node("Identity", [value], [name], name=self.fresh("n")))
+        self.outputs.append(helper.make_tensor_value_info(name, elem, ["N", width]))
+
+    def model(self) -> onnx.ModelProto:
+        graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, initializer=self.inits)
+        used = {n.domain or "" for n in self.nodes}
+        opsets = [helper.make_opsetid(d, v) for d, v in OPSETS.items() if d == "" or d in used]
+        proto = helper.make_model(graph, opset_imports=opsets, producer_name="modelport-r")
+        proto.ir_version = 8
+        onnx.checker.check_model(proto)
+        return proto
