@@ -340,6 +340,68 @@ def test_invalid_spec_is_refused(jar):
 
 
 # ---------------------------------------------------------------------------------------------
+# Closed string columns (known levels): the same messages as the C++ runtime
+# ---------------------------------------------------------------------------------------------
+
+COLOURS = ["red", "green", 'bl"ue, \\ */', "ü"]
+KNOWN = '(known levels: "red", "green", "bl"ue, \\ */", "ü")'
+
+
+def test_closed_column_accepts_its_levels_and_empty(jar):
+    rows = [[c, f"s{i}", str(i)] for i, c in enumerate(COLOURS + ["", "red"])]
+    rc, out, err = run(jar, ["--closed-model"], stdin=write_csv(["colour", "size", "x"], rows))
+    assert rc == 0, err
+    assert read_csv(out) == [["colour out", "size out", "y"]] + [[c, s, f"{i}.0"] for i, (c, s, _) in enumerate(rows)]
+    rc, out, err = run(jar, ["--closed-model"], stdin=write_csv(["x", "size", "colour"], [["1", "new, value", "red"]]))
+    assert rc == 0, err
+
+
+def test_closed_column_rejects_unknown_level(jar):
+    for bad in ["blue", "Red", " red", "red ", 'bl"ue', "üx", "u\u0308"]:
+        rows = [["red", "a", "1"], ["green", "b", "2"], [bad, "c", "3"], ["red", "d", "4"]]
+        rc, out, err = run(jar, ["--closed-model"], stdin=write_csv(["colour", "size", "x"], rows))
+        assert rc == 2
+        assert err == f'error: row 3 (line 4), column "colour": unknown level "{bad}" {KNOWN}\n'
+        assert out == "colour out,size out,y\n"  # nothing of the failed block
+
+
+def test_closed_column_error_in_a_later_block(jar):
+    rows = [["red", "s", "1"]] * 3000
+    rows[2100] = ["violet", "s", "1"]
+    rc, out, err = run(jar, ["--closed-model"], stdin=write_csv(["colour", "size", "x"], rows))
+    assert rc == 2
+    assert err == f'error: row 2101 (line 2102), column "colour": unknown level "violet" {KNOWN}\n'
+    assert len(read_csv(out)) == 1 + 2048
+
+
+def test_many_levels(jar):
+    rng = np.random.default_rng(12)
+    codes = [f"L{i}" for i in rng.integers(0, 100000, 20000)] + [""]
+    rc, out, err = run(jar, ["--big-levels-model"], stdin=write_csv(["code"], [[c] for c in codes]))
+    assert rc == 0, err
+    assert [r[0] for r in read_csv(out)[1:]] == codes
+    long_value = "L" + "9" * 150
+    rc, out, err = run(jar, ["--big-levels-model"], stdin=f"code\nL5\n{long_value}\n")
+    assert rc == 2
+    listed = ", ".join(f'"L{i}"' for i in range(20))
+    assert err == (f'error: row 2 (line 3), column "code": unknown level "{long_value[:100]}..." '
+                   f"(known levels: {listed}, ... (100000 levels))\n")
+
+
+def test_check_levels(jar):
+    rc, out, _ = run(jar, ["--check-levels", *COLOURS, ""])
+    assert (rc, out) == (0, "ok\n")
+    rc, out, _ = run(jar, ["--check-levels", "red", "Green"])
+    assert rc == 4
+    assert out == f'not allowed: Green\nIllegalArgumentException: column "colour": unknown level "Green" {KNOWN}\n'
+
+
+def test_levels_on_a_float_column_are_refused(jar):
+    rc, out, _ = run(jar, ["--bad-levels-spec"])
+    assert (rc, out) == (0, 'IllegalArgumentException: input column "x0" has levels but is not a string column\n')
+
+
+# ---------------------------------------------------------------------------------------------
 # predictFloatRows
 # ---------------------------------------------------------------------------------------------
 

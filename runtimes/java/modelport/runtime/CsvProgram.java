@@ -251,6 +251,11 @@ public final class CsvProgram {
               ok = parseInt64(text, (long[]) ins[c.tensor], idx);
               break;
             default:
+              if (!c.allows(text)) {
+                finish(w, sb, out);
+                message(err, rowPrefix(row, rec.line) + ", " + c.unknownLevel(text));
+                return EXIT_BAD_INPUT;
+              }
               ((String[]) ins[c.tensor])[idx] = text;
               break;
           }
@@ -330,7 +335,7 @@ public final class CsvProgram {
   }
 
   private static String shown(String s) {
-    return s.length() <= 100 ? s : s.substring(0, 100) + "...";
+    return ModelSpec.shown(s);
   }
 
   private static String quotedList(List<String> names) {

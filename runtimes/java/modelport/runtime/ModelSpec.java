@@ -1,6 +1,8 @@
 package modelport.runtime;
 
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -77,20 +79,95 @@ public final class ModelSpec {
     }
   }
 
-  /** A CSV column bound to element {@code offset} of one row of tensor number {@code tensor}. */
+  /**
+   * A CSV column bound to element {@code offset} of one row of tensor number {@code tensor}.
+   *
+   * <p>A string input column with levels is <em>closed</em>: its levels are the only values it
+   * accepts besides the empty string (a missing value). The CSV program and the generated
+   * {@code run} reject any other value. A column without levels is open: it accepts any string.
+   * Mirrors {@code modelport::ColumnSpec::levels} of the C++ runtime.
+   */
   public static final class ColumnSpec {
+    /** Levels listed in a message. */
+    static final int SHOWN_LEVELS = 20;
+
     public final String name;
     public final int tensor;
     public final int offset;
+    private final String[] levels;
+    private final Set<String> levelSet;
 
+    /** An open column. */
     public ColumnSpec(String name, int tensor, int offset) {
+      this(name, tensor, offset, null);
+    }
+
+    /**
+     * A column that, when {@code levels} is neither null nor empty, is closed: only those
+     * values (and the empty string) are accepted.
+     */
+    public ColumnSpec(String name, int tensor, int offset, String[] levels) {
       if (name == null) {
         throw new IllegalArgumentException("column without a name");
       }
       this.name = name;
       this.tensor = tensor;
       this.offset = offset;
+      if (levels == null || levels.length == 0) {
+        this.levels = new String[0];
+        this.levelSet = null;
+      } else {
+        this.levels = levels.clone();
+        this.levelSet = new HashSet<>(this.levels.length * 2);
+        for (String level : this.levels) {
+          if (level == null) {
+            throw new IllegalArgumentException("column \"" + name + "\" has a null level");
+          }
+          this.levelSet.add(level);
+        }
+      }
     }
+
+    /** True when the column has levels: only those values and the empty string are accepted. */
+    public boolean isClosed() {
+      return levelSet != null;
+    }
+
+    /** The column's levels (a copy; empty for an open column). */
+    public String[] levels() {
+      return levels.clone();
+    }
+
+    /** True when the column is open, the value is empty (or null), or it is one of the levels. */
+    public boolean allows(String value) {
+      return levelSet == null || value == null || value.isEmpty() || levelSet.contains(value);
+    }
+
+    /**
+     * {@code column "NAME": unknown level "VALUE" (known levels: "L1", "L2", ...)}: the same
+     * text as the C++ runtime's.
+     */
+    String unknownLevel(String value) {
+      StringBuilder s = new StringBuilder();
+      s.append("column \"").append(name).append("\": unknown level \"").append(shown(value))
+          .append("\" (known levels: ");
+      int listed = Math.min(levels.length, SHOWN_LEVELS);
+      for (int i = 0; i < listed; i++) {
+        if (i > 0) {
+          s.append(", ");
+        }
+        s.append('"').append(shown(levels[i])).append('"');
+      }
+      if (levels.length > listed) {
+        s.append(", ... (").append(levels.length).append(" levels)");
+      }
+      return s.append(')').toString();
+    }
+  }
+
+  /** For messages: the text, shortened when long (as CsvProgram shows a bad field). */
+  static String shown(String s) {
+    return s.length() <= 100 ? s : s.substring(0, 100) + "...";
   }
 
   /**
@@ -113,6 +190,7 @@ public final class ModelSpec {
   /** Human-readable schema text, printed by --schema (may be null). */
   public final String description;
   public final Runner runner;
+  private final ColumnSpec[] closedInputColumns;
 
   /**
    * Creates a spec and checks that it is consistent.
@@ -141,6 +219,13 @@ public final class ModelSpec {
     this.runner = runner;
     checkColumns(this.inputColumns, this.inputs, "input");
     checkColumns(this.outputColumns, this.outputs, "output");
+    List<ColumnSpec> closed = new ArrayList<>();
+    for (ColumnSpec c : this.inputColumns) {
+      if (c.isClosed()) {
+        closed.add(c);
+      }
+    }
+    this.closedInputColumns = closed.toArray(new ColumnSpec[0]);
     boolean[][] covered = new boolean[this.inputs.length][];
     for (int i = 0; i < this.inputs.length; i++) {
       covered[i] = new boolean[this.inputs[i].rowSize];
@@ -175,6 +260,30 @@ public final class ModelSpec {
       }
       if (!seen.add(c.name)) {
         throw new IllegalArgumentException("duplicate " + what + " column name \"" + c.name + "\"");
+      }
+      if (c.isClosed() && tensors[c.tensor].dtype != DType.STR) {
+        throw new IllegalArgumentException(
+            what + " column \"" + c.name + "\" has levels but is not a string column");
+      }
+    }
+  }
+
+  /**
+   * Checks every closed string input column of {@code n} rows laid out as for {@link Runner}.
+   *
+   * @throws IllegalArgumentException for the first value that is not one of its column's levels
+   *     (nor empty), with the message {@code column "NAME": unknown level "VALUE" (known levels:
+   *     "L1", "L2", ...)}
+   */
+  public void checkLevels(Object[] inputs, int n) {
+    for (ColumnSpec c : closedInputColumns) {
+      String[] values = (String[]) inputs[c.tensor];
+      int rowSize = this.inputs[c.tensor].rowSize;
+      for (int r = 0; r < n; r++) {
+        String v = values[r * rowSize + c.offset];
+        if (!c.allows(v)) {
+          throw new IllegalArgumentException(c.unknownLevel(v));
+        }
       }
     }
   }
