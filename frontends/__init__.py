@@ -23,7 +23,13 @@ def frontend(name: str):
 
 
 def load_source(model, name: str | None = None, trust_pickle: bool = False):
-    """A path or a Python object -> SourceModel."""
+    """A path or a Python object -> SourceModel. A SourceModel is taken as it is (renamed when
+    `name` is given): frontends and tests can build one by hand."""
+    from dataclasses import replace
+
+    from modelport.source_model import SourceModel
+    if isinstance(model, SourceModel):
+        return replace(model, name=name) if name else model
     if isinstance(model, (str, Path)):
         path = Path(model)
         if not path.exists():
