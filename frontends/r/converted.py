@@ -32,3 +32,22 @@ def value_output(g: Graph, value: str, name: str, width: int = 1, kind: str = "v
         return [Column(name, name, 0, kind)]
     suffixes = names or [str(i) for i in range(width)]
     return [Column(f"{name}_{s}", name, i, kind) for i, s in enumerate(suffixes)]
+
+
+def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probability",
+                       label_from: str | None = None) -> list:
+    """Outputs `label` (the class name, a string; the first class with the highest score, or
+    the argmax of `label_from` when given) and `probabilities` [N, K] as columns
+    `prob_<class>` (or `score_<class>` when kind is "value")."""
+    import numpy as np
+
+    from .graph import STRING
+    idx = g.op("ArgMax", label_from or scores, axis=1, keepdims=1)
+    names = g.const(np.array([str(c) for c in classes], dtype=object), object)
+    label = g.op("Gather", names, idx, axis=0)
+    label = g.op("Reshape", label, g.const(np.array([-1, 1], dtype=np.int64), np.int64))
+    g.output(label, "label", STRING, 1)
+    g.output(g.to_float(scores), "probabilities", FLOAT, len(classes))
+    prefix = "prob" if kind == "probability" else "score"
+    return [Column("label", "label", 0, "label")] + [
+        Column(f"{prefix}_{c}", "probabilities", i, kind) for i, c in enumerate(classes)]

@@ -23,11 +23,9 @@ def linear_predictor(fit, g, label: str):
         raise UnsupportedError(f"{label} with several response columns (mlm) is not supported") from None
     beta = np.nan_to_num(np.asarray(c["coef"], dtype=np.float64), nan=0.0)
     names = c["names"]
-    ro = bridge.robjects()
     get = bridge.function("function(f, n) f[[n]]")
-    offset_call = bridge.call("function(f) f$call$offset", fit)
-    frame = Frame.from_terms(g, get(fit, "terms"), get(fit, "xlevels"), get(fit, "contrasts"),
-                             offset_call if offset_call is not ro.NULL else None)
+    offset_call = bridge.call("function(f) if (is.null(f$call$offset)) list() else list(f$call$offset)", fit)
+    frame = Frame.from_terms(g, get(fit, "terms"), get(fit, "xlevels"), get(fit, "contrasts"), offset_call)
     b0 = 0.0
     if "(Intercept)" in names:
         i = names.index("(Intercept)")

@@ -21,7 +21,8 @@ from .graph import FLOAT, STRING, Graph
 
 # R: everything about a terms object that the model matrix depends on.
 R_TERMS = r"""
-function(tt, xlevels, contrasts, offset_call) {
+function(tt, xlevels, contrasts, oc) {
+  offset_call <- if (length(oc)) oc[[1]] else NULL
   ser <- function(e) {
     if (is.symbol(e)) return(list(kind = "sym", name = as.character(e)))
     if (is.call(e)) {
@@ -127,10 +128,11 @@ class Frame:
     # ---- construction -------------------------------------------------------------------
     @staticmethod
     def from_terms(g: Graph, terms, xlevels=None, contrasts=None, offset_call=None) -> "Frame":
+        """offset_call: an R list holding the offset= argument of the call (a language object), if any."""
         ro = bridge.robjects()
         info = bridge.py(bridge.call(R_TERMS, terms, xlevels if xlevels is not None else ro.ListVector({}),
                                      contrasts if contrasts is not None else ro.ListVector({}),
-                                     offset_call if offset_call is not None else ro.NULL))
+                                     offset_call if offset_call is not None else ro.ListVector({})))
         info["variables"] = [expr.normalize(v) for v in info["variables"]]
         if info.get("offset_call"):
             info["offset_call"] = expr.normalize(info["offset_call"])
