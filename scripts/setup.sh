@@ -11,11 +11,19 @@ command -v cmake >/dev/null || need_apt+=(cmake)
 PYTHON=${PYTHON:-python3}
 command -v "$PYTHON" >/dev/null || need_apt+=(python3)
 "$PYTHON" -c "import venv, ensurepip" 2>/dev/null || need_apt+=(python3-venv)
+# R and the R packages whose models modelport compiles (Debian's builds: CRAN is not needed).
+R_PACKAGES=(r-base-core r-base-dev r-recommended r-cran-rpart r-cran-randomforest r-cran-ranger r-cran-gbm r-cran-glmnet
+            r-cran-e1071 r-cran-caret)
+if [ "${MODELPORT_SKIP_R:-0}" != 1 ]; then
+  for p in "${R_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")
+  done
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -28,6 +36,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages (pinned in requirements.lock)"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -c "import modelport, sklearn, skl2onnx, onnxruntime" 
+  .venv/bin/python -c "import modelport, sklearn, skl2onnx, onnxruntime"
+  if [ "${MODELPORT_SKIP_R:-0}" != 1 ]; then
+    .venv/bin/python -c "import rpy2.robjects as ro; ro.r('library(randomForest); library(caret)')" >/dev/null
+  fi
   echo "$want" > "$stamp"
 fi
