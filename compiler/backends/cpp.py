@@ -39,16 +39,33 @@ def _table(buf: k.Buf, r: CppRenderer) -> str:
     return f"static const {ctype} {buf.name}[] = {{\n{body}\n}};"
 
 
+def closed_levels(schema: Schema, program: Program) -> dict:
+    """{input column index: [level, ...]} for the closed string input columns: only those
+    values (and the empty string) are accepted. Shared with the Java backend."""
+    dtypes = {v.info.name: v.dtype for v in program.inputs}
+    return {j: [str(v) for v in c.levels] for j, c in enumerate(schema.inputs)
+            if c.closed and c.levels and dtypes.get(c.tensor) == "str"}
+
+
 def _spec_lines(ns: str, program: Program, schema: Schema, description: str, r: CppRenderer) -> list:
     lit = r.string_literal
     in_names = [v.info.name for v in program.inputs]
     out_names = [v.info.name for v in program.outputs]
-    lines = ["static const modelport::TensorSpec kInputs[] = {"]
+    closed = closed_levels(schema, program)
+    lines = []
+    # Levels are data: they only ever appear inside escaped string literals.
+    for j, levels in closed.items():
+        body = ",\n".join("    " + ", ".join(row) for row in chunks([lit(v) for v in levels], 8))
+        lines += [f"static const char* const kLevels{j}[] = {{", body, "};"]
+    in_cols = [f"{{{lit(c.name)}, {in_names.index(c.tensor)}, {c.offset}"
+               + (f", kLevels{j}, {len(closed[j])}" if j in closed else "") + "},"
+               for j, c in enumerate(schema.inputs)]
+    lines += ["static const modelport::TensorSpec kInputs[] = {"]
     lines += [f"    {{{lit(v.info.name)}, modelport::DType({DTYPE_CODE[v.dtype]}), {v.size}}}," for v in program.inputs]
     lines += ["};", "static const modelport::TensorSpec kOutputs[] = {"]
     lines += [f"    {{{lit(v.info.name)}, modelport::DType({DTYPE_CODE[v.dtype]}), {v.size}}}," for v in program.outputs]
     lines += ["};", "static const modelport::ColumnSpec kInputColumns[] = {"]
-    lines += [f"    {{{lit(c.name)}, {in_names.index(c.tensor)}, {c.offset}}}," for c in schema.inputs]
+    lines += ["    " + line for line in in_cols]
     lines += ["};", "static const modelport::ColumnSpec kOutputColumns[] = {"]
     lines += [f"    {{{lit(c.name)}, {out_names.index(c.tensor)}, {c.offset}}}," for c in schema.outputs]
     lines += ["};"]
@@ -59,9 +76,17 @@ def _spec_lines(ns: str, program: Program, schema: Schema, description: str, r: 
         "static const modelport::ModelSpec kSpec = {",
         f"    {lit(ns)}, kInputs, {len(program.inputs)}, kOutputs, {len(program.outputs)},",
         f"    kInputColumns, {len(schema.inputs)}, kOutputColumns, {len(schema.outputs)},",
-        f"    kDescription, &{ns}::Model::run,",
+        "    kDescription, &run_rows,",
         "};",
     ]
+    if closed:
+        lines += [
+            "// The closed string columns' levels, indexed on first use.",
+            "const modelport::LevelIndex& level_index() {",
+            "  static const modelport::LevelIndex index(kSpec);",
+            "  return index;",
+            "}",
+        ]
     return lines
 
 
@@ -148,6 +173,10 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     ns = identifier(name)
     numeric = all(v.dtype != "str" for v in program.inputs)
     float_out = all(v.dtype != "str" for v in program.outputs)
+    closed = closed_levels(schema, program)
+    throws = (["  // Throws std::invalid_argument when a closed string column holds a value that is not",
+               "  // one of its levels (see describe()); the empty string (a missing value) is accepted."]
+              if closed else [])
     in_members = member_names([v.info.name for v in program.inputs], "")
     out_members = member_names([v.info.name for v in program.outputs], "")
     hpp = [
@@ -174,6 +203,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         f"  static constexpr int64_t kNumInputColumns = {len(schema.inputs)};",
         f"  static constexpr int64_t kNumOutputColumns = {len(schema.outputs)};",
         "  // Batch prediction on typed buffers. Thread-safe: the model holds no mutable state.",
+        *throws,
         "  static void predict(const Inputs& in, int64_t n, Outputs& out);",
         "  // The same over type-erased buffers (inputs[i], outputs[i] in tensor order).",
         "  static void run(const void* const* inputs, void* const* outputs, int64_t n);",
@@ -229,8 +259,19 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "",
         f"namespace {ns} {{",
         "",
-        "void Model::run(const void* const* inputs, void* const* outputs, int64_t n) {",
+        "namespace {",
+        "",
+        "// The model on n rows; the CSV program (kSpec.run) checks the input itself.",
+        "void run_rows(const void* const* inputs, void* const* outputs, int64_t n) {",
         *_run_body(program, r),
+        "}",
+        "",
+        *_spec_lines(ns, program, schema, description, r),
+        "}  // namespace",
+        "",
+        "void Model::run(const void* const* inputs, void* const* outputs, int64_t n) {",
+        *(["  level_index().check(inputs, n);"] if closed else []),
+        "  run_rows(inputs, outputs, n);",
         "}",
         "",
         "void Model::predict(const Inputs& in, int64_t n, Outputs& out) {",
@@ -238,10 +279,6 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         f"  void* outputs[] = {{{', '.join('out.' + m for m in out_members)}}};",
         "  run(inputs, outputs, n);",
         "}",
-        "",
-        "namespace {",
-        *_spec_lines(ns, program, schema, description, r),
-        "}  // namespace",
         "",
         "const modelport::ModelSpec& Model::spec() { return kSpec; }",
         "const char* Model::describe() { return kDescription; }",

@@ -19,6 +19,7 @@ from ..kernel import walk
 from ..lower import Program
 from ..render.java import JavaRenderer
 from ..schema import Schema
+from .cpp import closed_levels
 from .naming import DTYPE_CODE, chunks, class_name
 
 PACKAGE = "modelport.models"
@@ -77,6 +78,21 @@ def _float_rows(program: Program, schema: Schema) -> list:
     return lines
 
 
+INLINE_LEVELS = 64  # longer level lists are packed (see _levels_expr)
+PACK_CHUNK = 8192  # code points per packed literal: under Java's 65,535-byte constant limit
+
+
+def _levels_expr(levels: list, lit) -> str:
+    """A Java expression for a String[] of `levels`. Short lists are written out; long ones
+    are packed as "<UTF-16 length>:<text>" records in a few literals (ModelSpec.unpackLevels),
+    so that neither the constant pool nor the class initializer's 64 KB grows per level."""
+    if len(levels) <= INLINE_LEVELS:
+        return f"new String[] {{{', '.join(lit(v) for v in levels)}}}"
+    packed = "".join(f"{len(v.encode('utf-16-le')) // 2}:{v}" for v in levels)
+    parts = [lit(packed[i:i + PACK_CHUNK]) for i in range(0, len(packed), PACK_CHUNK)]
+    return f"ModelSpec.unpackLevels({len(levels)}, new String[] {{\n                {(',' + chr(10) + '                ').join(parts)}}})"
+
+
 def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
     r = JavaRenderer()
     cls = class_name(name)
@@ -119,20 +135,36 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     lines.append("        new ModelSpec.TensorSpec[] {")
     lines += [f"            new ModelSpec.TensorSpec({lit(v.info.name)}, {DTYPE_CODE[v.dtype]}, {v.size})," for v in program.outputs]
     lines.append("        },")
+    closed = closed_levels(schema, program)
     lines.append("        new ModelSpec.ColumnSpec[] {")
-    lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {in_names.index(c.tensor)}, {c.offset})," for c in schema.inputs]
+    # Levels are data: they only ever appear inside escaped string literals.
+    lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {in_names.index(c.tensor)}, {c.offset}"
+              + (f", {_levels_expr(closed[j], lit)}" if j in closed else "") + "),"
+              for j, c in enumerate(schema.inputs)]
     lines.append("        },")
     lines.append("        new ModelSpec.ColumnSpec[] {")
     lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {out_names.index(c.tensor)}, {c.offset})," for c in schema.outputs]
     lines.append("        },")
     desc = [lit(line + "\n") for line in description.splitlines()] or ['""']
     lines.append("        " + "\n            + ".join(desc) + ",")
-    lines.append(f"        {cls}::run);")
+    lines.append(f"        {cls}::runRows);")
     lines.append("")
     # run
     lines += [
-        "    /** Batch prediction over flat row-major arrays, one per tensor (float[], double[], long[] or String[]). */",
+        "    /**",
+        "     * Batch prediction over flat row-major arrays, one per tensor (float[], double[], long[] or String[]).",
+        *(["     *",
+           "     * @throws IllegalArgumentException when a closed string column holds a value that is not one",
+           "     *     of its levels (see describe()); the empty string (a missing value) is accepted"]
+          if closed else []),
+        "     */",
         "    public static void run(Object[] inputs, Object[] outputs, int n) {",
+        *(["        SPEC.checkLevels(inputs, n);"] if closed else []),
+        "        runRows(inputs, outputs, n);",
+        "    }",
+        "",
+        "    /** The model on n rows; the CSV program (SPEC) checks the input itself. */",
+        "    private static void runRows(Object[] inputs, Object[] outputs, int n) {",
     ]
     for i, v in enumerate(program.inputs):
         lines.append(f"        final {JTYPE[v.dtype]}[] {v.buf.name} = ({JTYPE[v.dtype]}[]) inputs[{i}];")

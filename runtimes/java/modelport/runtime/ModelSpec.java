@@ -165,6 +165,41 @@ public final class ModelSpec {
     }
   }
 
+  /**
+   * Levels packed by the code generator: the concatenated chunks hold {@code count} records
+   * {@code <length>:<text>}, where the length counts UTF-16 chars. Long level lists travel this
+   * way so that they take a few constants and little class-initializer code.
+   *
+   * @throws IllegalArgumentException when the chunks do not hold exactly {@code count} records
+   */
+  public static String[] unpackLevels(int count, String[] chunks) {
+    StringBuilder all = new StringBuilder();
+    for (String c : chunks) {
+      all.append(c);
+    }
+    String packed = all.toString();
+    String[] levels = new String[count];
+    int p = 0;
+    for (int i = 0; i < count; i++) {
+      int colon = packed.indexOf(':', p);
+      int len;
+      try {
+        len = Integer.parseInt(packed.substring(p, colon < 0 ? p : colon));
+      } catch (NumberFormatException e) {
+        len = -1;
+      }
+      if (len < 0 || colon + 1 + len > packed.length()) {
+        throw new IllegalArgumentException("bad packed level list at level " + i);
+      }
+      levels[i] = packed.substring(colon + 1, colon + 1 + len);
+      p = colon + 1 + len;
+    }
+    if (p != packed.length()) {
+      throw new IllegalArgumentException("bad packed level list: more than " + count + " levels");
+    }
+    return levels;
+  }
+
   /** For messages: the text, shortened when long (as CsvProgram shows a bad field). */
   static String shown(String s) {
     return s.length() <= 100 ? s : s.substring(0, 100) + "...";
