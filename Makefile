@@ -9,6 +9,7 @@ setup:
 
 demo: setup
 	bash examples/sklearn_pipeline/demo.sh
+	bash examples/r_models/demo.sh
 
 test: setup
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
