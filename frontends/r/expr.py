@@ -14,7 +14,7 @@ UNARY = {  # R function -> ONNX op
     "log": "Log", "exp": "Exp", "sqrt": "Sqrt", "abs": "Abs",
 }
 SUPPORTED = ("+", "-", "*", "/", "^", "(", "I", "log", "log2", "log10", "log1p", "exp", "expm1", "sqrt",
-             "abs", "poly", "scale", "offset")
+             "abs", "poly", "scale", "offset", "ns", "bs")
 
 
 def normalize(e) -> dict:
@@ -27,6 +27,8 @@ def normalize(e) -> dict:
         out["fn"] = e["fn"][0]
         out["args"] = [normalize(a) for a in (e.get("args") or [])]
         out["names"] = list(e.get("names") or [""] * len(out["args"]))
+        if e.get("pieces"):
+            out["pieces"] = e["pieces"]
     elif kind == "list":
         out["items"] = [normalize(a) for a in (e.get("items") or [])]
         out["names"] = list(e.get("names") or [""] * len(out["items"]))
@@ -120,6 +122,8 @@ class _Eval:
             return self.poly(e)
         if fn == "scale":
             return self.scale(e)
+        if e.get("pieces") is not None:
+            return self.spline(e)
         self.fail(f"the function {fn}() is not supported" if fn not in SUPPORTED else
                   f"{fn}() with these arguments is not supported")
 
@@ -193,3 +197,26 @@ class _Eval:
         if scale is not None and not scale.get("logical"):
             x = g.div(x, g.const(np.array([[self.number(scale)]])))
         return x, [""]
+
+    def spline(self, e):
+        """ns()/bs(): sum over pieces of [x in piece] * polynomial(x - center) (see terms.R_TERMS)."""
+        g = self.g
+        p = e["pieces"]
+        x = self.scalar(_args(e)[0])
+        breaks = np.asarray(p["breaks"], dtype=np.float64).reshape(-1)
+        centers = np.asarray(p["centers"], dtype=np.float64).reshape(1, -1)
+        coef = [np.asarray(c, dtype=np.float64) for c in p["coef"]]  # per piece: [degree + 1, columns]
+        n_pieces, (deg1, n_cols) = len(coef), coef[0].shape
+        # [x in piece i] = [x < hi_i] - [x < lo_i] (lo_i < hi_i)
+        below = g.to_double(g.op("Less", x, g.const(breaks.reshape(1, -1))))
+        inside = g.sub(g.columns(below, list(range(1, n_pieces + 1))), g.columns(below, list(range(n_pieces))))
+        t = g.sub(x, g.const(centers))
+        term, total = inside, None
+        for power in range(deg1):
+            w = np.stack([c[power] for c in coef])  # [pieces, columns]
+            part = g.matmul(term, g.const(w))
+            total = part if total is None else g.add(total, part)
+            if power + 1 < deg1:
+                term = g.mul(term, t)
+        nan = g.const(np.array([[np.nan]]))
+        return g.op("Where", g.op("IsNaN", x), nan, total), [str(n) for n in p["names"]]

@@ -23,14 +23,39 @@ from .graph import FLOAT, STRING, Graph
 R_TERMS = r"""
 function(tt, xlevels, contrasts, oc) {
   offset_call <- if (length(oc)) oc[[1]] else NULL
+  # A spline basis (splines::ns/bs with its recorded knots) is a polynomial of degree <= 3
+  # between consecutive knots, and beyond the boundary knots: its coefficients per piece
+  # (in powers of x - center) come from R's own basis at a few points of each piece.
+  pieces <- function(e) {
+    f <- e; f[[2]] <- quote(.mp_x)
+    kn <- sort(unique(c(as.numeric(e$Boundary.knots), as.numeric(e$knots))))
+    deg <- if (!is.null(e$degree)) as.integer(e$degree) else 3L
+    brk <- c(-Inf, kn, Inf)
+    span <- if (length(kn) > 1) diff(range(kn)) else 1
+    centers <- numeric(0); coef <- list()
+    for (i in seq_len(length(brk) - 1)) {
+      lo <- brk[i]; hi <- brk[i + 1]
+      if (is.infinite(lo)) { c0 <- hi; pts <- hi - span * (1:(deg + 1)) / (deg + 1) }
+      else if (is.infinite(hi)) { c0 <- lo; pts <- lo + span * (1:(deg + 1)) / (deg + 1) }
+      else { c0 <- (lo + hi) / 2; pts <- lo + (hi - lo) * (1:(deg + 1)) / (deg + 2) }
+      B <- suppressWarnings(eval(f, list(.mp_x = pts), asNamespace("splines")))
+      V <- outer(pts - c0, 0:deg, "^")
+      centers <- c(centers, c0)
+      coef[[i]] <- unname(solve(V, unclass(B)[, , drop = FALSE]))
+    }
+    cn <- colnames(B); if (is.null(cn)) cn <- as.character(seq_len(ncol(B)))
+    list(breaks = brk, centers = centers, coef = coef, names = cn)
+  }
   ser <- function(e) {
     if (is.symbol(e)) return(list(kind = "sym", name = as.character(e)))
     if (is.call(e)) {
       a <- as.list(e)
       args <- a[-1]
       nm <- names(args); if (is.null(nm)) nm <- rep("", length(args))
-      return(list(kind = "call", fn = paste(deparse(a[[1]]), collapse = ""), args = unname(lapply(args, ser)),
-                  names = nm))
+      fn <- paste(deparse(a[[1]]), collapse = "")
+      out <- list(kind = "call", fn = fn, args = unname(lapply(args, ser)), names = nm)
+      if (fn %in% c("ns", "bs", "splines::ns", "splines::bs")) out$pieces <- pieces(e)
+      return(out)
     }
     if (is.list(e)) {
       nm <- names(e); if (is.null(nm)) nm <- rep("", length(e))

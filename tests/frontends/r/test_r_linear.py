@@ -54,3 +54,14 @@ def test_glm_gamma(tmp_path):
 def test_glm_gaussian_missing_values(tmp_path):
     # airquality has NA in Ozone and Solar.R: predict() gives NA for those rows, and so do we.
     fit_and_check("glm(Temp ~ Ozone + Solar.R + Wind, data = airquality)", "airquality", tmp_path)
+
+
+@pytest.mark.parametrize("formula", [
+    "mpg ~ splines::ns(hp, df = 4) + wt",
+    "mpg ~ splines::bs(disp, df = 5) + splines::ns(log(wt), knots = c(1, 1.2))",
+])
+def test_lm_splines_inside_and_beyond_the_boundary_knots(formula, tmp_path):
+    # Rows scaled past the training range check the extrapolation (linear for ns, the end
+    # polynomial for bs) as well as the pieces inside.
+    r("d_spl <- rbind(mtcars, transform(mtcars, hp = hp * 1.7, disp = disp * 0.4, wt = wt * 1.5))")
+    fit_and_check(f"lm({formula}, data = mtcars)", "d_spl", tmp_path)
