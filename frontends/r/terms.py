@@ -149,6 +149,7 @@ class Frame:
         self._values: dict[str, str] = {}
         self._vars: dict[str, Variable] = {}
         self.exact: dict[str, list] = {}  # numeric columns read only as factors: their level values
+        self._virtual: dict[str, Column] = {}  # columns a wrapping model computes (Graph.upstream)
 
     # ---- construction -------------------------------------------------------------------
     @staticmethod
@@ -202,11 +203,21 @@ class Frame:
                 self._column(sym, "number")
 
     def _column(self, name, kind, levels=None):
-        old = self.columns.get(name)
+        old = self.columns.get(name) or self._virtual.get(name)
         if old is not None:
             if old.kind != kind:
                 raise UnsupportedError(f"column {name!r} is used both as a number and as a factor in the formula")
             return old
+        upstream = getattr(self.g, "upstream", None)
+        if upstream is not None:
+            # A wrapped model (caret's finalModel) reads columns its wrapper computes.
+            col = Column(name, kind, None, levels or [])
+            self._virtual[name] = col
+            if kind == "number":
+                self._values[name] = upstream(name, "number", None)
+            else:
+                self._vars[f"factor:{name}"] = upstream(name, "string", list(levels or []))
+            return col
         tensor = self.g.input(STRING if kind == "string" else FLOAT)
         col = Column(name, kind, tensor, levels or [])
         self.columns[name] = col
@@ -217,17 +228,16 @@ class Frame:
     # ---- the model frame ----------------------------------------------------------------
     def numeric_column(self, name: str) -> str:
         """The double [N, 1] value of a numeric input column."""
-        col = self.columns.get(name)
-        if col is None:
-            col = self._column(name, "number")
+        col = self._column(name, "number")
         if col.kind != "number":
             raise UnsupportedError(f"column {name!r} is a factor where a number is needed")
         return self._values[name]
 
     def float_column(self, name: str) -> str:
-        """The float [N, 1] input tensor of a numeric column, as it comes in."""
-        self.numeric_column(name)
-        return self.columns[name].tensor
+        """The float [N, 1] value of a numeric column (the input tensor itself when it is one)."""
+        value = self.numeric_column(name)
+        col = self.columns.get(name)
+        return col.tensor if col is not None else self.g.to_float(value)
 
     def factor_column(self, name: str, levels: list) -> Variable:
         """A string input column read as a factor with these levels."""
