@@ -18,6 +18,9 @@ class RError(Exception):
 
 @functools.lru_cache(maxsize=None)
 def robjects():
+    import os
+    # Without TZ, R asks timedatectl (absent in containers) for the time zone and warns.
+    os.environ.setdefault("TZ", "UTC")
     try:
         import rpy2.rinterface_lib.callbacks as callbacks
         import rpy2.robjects as ro
