@@ -296,7 +296,8 @@ class Frame:
         self.exact[var["args"][0]["name"]] = values
         eq = g.op("Equal", x, g.const(np.array([values])))
         onehot = g.to_double(eq)
-        missing = g.op("IsNaN", x)
+        # NA, or a number that is not a level (R's predict() stops there): the row gives NA.
+        missing = g.op("Less", g.matmul(onehot, g.const(np.ones((len(values), 1)))), g.const(np.array([[0.5]])))
         return Variable(label, levels=list(levels), onehot=onehot, missing=missing)
 
     # ---- the model matrix ---------------------------------------------------------------

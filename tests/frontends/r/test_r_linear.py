@@ -65,3 +65,18 @@ def test_lm_splines_inside_and_beyond_the_boundary_knots(formula, tmp_path):
     # polynomial for bs) as well as the pieces inside.
     r("d_spl <- rbind(mtcars, transform(mtcars, hp = hp * 1.7, disp = disp * 0.4, wt = wt * 1.5))")
     fit_and_check(f"lm({formula}, data = mtcars)", "d_spl", tmp_path)
+
+
+def test_numeric_factor_value_that_is_not_a_level_gives_nan(tmp_path):
+    import subprocess
+
+    import modelport
+    out = tmp_path / "out"
+    modelport.compile(r("lm(mpg ~ factor(cyl) + wt, data = mtcars)"), targets=["cpp"], out=out, name="cylm")
+    run = subprocess.run([str(out / "cpp" / "bin" / "cylm")], input="cyl,wt\n6,3\n5,3\n,3\n",
+                         capture_output=True, text=True, check=True)
+    rows = run.stdout.split()
+    assert rows[0] == "prediction"
+    assert float(rows[1]) == pytest.approx(float(r("predict(lm(mpg ~ factor(cyl) + wt, data = mtcars), "
+                                                   "data.frame(cyl = 6, wt = 3))")[0]), rel=1e-6)
+    assert rows[2].lower() == "nan" and rows[3].lower() == "nan"
