@@ -193,3 +193,26 @@ def as_fitted(df, ordered: list, logical: list = ()):
         return df
     sv = bridge.robjects().StrVector
     return bridge.call(R_CLASSES, df, sv(list(ordered)), sv(list(logical)))
+
+
+# R: the levels of factor columns in the data the model was fitted on, where R can still
+# find it (the call's `data`, else its `x`, evaluated in `env`).
+R_TRAINING_LEVELS = r"""
+function(f, cols, env) {
+  d <- NULL
+  for (a in c("data", "x")) if (is.null(d) && !is.null(f$call[[a]]))
+    d <- tryCatch(as.data.frame(eval(f$call[[a]], env)), error = function(e) NULL)
+  out <- list()
+  if (is.data.frame(d)) for (c in cols) if (c %in% names(d) && is.factor(d[[c]])) out[[c]] <- levels(d[[c]])
+  out
+}
+"""
+
+
+def training_levels(fit, columns: list, env=None) -> dict:
+    """{column: levels} of the factor columns among `columns` in the model's training data
+    frame, when R can still evaluate the call's `data` argument ({} otherwise)."""
+    ro = bridge.robjects()
+    env = env if env is not None else ro.globalenv
+    found = bridge.py(bridge.call(R_TRAINING_LEVELS, fit, ro.StrVector(list(columns)), env))
+    return {k: list(v) for k, v in (found or {}).items()}
