@@ -14,20 +14,21 @@ from . import bridge
 from .terms import Frame, Variable
 
 
-def float32_threshold(t, strict: bool = False) -> np.ndarray:
-    """u such that, for every float32 x, `x <= u` is `x <= t` (`x < t` when strict) for the
-    double t: the largest float32 <= t (< t)."""
+def float32_threshold(t, strict=False) -> np.ndarray:
+    """u such that, for every float32 x, `x <= u` is `x <= t` (`x < t` where strict) for the
+    double t: the largest float32 <= t (< t). `strict` is a bool or one per threshold."""
     t = np.asarray(t, dtype=np.float64)
     with np.errstate(over="ignore"):
         u = t.astype(np.float32)
-    above = (u.astype(np.float64) >= t) if strict else (u.astype(np.float64) > t)
+    u64 = u.astype(np.float64)
+    above = np.where(strict, u64 >= t, u64 > t)
     return np.where(above, np.nextafter(u, np.float32(-np.inf)), u).astype(np.float32)
 
 
-def double_threshold(t, strict: bool = False) -> np.ndarray:
-    """u such that `x <= u` is `x <= t` (`x < t` when strict) for every double x."""
+def double_threshold(t, strict=False) -> np.ndarray:
+    """u such that `x <= u` is `x <= t` (`x < t` where strict) for every double x."""
     t = np.asarray(t, dtype=np.float64)
-    return np.nextafter(t, -np.inf) if strict else t
+    return np.where(strict, np.nextafter(t, -np.inf), t)
 
 
 class Features:
@@ -114,8 +115,8 @@ class Features:
 @dataclass
 class Nodes:
     """Flat node table of a forest. Internal nodes send a row to `left` when
-    x[feature] <= threshold (x < threshold when `strict`), else to `right`; a missing value
-    goes left where `nan_left`. Leaves have feature -1."""
+    x[feature] <= threshold (x < threshold where `strict`: a bool, or one per node), else to
+    `right`; a missing value goes left where `nan_left`. Leaves have feature -1."""
     tree: np.ndarray
     node: np.ndarray
     feature: np.ndarray
@@ -123,7 +124,7 @@ class Nodes:
     left: np.ndarray
     right: np.ndarray
     nan_left: np.ndarray | None = None
-    strict: bool = False
+    strict: bool | np.ndarray = False
 
 
 @dataclass
@@ -137,9 +138,15 @@ class Leaves:
 
 def ensemble(g, x: str, double: bool, nodes: Nodes, leaves: Leaves, n_targets: int) -> str:
     """TreeEnsembleRegressor summing the leaf weights reached in every tree: double [N, n_targets]."""
+    # ONNX Runtime takes the first node of each run of a tree id as that tree's root: nodes
+    # go in (tree, node) order, roots being node 0.
+    order = np.lexsort((np.asarray(nodes.node), np.asarray(nodes.tree)))
+    n = len(order)
+    pick = lambda a: np.broadcast_to(np.asarray(a), (n,))[order]
+    nodes = Nodes(pick(nodes.tree), pick(nodes.node), pick(nodes.feature), pick(nodes.threshold), pick(nodes.left),
+                  pick(nodes.right), None if nodes.nan_left is None else pick(nodes.nan_left), pick(nodes.strict))
     internal = np.asarray(nodes.feature) >= 0
     thr = np.where(internal, np.asarray(nodes.threshold, dtype=np.float64), 0.0)
-    n = len(thr)
     nan_left = np.zeros(n, bool) if nodes.nan_left is None else np.asarray(nodes.nan_left, bool)
     attrs = dict(
         n_targets=int(n_targets), aggregate_function="SUM", post_transform="NONE",
