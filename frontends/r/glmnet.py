@@ -6,7 +6,8 @@ path the coefficients are interpolated, as coef(fit, s = s) does). Input columns
 colnames(x) (V1, V2, ... when x had none), read by position as predict(fit, newx) does.
 Outputs: gaussian `prediction`; poisson `prediction` (type = "response", the mean);
 binomial and multinomial `label` (type = "class") and `prob_<class>` (type = "response";
-for binomial the first class gets 1 - p).
+for binomial the first class gets 1 - p); without class names (a y matrix with no
+colnames) `prediction`, the probabilities of type = "response".
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ R_PREDICT = r"""
 function(f, d, s, cols, classify) {
   x <- as.matrix(d[, cols, drop = FALSE])
   r <- predict(f, newx = x, s = s, type = "response")
-  r <- matrix(r, nrow = nrow(x))
+  r <- matrix(r, nrow = nrow(x))  # multinomial: [n, K, 1] -> [n, K]
   lab <- if (classify) as.character(predict(f, newx = x, s = s, type = "class")) else NULL
   list(label = lab, response = r)
 }
@@ -98,10 +99,16 @@ def convert_at(path, g, s, ref_fit, ref_s, label) -> Converted:
     eta = g.linear(x, coef[1:], coef[0])
     family = FAMILIES[kind]
     classes = info.get("classes") or []
+    # a y matrix without column names has no class names: predict(type = "class") fails, so
+    # such fits give type = "response" only
+    classify = family in ("binomial", "multinomial") and bool(classes)
     if family == "gaussian":
         outputs = value_output(g, eta, "prediction")
     elif family == "poisson":
         outputs = value_output(g, g.op("Exp", eta), "prediction")
+    elif not classify:
+        mu = g.op("Sigmoid", eta) if family == "binomial" else g.op("Softmax", eta, axis=1)
+        outputs = value_output(g, mu, "prediction", coef.shape[1])
     elif family == "binomial":
         p = g.op("Sigmoid", eta)
         probs = g.concat([g.sub(g.const(np.array([[1.0]])), p), p])
@@ -109,14 +116,13 @@ def convert_at(path, g, s, ref_fit, ref_s, label) -> Converted:
         outputs = classifier_outputs(g, probs, classes, label_from=g.concat([g.op("Neg", eta), eta]))
     else:
         outputs = classifier_outputs(g, g.op("Softmax", eta, axis=1), classes, label_from=eta)
-    classify = family in ("binomial", "multinomial")
     s_r = ro.StrVector([ref_s]) if isinstance(ref_s, str) else ro.FloatVector([ref_s])
 
     def reference(df):
         r = bridge.py(bridge.call(R_PREDICT, ref_fit, df, s_r, ro.StrVector(names), classify))
         resp = np.asarray(r["response"], dtype=np.float64)
         if not classify:
-            return {"prediction": resp.reshape(-1, 1)}
+            return {"prediction": resp.reshape(len(resp), -1)}
         if family == "binomial":
             resp = np.column_stack([1.0 - resp[:, 0], resp[:, 0]])
         return {"label": np.array(r["label"], dtype=object).reshape(-1, 1), "probabilities": resp}
