@@ -178,8 +178,11 @@ def _one_class(g, dec):
 
 
 def _classifier(g, frame, x, kv, m, coefs, rho, prob, predict, desc, kind, params):
-    levels = m["levels"]
     order = [int(v) - 1 for v in bridge.ints(m["labels"])]  # libsvm's class order, as indices into levels
+    # classes without training rows are unknown to libsvm (and to predict()): leave them out
+    present = sorted(order)
+    levels = [m["levels"][i] for i in present]
+    order = [present.index(o) for o in order]
     n_sv = bridge.ints(m["nSV"])
     C = len(order)
     pairs = [(i, j) for i in range(C - 1) for j in range(i + 1, C)]
