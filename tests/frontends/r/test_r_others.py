@@ -35,6 +35,13 @@ def test_glmnet_binomial_chosen_s_from_rds(tmp_path):
     assert [c["name"] for c in m["schema"]["outputs"]] == ["label", "prob_No", "prob_Yes"]
 
 
+def test_glmnet_binomial_without_class_names(tmp_path):
+    # y as an unnamed two-column matrix: no class names, so the probability as `prediction`
+    m = fit_and_check("glmnet(as.matrix(mtcars[, c('wt', 'hp')]), cbind(mtcars$am, 1 - mtcars$am), "
+                      "family = 'binomial')", "mtcars", tmp_path, targets=ONNX)
+    assert [c["name"] for c in m["schema"]["outputs"]] == ["prediction"]
+
+
 def test_cv_glmnet_multinomial_lambda_min_unnamed_x(tmp_path):
     r("set.seed(2); f_cm <- cv.glmnet(unname(as.matrix(iris[, 1:4])), iris$Species, family = 'multinomial', "
       "nfolds = 5)")
@@ -66,6 +73,13 @@ def test_svm_linear_two_classes_factors_probabilities(tmp_path):
 def test_svm_polynomial_votes_matrix(tmp_path):
     fit_and_check("svm(as.matrix(iris[, 1:4]), iris$Species, kernel = 'polynomial', degree = 3, coef0 = 1)",
                   "iris[, 1:4]", tmp_path, targets=ONNX)
+
+
+def test_svm_level_without_rows(tmp_path):
+    # a level with no training rows is no class of libsvm's, nor of predict()'s probabilities
+    r("d_u <- transform(iris, Species = factor(Species, levels = c('none', levels(Species))))")
+    m = fit_and_check("svm(Species ~ ., data = d_u, probability = TRUE)", "d_u", tmp_path, targets=ONNX)
+    assert [c["name"] for c in m["schema"]["outputs"]][1:4] == ["prob_setosa", "prob_versicolor", "prob_virginica"]
 
 
 def test_svm_regression_sigmoid_and_nu(tmp_path):
