@@ -103,7 +103,7 @@ def _kernel(g, x, sv, kind, gamma, coef0, degree):
     if kind == "LINEAR":
         return dot
     if kind == "RBF":
-        # |x - v|^2 = |x|^2 - 2 x.v + |v|^2 (scaled values are of order 1: no cancellation to fear)
+        # |x - v|^2 = |x|^2 - 2 x.v + |v|^2: in double the cancellation costs ~1e-16 |x|^2, far below tolerance
         xx = g.op("ReduceSum", g.mul(x, x), g.const(np.array([1], dtype=np.int64), np.int64), keepdims=1)
         d2 = g.add(g.sub(xx, g.mul(dot, g.const(np.array([[2.0]])))), g.const((sv * sv).sum(1)[None, :]))
         return g.op("Exp", g.mul(d2, g.const(np.array([[-gamma]]))))
