@@ -31,6 +31,7 @@ CLASSES = {
     "glmnet": ("glmnet", "glmnet"),
     "svm": ("svm", "e1071"),
     "nnet": ("nnet", "nnet"),
+    "multinom": ("nnet", "nnet"),
     "lda": ("lda", "MASS"),
     "kmeans": ("kmeans", "stats"),
     "prcomp": ("prcomp", "stats"),

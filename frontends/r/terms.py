@@ -75,6 +75,15 @@ function(tt, xlevels, contrasts, oc) {
   classes <- if (is.null(dc)) rep(NA_character_, length(labels)) else unname(dc[labels])
   fac <- attr(tt, "factors")
   resp <- attr(tt, "response")
+  if (length(fac) && attr(tt, "intercept") == 0) {
+    # Without an intercept, model.matrix codes the first factor of the first term that has
+    # one by all its levels (modelmatrix() in R's C code).
+    fcls <- c("factor", "ordered", "character", "logical")
+    isf <- rownames(fac) %in% c(names(xlevels), if (!is.null(dc)) names(dc)[dc %in% fcls])
+    done <- FALSE
+    for (j in seq_len(ncol(fac))) for (i in seq_len(nrow(fac)))
+      if (!done && isf[i] && fac[i, j] > 0) { fac[i, j] <- 2L; done <- TRUE }
+  }
   ctr <- list()
   for (v in names(xlevels)) {
     lv <- xlevels[[v]]
@@ -107,6 +116,13 @@ function(fit, cols) {
     dd <- eval(fit$call$data, environment(stats::formula(fit)))
     if (is.data.frame(dd)) dd else NULL
   }, error = function(e) NULL)
+  if (is.null(d)) d <- tryCatch({
+    x <- eval(fit$call$x, environment(stats::formula(fit)))
+    if (is.matrix(x) || is.data.frame(x)) as.data.frame(x) else NULL
+  }, error = function(e) tryCatch({
+    x <- eval(fit$call$x, globalenv())
+    if (is.matrix(x) || is.data.frame(x)) as.data.frame(x) else NULL
+  }, error = function(e) NULL))
   mf <- if (is.list(fit) && is.data.frame(fit$model)) fit$model else NULL
   out <- list()
   for (c in cols) {

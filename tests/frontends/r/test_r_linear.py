@@ -80,3 +80,7 @@ def test_numeric_factor_value_that_is_not_a_level_gives_nan(tmp_path):
     assert float(rows[1]) == pytest.approx(float(r("predict(lm(mpg ~ factor(cyl) + wt, data = mtcars), "
                                                    "data.frame(cyl = 6, wt = 3))")[0]), rel=1e-6)
     assert rows[2].lower() == "nan" and rows[3].lower() == "nan"
+
+
+def test_lm_without_intercept_codes_the_first_factor_fully(tmp_path):
+    fit_and_check("lm(mpg ~ factor(cyl) + wt - 1, data = mtcars)", "mtcars", tmp_path)
