@@ -89,7 +89,8 @@ def convert(fit, g) -> Converted:
             g_feat[j] = feats.coded(label, np.arange(len(levels[label])))
         else:
             g_feat[j] = feats.numeric(label)
-    x, double = feats.build()
+    x, double, position = feats.build()
+    g_feat = position[g_feat]
     sn = node[split]
     # gate: numeric x <= +inf goes on to the split, NaN to the missing child; derived column
     # <= 0.5 (0: an unseen level, or NaN) goes to the missing child

@@ -20,6 +20,7 @@ from .trees import Features, Leaves, Nodes, as_fitted, ensemble, fitted_classes,
 # R: every node of every tree at once (the forest's matrices are nrnodes x ntree).
 R_FOREST = r"""
 function(f) {
+  if (identical(f$type, "unsupervised")) return(list(type = f$type))
   fo <- f$forest
   if (is.null(fo)) stop("the randomForest was fitted with keep.forest = FALSE: it has no trees to convert")
   nt <- as.integer(fo$ntree)
@@ -57,7 +58,8 @@ def _formula_frame(fit, g, levels):
     dc = bridge.py(bridge.call("function(t) { d <- attr(t, 'dataClasses'); list(names(d), unname(d)) }", terms))
     wanted = [n for n, c in zip(dc[0] or [], dc[1] or []) if c in ("factor", "ordered") and n not in levels]
     if wanted:
-        levels = {**levels, **training_levels(fit, wanted, bridge.call("function(t) environment(t)", terms))}
+        found = training_levels(fit, wanted, bridge.call("function(t) environment(t)", terms))
+        levels = {**levels, **(found or {})}
         lost = [n for n in wanted if n not in levels]
         if lost:
             raise UnsupportedError(
@@ -107,7 +109,8 @@ def convert(fit, g) -> Converted:
                 bits = (np.floor(s / 2.0 ** np.arange(k)) % 2).astype(int)
                 feature[at[split[at] == s]] = feats.coded(label, 1 - bits)
             threshold[at] = 0.5
-    x, double = feats.build()
+    x, double, position = feats.build()
+    feature = np.where(feature >= 0, position[np.maximum(feature, 0)], -1)
     tree = np.asarray(f["tree"], dtype=np.int64) - 1
     node = np.asarray(f["node"], dtype=np.int64) - 1
     nodes = Nodes(tree, node, feature, threshold, np.asarray(f["left"]) - 1, np.asarray(f["right"]) - 1)

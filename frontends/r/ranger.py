@@ -57,7 +57,7 @@ def convert(fit, g) -> Converted:
     if isinstance(f["covariate_levels"], list):  # an unnamed (empty) list
         levels = {}
     found = training_levels(fit, [n for n in names if n not in levels])
-    levels.update(found)
+    levels.update(found or {})
     unknown = [n for n, o in zip(names, ordered) if not o and n not in levels]
     if unknown:
         raise UnsupportedError(
@@ -86,7 +86,8 @@ def convert(fit, g) -> Converted:
                 bits = (np.floor(np.floor(s) / 2.0 ** np.arange(K)) % 2).astype(int)
                 feature[at[value[at] == s]] = feats.coded(label, bits)
             threshold[at] = 0.5
-    x, double = feats.build()
+    x, double, position = feats.build()
+    feature = np.where(feature >= 0, position[np.maximum(feature, 0)], -1)
     tree = np.asarray(f["tree"], dtype=np.int64)
     node = np.asarray(f["node"], dtype=np.int64)
     nodes = Nodes(tree, node, feature, threshold, left, right)
@@ -94,6 +95,9 @@ def convert(fit, g) -> Converted:
     desc = f"ranger ({kind.lower()}, {int(ntree)} trees)"
     if found:
         desc += "; factor levels from the training data"
+    elif found is None and not all(n in levels for n in names):
+        desc += ("; the training data was not found: columns without kept levels are read as numbers "
+                 "(a factor's level codes)")
     n_leaves = int(leaf.sum())
     if kind == "Regression":
         leaves = Leaves(tree[leaf], node[leaf], np.zeros(n_leaves, np.int64), value[leaf])

@@ -84,17 +84,22 @@ class Features:
         return v.value
 
     def build(self):
-        """(features [N, F], double): float32 when every numeric column is a plain input."""
+        """(features [N, F], double, position): float32 when every numeric column is a plain
+        input; position[i] is the column of the i-th feature asked for (numeric columns
+        first, then each factor's derived columns side by side, as one MatMul makes them)."""
         g = self.g
         double = any(s[0] == "numeric" and not self._plain(s[1]) for s in self._specs)
-        cols = []
-        coded = {}  # label -> [(position, codes)]: one MatMul per factor
+        if not self._specs:
+            raise UnsupportedError("the model has no splits: every tree is a single leaf")
+        cols, position = [], np.zeros(len(self._specs), dtype=np.int64)
+        coded = {}  # label -> [(feature index, codes)]
         for i, s in enumerate(self._specs):
             if s[0] == "numeric":
+                position[i] = len(cols)
                 cols.append(self._numeric_value(s[1]) if double else self.frame.float_column(s[1]))
             else:
                 coded.setdefault(s[1], []).append((i, s[2]))
-                cols.append(None)
+        width = len(cols)
         for label, items in coded.items():
             v = self.factor(label)
             m = np.array([c for _, c in items], dtype=np.float64).T  # [K, n]
@@ -103,13 +108,11 @@ class Features:
                                        f"{len(v.levels)}")
             value = g.matmul(v.onehot, g.const(m))
             value = g.op("Where", v.missing, g.const(np.full((1, m.shape[1]), np.nan)), value)
-            if not double:
-                value = g.to_float(value)  # small integers: exact
+            cols.append(value if double else g.to_float(value))  # small integers: exact in float
             for j, (i, _) in enumerate(items):
-                cols[i] = g.columns(value, [j]) if len(items) > 1 else value
-        if not cols:
-            raise UnsupportedError("the model has no splits: every tree is a single leaf")
-        return g.concat(cols), double
+                position[i] = width + j
+            width += len(items)
+        return g.concat(cols), double, position
 
 
 @dataclass
@@ -203,23 +206,35 @@ def as_fitted(df, ordered: list, logical: list = ()):
 
 
 # R: the levels of factor columns in the data the model was fitted on, where R can still
-# find it (the call's `data`, else its `x`, evaluated in `env`).
+# find it: the call's `data` (else its `x`) evaluated in `env`, when that is a name or a
+# plain selection from one (never other code, such as read.csv(), which could be slow or
+# have effects).
 R_TRAINING_LEVELS = r"""
 function(f, cols, env) {
+  safe <- function(e) {
+    if (is.name(e) || is.atomic(e)) return(TRUE)
+    is.call(e) && as.character(e[[1]])[1] %in% c("::", ":::", "$", "[", "[[", ":", "c", "-") &&
+      all(vapply(as.list(e)[-1], safe, TRUE))
+  }
   d <- NULL
-  for (a in c("data", "x")) if (is.null(d) && !is.null(f$call[[a]]))
-    d <- tryCatch(as.data.frame(eval(f$call[[a]], env)), error = function(e) NULL)
-  out <- list()
-  if (is.data.frame(d)) for (c in cols) if (c %in% names(d) && is.factor(d[[c]])) out[[c]] <- levels(d[[c]])
+  for (a in c("data", "x")) {
+    e <- f$call[[a]]
+    if (is.null(d) && !is.null(e) && safe(e)) d <- tryCatch(as.data.frame(eval(e, env)), error = function(e) NULL)
+  }
+  if (!is.data.frame(d)) return(NULL)
+  out <- list(.found = TRUE)
+  for (c in cols) if (c %in% names(d) && is.factor(d[[c]])) out[[c]] <- levels(d[[c]])
   out
 }
 """
 
 
-def training_levels(fit, columns: list, env=None) -> dict:
+def training_levels(fit, columns: list, env=None) -> dict | None:
     """{column: levels} of the factor columns among `columns` in the model's training data
-    frame, when R can still evaluate the call's `data` argument ({} otherwise)."""
+    frame, when R can still find it (None otherwise)."""
     ro = bridge.robjects()
     env = env if env is not None else ro.globalenv
     found = bridge.py(bridge.call(R_TRAINING_LEVELS, fit, ro.StrVector(list(columns)), env))
-    return {k: list(v) for k, v in (found or {}).items()}
+    if found is None:
+        return None
+    return {k: list(v) for k, v in found.items() if k != ".found"}
