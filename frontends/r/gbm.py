@@ -16,7 +16,7 @@ from modelport.errors import UnsupportedError
 from . import bridge
 from .converted import Converted, value_output
 from .terms import Frame
-from .trees import Features, Leaves, Nodes, ensemble
+from .trees import Features, Leaves, Nodes, as_fitted, ensemble, fitted_classes
 
 IDENTITY = ("gaussian", "laplace", "tdist", "quantile", "huberized", "coxph")
 SUPPORTED = IDENTITY + ("bernoulli", "pairwise", "adaboost", "poisson")
@@ -43,9 +43,8 @@ R_LEVELS = ("function(f) { lv <- f$var.levels; names(lv) <- f$var.names; "
             "lv[vapply(lv, is.character, TRUE)] }")
 
 
-def _frame(fit, g, t, levels_r, levels) -> Frame:
-    names = list(t["var_names"])
-    if bool(bridge.scalar(t["formula"])):
+def _frame(fit, g, formula: bool, names, levels_r, levels) -> Frame:
+    if formula:
         get = bridge.function("function(f, n) f[[n]]")
         return Frame.from_terms(g, get(fit, "Terms"), levels_r)
     return Frame.from_columns(g, [n for n in names if n not in levels], {n: levels[n] for n in names if n in levels})
@@ -58,57 +57,23 @@ def convert(fit, g) -> Converted:
         raise UnsupportedError(f"gbm with distribution {dist!r} is not supported; supported distributions: "
                                f"{', '.join(SUPPORTED)}")
     names = list(t["var_names"])
-    var_type = bridge.ints(t["var_type"])
     levels_r = bridge.call(R_LEVELS, fit)
     levels = {k: list(v) for k, v in (bridge.py(levels_r) or {}).items()}
-    frame = _frame(fit, g, t, levels_r, levels)
+    frame = _frame(fit, g, bool(bridge.scalar(t["formula"])), names, levels_r, levels)
     feats = Features(g, frame)
-    c_splits = [np.asarray(c, dtype=np.float64).reshape(-1) for c in (t["c_splits"] or [])]
     var = np.asarray(t["var"], dtype=np.int64)
-    code = np.asarray(t["code"], dtype=np.float64)
-    tree, node = np.asarray(t["tree"], dtype=np.int64), np.asarray(t["node"], dtype=np.int64)
-    left, right, missing = (np.asarray(t[k], dtype=np.int64) for k in ("left", "right", "missing"))
-    leaf = var < 0
-    split = np.where(~leaf)[0]
-    n_splits = len(split)
-    # Split j keeps its node id for the gate; the split proper gets id `offset + node`.
-    offset = int(node.max()) + 1
-    g_feat = np.full(n_splits, -1, dtype=np.int64)
-    categorical = np.zeros(n_splits, bool)
-    for j, i in enumerate(split):
-        label = names[var[i]]
-        if var_type[var[i]] > 0:
-            c = c_splits[int(code[i])]
-            K = len(levels[label])
-            # levels beyond the split's vector were not seen: missing
-            coded = np.zeros(K)
-            coded[:min(K, len(c))] = np.select([c[:K] == -1, c[:K] == 1], [1.0, 2.0], 0.0)
-            g_feat[j] = feats.coded(label, coded)
-            categorical[j] = True
-        elif label in levels:  # an ordered factor: 0-based level codes
-            g_feat[j] = feats.coded(label, np.arange(len(levels[label])))
-        else:
-            g_feat[j] = feats.numeric(label)
+    split = np.where(var >= 0)[0]
+    feature, categorical = _split_columns(feats, t, names, levels, split)
     x, double, position = feats.build()
-    g_feat = position[g_feat]
-    sn = node[split]
-    # gate: numeric x <= +inf goes on to the split, NaN to the missing child; derived column
-    # <= 0.5 (0: an unseen level, or NaN) goes to the missing child
-    gate = Nodes(tree[split], sn, g_feat, np.where(categorical, 0.5, np.inf),
-                 np.where(categorical, missing[split], sn + offset),
-                 np.where(categorical, sn + offset, missing[split]), nan_left=categorical)
-    proper = Nodes(tree[split], sn + offset, g_feat, np.where(categorical, 1.5, code[split]),
-                   left[split], right[split], strict=~categorical)
-    leaves_n = Nodes(tree[leaf], node[leaf], np.full(int(leaf.sum()), -1), np.zeros(int(leaf.sum())),
-                     np.zeros(int(leaf.sum()), np.int64), np.zeros(int(leaf.sum()), np.int64))
-    nodes = _concat([gate, proper, leaves_n])
-    leaves = Leaves(tree[leaf], node[leaf], np.zeros(int(leaf.sum()), np.int64), code[leaf])
+    nodes, leaves = _nodes(t, split, position[feature], categorical)
     link = g.add(ensemble(g, x, double, nodes, leaves, 1), g.const(np.array([[float(bridge.scalar(t["init"]))]])))
     mu = _response(g, dist, link)
     outputs = value_output(g, mu, "prediction") + value_output(g, link, "link")
     n_trees = int(bridge.scalar(t["n_trees"]))
+    restore = fitted_classes(frame) if frame.info.get("labels") else ([], [])
 
     def reference(df):
+        df = as_fitted(df, *restore)
         r = bridge.py(bridge.call(
             # (without a formula, predict.gbm reads the columns by position)
             "function(f, d, n) { if (is.null(f$Terms)) d <- d[, f$var.names, drop = FALSE]; "
@@ -117,6 +82,57 @@ def convert(fit, g) -> Converted:
         return {"prediction": np.asarray(r[0], dtype=np.float64).reshape(-1, 1),
                 "link": np.asarray(r[1], dtype=np.float64).reshape(-1, 1)}
     return Converted(frame, outputs, "regressor", reference, description=f"gbm ({dist}, {n_trees} trees)")
+
+
+def _split_columns(feats, t, names, levels, split):
+    """(feature index, categorical) per split node: numeric variables and ordered factors'
+    0-based codes are compared with x < split; an unordered factor split reads its own
+    derived column (1 left, 2 right, 0 missing)."""
+    var_type = bridge.ints(t["var_type"])
+    var = np.asarray(t["var"], dtype=np.int64)
+    code = np.asarray(t["code"], dtype=np.float64)
+    c_splits = [np.asarray(c, dtype=np.float64).reshape(-1) for c in (t["c_splits"] or [])]
+    feature = np.zeros(len(split), dtype=np.int64)
+    categorical = np.zeros(len(split), bool)
+    for j, i in enumerate(split):
+        label = names[var[i]]
+        if var_type[var[i]] > 0:
+            c = c_splits[int(code[i])]
+            K = len(levels[label])
+            coded = np.zeros(K)  # levels beyond the split's vector were not seen: missing
+            coded[:min(K, len(c))] = np.select([c[:K] == -1, c[:K] == 1], [1.0, 2.0], 0.0)
+            feature[j] = feats.coded(label, coded)
+            categorical[j] = True
+        elif label in levels:
+            feature[j] = feats.coded(label, np.arange(len(levels[label])))
+        else:
+            feature[j] = feats.numeric(label)
+    return feature, categorical
+
+
+def _nodes(t, split, feature, categorical):
+    """(Nodes, Leaves): each gbm split as a gate node (keeping the split's id) and the split
+    proper (id + offset)."""
+    tree, node = np.asarray(t["tree"], dtype=np.int64), np.asarray(t["node"], dtype=np.int64)
+    left, right, missing = (np.asarray(t[k], dtype=np.int64)[split] for k in ("left", "right", "missing"))
+    code = np.asarray(t["code"], dtype=np.float64)
+    leaf = np.asarray(t["var"]) < 0
+    offset = int(node.max()) + 1
+    ts, sn, proper = tree[split], node[split], node[split] + offset
+    n_leaves = int(leaf.sum())
+    # gate: a number <= +inf goes on to the split, NaN to the missing child; a derived
+    # column <= 0.5 (0: a level the split never saw; NaN: NA) goes to the missing child
+    parts = [
+        (ts, sn, feature, np.where(categorical, 0.5, np.inf), np.where(categorical, missing, proper),
+         np.where(categorical, proper, missing), categorical, np.zeros(len(split), bool)),
+        (ts, proper, feature, np.where(categorical, 1.5, code[split]), left, right,
+         np.zeros(len(split), bool), ~categorical),
+        (tree[leaf], node[leaf], np.full(n_leaves, -1), np.zeros(n_leaves), np.zeros(n_leaves, np.int64),
+         np.zeros(n_leaves, np.int64), np.zeros(n_leaves, bool), np.zeros(n_leaves, bool)),
+    ]
+    cols = [np.concatenate(c) for c in zip(*parts)]
+    nodes = Nodes(*cols[:6], nan_left=cols[6], strict=cols[7])
+    return nodes, Leaves(tree[leaf], node[leaf], np.zeros(n_leaves, np.int64), code[leaf])
 
 
 def _response(g, dist, link):
@@ -128,9 +144,3 @@ def _response(g, dist, link):
         return g.op("Sigmoid", g.mul(link, g.const(np.array([[2.0]]))))
     return g.op("Exp", link)  # poisson
 
-
-def _concat(parts) -> Nodes:
-    cat = lambda k: np.concatenate([np.broadcast_to(np.asarray(getattr(p, k)), len(p.tree)) if getattr(p, k) is not None
-                                    else np.zeros(len(p.tree), bool) for p in parts])
-    return Nodes(cat("tree"), cat("node"), cat("feature"), cat("threshold"), cat("left"), cat("right"),
-                 nan_left=cat("nan_left").astype(bool), strict=cat("strict").astype(bool))

@@ -87,11 +87,48 @@ def convert(fit, g) -> Converted:
         frame, levels = _formula_frame(fit, g, levels)
         restore = fitted_classes(frame)
     else:
-        frame = Frame.from_columns(g, [n for n in names if n not in levels], {n: levels[n] for n in names if n in levels})
+        frame = Frame.from_columns(g, [n for n in names if n not in levels],
+                                   {n: levels[n] for n in names if n in levels})
         restore = ([n for n, c in zip(names, ncat) if n in levels and c == 1], [])
-    feats = Features(g, frame)
-    status = np.asarray(f["status"])
-    leaf = status == -1
+    x, double, nodes, leaf = _trees(Features(g, frame), f, names, ncat, levels)
+    ntree = int(bridge.scalar(f["ntree"]))
+    pred = np.asarray(f["pred"], dtype=np.float64)
+    n_leaves = int(leaf.sum())
+    desc = f"randomForest ({kind}, {ntree} trees)"
+    if kind == "regression":
+        leaves = Leaves(nodes.tree[leaf], nodes.node[leaf], np.zeros(n_leaves, np.int64), pred[leaf])
+        y = g.div(ensemble(g, x, double, nodes, leaves, 1), g.const(np.array([[float(ntree)]])))
+        coefs = np.asarray(f["coefs"], dtype=np.float64)
+        if coefs.size == 2:  # corr.bias = TRUE
+            y = g.add(g.mul(y, g.const(coefs[1:2].reshape(1, 1))), g.const(coefs[0:1].reshape(1, 1)))
+        outputs = value_output(g, y, "prediction")
+
+        def reference(df):
+            df = as_fitted(df, *restore)
+            y = bridge.py(bridge.call("function(f, d) unname(predict(f, newdata = d))", fit, df))
+            return {"prediction": np.asarray(y, dtype=np.float64).reshape(-1, 1)}
+        return Converted(frame, outputs, "regressor", reference, description=desc)
+    classes = list(f["classes"])
+    K = len(classes)
+    leaves = Leaves(nodes.tree[leaf], nodes.node[leaf], pred[leaf].astype(np.int64) - 1, np.ones(n_leaves))
+    votes = ensemble(g, x, double, nodes, leaves, K)
+    probs = g.div(votes, g.const(np.array([[float(ntree)]])))
+    cutoff = np.asarray(f["cutoff"], dtype=np.float64).reshape(1, -1)
+    outputs = classifier_outputs(g, probs, classes, label_from=g.div(votes, g.const(cutoff)))
+
+    def reference(df):
+        df = as_fitted(df, *restore)
+        r = bridge.py(bridge.call(
+            "function(f, d) list(as.character(predict(f, newdata = d, type = 'response')), "
+            "unname(predict(f, newdata = d, type = 'prob')))", fit, df))
+        return {"label": np.array(r[0], dtype=object).reshape(-1, 1),
+                "probabilities": np.asarray(r[1], dtype=np.float64).reshape(-1, K)}
+    return Converted(frame, outputs, "classifier", reference, classes=classes, description=desc)
+
+
+def _trees(feats, f, names, ncat, levels):
+    """(features, double, Nodes, leaf mask) of the whole forest."""
+    leaf = np.asarray(f["status"]) == -1
     var = np.asarray(f["var"], dtype=np.int64) - 1
     split = np.asarray(f["split"], dtype=np.float64)
     feature = np.full(len(var), -1, dtype=np.int64)
@@ -111,38 +148,6 @@ def convert(fit, g) -> Converted:
             threshold[at] = 0.5
     x, double, position = feats.build()
     feature = np.where(feature >= 0, position[np.maximum(feature, 0)], -1)
-    tree = np.asarray(f["tree"], dtype=np.int64) - 1
-    node = np.asarray(f["node"], dtype=np.int64) - 1
-    nodes = Nodes(tree, node, feature, threshold, np.asarray(f["left"]) - 1, np.asarray(f["right"]) - 1)
-    ntree = int(bridge.scalar(f["ntree"]))
-    pred = np.asarray(f["pred"], dtype=np.float64)
-    desc = f"randomForest ({kind}, {ntree} trees)"
-    if kind == "regression":
-        leaves = Leaves(tree[leaf], node[leaf], np.zeros(int(leaf.sum()), np.int64), pred[leaf])
-        y = g.div(ensemble(g, x, double, nodes, leaves, 1), g.const(np.array([[float(ntree)]])))
-        coefs = np.asarray(f["coefs"], dtype=np.float64)
-        if coefs.size == 2:  # corr.bias = TRUE
-            y = g.add(g.mul(y, g.const(coefs[1:2].reshape(1, 1))), g.const(coefs[0:1].reshape(1, 1)))
-        outputs = value_output(g, y, "prediction")
-
-        def reference(df):
-            df = as_fitted(df, *restore)
-            y = bridge.py(bridge.call("function(f, d) unname(predict(f, newdata = d))", fit, df))
-            return {"prediction": np.asarray(y, dtype=np.float64).reshape(-1, 1)}
-        return Converted(frame, outputs, "regressor", reference, description=desc)
-    classes = list(f["classes"])
-    K = len(classes)
-    leaves = Leaves(tree[leaf], node[leaf], pred[leaf].astype(np.int64) - 1, np.ones(int(leaf.sum())))
-    votes = ensemble(g, x, double, nodes, leaves, K)
-    probs = g.div(votes, g.const(np.array([[float(ntree)]])))
-    cutoff = np.asarray(f["cutoff"], dtype=np.float64).reshape(1, -1)
-    outputs = classifier_outputs(g, probs, classes, label_from=g.div(votes, g.const(cutoff)))
-
-    def reference(df):
-        df = as_fitted(df, *restore)
-        r = bridge.py(bridge.call(
-            "function(f, d) list(as.character(predict(f, newdata = d, type = 'response')), "
-            "unname(predict(f, newdata = d, type = 'prob')))", fit, df))
-        return {"label": np.array(r[0], dtype=object).reshape(-1, 1),
-                "probabilities": np.asarray(r[1], dtype=np.float64).reshape(-1, K)}
-    return Converted(frame, outputs, "classifier", reference, classes=classes, description=desc)
+    nodes = Nodes(np.asarray(f["tree"], dtype=np.int64) - 1, np.asarray(f["node"], dtype=np.int64) - 1, feature,
+                  threshold, np.asarray(f["left"], dtype=np.int64) - 1, np.asarray(f["right"], dtype=np.int64) - 1)
+    return x, double, nodes, leaf

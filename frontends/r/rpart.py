@@ -38,6 +38,7 @@ function(f) {
 
 
 def _tree(fit) -> dict:
+    """The fitted tree's tables, and its terms and factor levels (as R objects)."""
     get = bridge.function("function(f, n) f[[n]]")
     t = bridge.py(bridge.call(R_TREE, fit))
     t["terms_r"] = get(fit, "terms")
@@ -51,9 +52,9 @@ def convert(fit, g) -> Converted:
     if method not in METHODS:
         raise UnsupportedError(f"rpart method {method!r} is not supported; supported methods: {', '.join(METHODS)}")
     frame = Frame.from_terms(g, t["terms_r"], t["xlevels_r"])
-    for name, col in frame.columns.items():
-        cls = dict(zip(frame.info["labels"], frame.info["classes"])).get(name)
-        if cls == "character":
+    classes = dict(zip(frame.info["labels"], frame.info["classes"]))
+    for name in frame.columns:
+        if classes.get(name) == "character":
             raise UnsupportedError(f"rpart with the character column {name!r}: predict.rpart codes characters by "
                                    "the levels of the new data, not the training data; make it a factor before "
                                    "fitting")

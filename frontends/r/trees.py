@@ -43,6 +43,9 @@ class Features:
 
     def numeric(self, label: str) -> int:
         """Index of the numeric variable `label` (a column, or a formula expression)."""
+        col = self.frame.columns.get(label)
+        if col is not None and col.kind == "string" and list(col.levels) == ["FALSE", "TRUE"]:
+            return self.coded(label, [0, 1])  # a logical column, which R reads as 0/1
         return self._add(("numeric", label))
 
     def coded(self, label: str, codes) -> int:

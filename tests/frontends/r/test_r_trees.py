@@ -119,8 +119,10 @@ def test_rpart_factors_logical_and_stops(method, response, surrogate, targets, t
 
 
 # ---- randomForest -----------------------------------------------------------------------
-def test_random_forest_classification(tmp_path):
-    check("{set.seed(1); randomForest::randomForest(Species ~ ., data = iris, ntree = 40)}", "iris", tmp_path)
+def test_random_forest_classification_rds(tmp_path):
+    m = check("{set.seed(1); randomForest::randomForest(Species ~ ., data = iris, ntree = 40)}", "iris", tmp_path,
+              save_rds=True)
+    assert m["source"]["r_class"] == "randomForest"
 
 
 def test_random_forest_regression_matrix(tmp_path):
