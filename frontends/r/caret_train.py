@@ -126,7 +126,9 @@ def convert(fit, g) -> Converted:
     info = bridge.py(bridge.call(R_INFO, fit))
     info["formula"] = bool(bridge.scalar(info["formula"]))
     method = bridge.scalar(info["method"])
-    final = bridge.call("function(f) f$finalModel", fit)
+    # caret predicts a glmnet path at the tuned lambda (finalModel$lambdaOpt).
+    final = bridge.call("function(f) { m <- f$finalModel; if (!is.null(m$lambdaOpt) && "
+                        "is.null(attr(m, 'modelport.s'))) attr(m, 'modelport.s') <- m$lambdaOpt; m }", fit)
     final_classes = _names(info["final_class"])
     rclass = next((c for c in final_classes if c in CLASSES and _available(CLASSES[c][0])), None)
     if rclass is None:
@@ -168,6 +170,10 @@ def convert(fit, g) -> Converted:
     finally:
         g.upstream = None
     task = "classifier" if classification else "regressor"
+    # predict.train gives the class and probabilities, or the prediction: nothing else.
+    keep = ("label", "probabilities") if classification else ("prediction",)
+    g.drop_outputs(keep)
+    outputs = [c for c in outputs if c.tensor in keep]
     if inner_task != task:
         raise UnsupportedError(f"caret {method!r}: the finalModel ({rclass}) converts as a {inner_task}, "
                                f"train() is a {task}")

@@ -84,6 +84,12 @@ class Graph:
         self.nodes.append(helper.make_node("Identity", [value], [name], name=self.fresh("n")))
         self.outputs.append(helper.make_tensor_value_info(name, elem, ["N", width]))
 
+    def drop_outputs(self, keep):
+        """Remove the outputs whose names are not in `keep` (and the Identity naming each)."""
+        gone = {o.name for o in self.outputs if o.name not in keep}
+        self.outputs = [o for o in self.outputs if o.name not in gone]
+        self.nodes = [n for n in self.nodes if not (n.op_type == "Identity" and n.output[0] in gone)]
+
     def model(self) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, initializer=self.inits)
         used = {n.domain or "" for n in self.nodes}

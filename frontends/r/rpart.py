@@ -203,7 +203,7 @@ def _numeric(g, frame, label, cls) -> str:
 
 def _ones(g, frame) -> str:
     """double [N, 1] of ones (a tree that is a single leaf)."""
-    col = next(iter(frame.columns.values()), None)
+    col = next(iter(frame.known_columns().values()), None)
     if col is None:
         raise UnsupportedError("rpart tree with no predictors")
     one = g.const(np.ones((1, 1)))

@@ -241,6 +241,10 @@ class Frame:
             self._values[name] = self.g.to_double(tensor)
         return col
 
+    def known_columns(self) -> dict:
+        """The input columns, and the columns a wrapping model computes (Graph.upstream)."""
+        return {**self.columns, **self._virtual}
+
     # ---- the model frame ----------------------------------------------------------------
     def numeric_column(self, name: str) -> str:
         """The double [N, 1] value of a numeric input column."""
@@ -280,7 +284,15 @@ class Frame:
             return self._vars[label]
         labels = self.info["labels"]
         if label not in labels:
-            raise UnsupportedError(f"the model refers to {label!r}, which is not a variable of its formula")
+            col = self.known_columns().get(label)
+            if col is None and getattr(self.g, "upstream", None) is not None and not labels:
+                col = self._column(label, "number")
+            if col is None:
+                raise UnsupportedError(f"the model refers to {label!r}, which is not a variable of its formula")
+            if col.kind == "number":
+                return Variable(label, value=self.numeric_column(label), names=[""])
+            v = self.factor_column(label, col.levels)
+            return Variable(label, levels=v.levels, onehot=v.onehot, missing=v.missing)
         i = labels.index(label)
         var, cls = self.info["variables"][i], self.info["classes"][i]
         xlevels = self.info.get("xlevels") or {}

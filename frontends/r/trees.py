@@ -43,7 +43,7 @@ class Features:
 
     def numeric(self, label: str) -> int:
         """Index of the numeric variable `label` (a column, or a formula expression)."""
-        col = self.frame.columns.get(label)
+        col = self.frame.known_columns().get(label)
         if col is not None and col.kind == "string" and list(col.levels) == ["FALSE", "TRUE"]:
             return self.coded(label, [0, 1])  # a logical column, which R reads as 0/1
         return self._add(("numeric", label))
@@ -54,7 +54,7 @@ class Features:
 
     def factor(self, label: str) -> Variable:
         """The factor variable `label` (a formula variable or a plain string column)."""
-        col = self.frame.columns.get(label)
+        col = self.frame.known_columns().get(label)
         if label in (self.frame.info.get("labels") or []):
             v = self.frame.variable(label)
         elif col is not None and col.kind == "string":
@@ -72,7 +72,7 @@ class Features:
         return self._keys[key]
 
     def _plain(self, label) -> bool:
-        col = self.frame.columns.get(label)
+        col = self.frame.known_columns().get(label)
         return col is not None and col.kind == "number"
 
     def _numeric_value(self, label):
@@ -194,7 +194,7 @@ def fitted_classes(frame: Frame) -> tuple:
     """(ordered factor columns, logical columns) of a formula frame."""
     ordered, logical = [], []
     for label, cls in zip(frame.info.get("labels") or [], frame.info.get("classes") or []):
-        if label in frame.columns:
+        if label in frame.known_columns():
             (ordered if cls == "ordered" else logical if cls == "logical" else []).append(label)
     return ordered, logical
 

@@ -36,3 +36,19 @@ def test_caret_unsupported_preprocess_is_named(tmp_path):
             "preProcess = 'BoxCox') }")
     with pytest.raises(UnsupportedError, match="BoxCox.*supported: zv, nzv"):
         modelport.compile(fit, targets=["cpp"], out=tmp_path / "out")
+
+
+@pytest.mark.parametrize("fit,data", [
+    ("train(Species ~ ., data = iris, method = 'rf', ntree = 30, {none})", "iris"),
+    ("train(x = iris[, 1:4], y = iris$Species, method = 'rpart', {none})", "iris[, 1:4]"),
+    ("train(Species ~ ., data = iris, method = 'glmnet', trControl = trainControl(method = 'cv', number = 3))", "iris"),
+    ("train(Species ~ ., data = iris, method = 'lda', {none}, preProcess = c('center', 'scale', 'pca'))", "iris"),
+    ("train(Species ~ ., data = iris, method = 'nnet', trace = FALSE, {none}, tuneGrid = data.frame(size = 3, decay = 0.01))", "iris"),
+    ("train(Species ~ ., data = iris, method = 'svmLinear2', probability = TRUE, {none}, tuneGrid = data.frame(cost = 1))", "iris"),
+    ("train(mpg ~ ., data = d_cf, method = 'ranger', num.trees = 30, {none}, tuneGrid = data.frame(mtry = 3, splitrule = 'variance', min.node.size = 5))", "d_cf"),
+    ("train(mpg ~ ., data = d_cf, method = 'gbm', verbose = FALSE, {none}, tuneGrid = data.frame(n.trees = 40, interaction.depth = 2, shrinkage = 0.1, n.minobsinnode = 5))", "d_cf"),
+    ("train(x = d_cf[, -1], y = d_cf$mpg, method = 'rf', ntree = 30, {none}, preProcess = 'medianImpute')", "d_cf[, -1]"),
+])
+def test_caret_wrapping(fit, data, tmp_path):
+    r("d_cf <- transform(mtcars, cyl = factor(cyl), am = factor(am))")
+    fit_and_check("{ set.seed(3); " + fit.format(none=NONE) + " }", data, tmp_path)
