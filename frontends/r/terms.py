@@ -112,17 +112,18 @@ FACTOR_CLASSES = ("factor", "ordered", "character", "logical")
 # was fitted on, when it can be evaluated, or the model frame the fit kept).
 R_SAMPLES = r"""
 function(fit, cols) {
-  d <- tryCatch({
-    dd <- eval(fit$call$data, environment(stats::formula(fit)))
-    if (is.data.frame(dd)) dd else NULL
-  }, error = function(e) NULL)
-  if (is.null(d)) d <- tryCatch({
-    x <- eval(fit$call$x, environment(stats::formula(fit)))
-    if (is.matrix(x) || is.data.frame(x)) as.data.frame(x) else NULL
-  }, error = function(e) tryCatch({
-    x <- eval(fit$call$x, globalenv())
-    if (is.matrix(x) || is.data.frame(x)) as.data.frame(x) else NULL
-  }, error = function(e) NULL))
+  # Only a plain name is looked up: evaluating any other expression kept in a model's call
+  # (read.csv(...), or worse) would run code from the model file.
+  lookup <- function(e) {
+    if (!is.name(e)) return(NULL)
+    env <- tryCatch(environment(stats::formula(fit)), error = function(err) globalenv())
+    if (is.null(env)) env <- globalenv()
+    v <- tryCatch(get(as.character(e), envir = env), error = function(err) NULL)
+    if (is.matrix(v)) v <- as.data.frame(v)
+    if (is.data.frame(v)) v else NULL
+  }
+  d <- if (is.list(fit) && !is.null(fit$call)) lookup(fit$call$data) else NULL
+  if (is.null(d) && is.list(fit) && !is.null(fit$call)) d <- lookup(fit$call$x)
   mf <- if (is.list(fit) && is.data.frame(fit$model)) fit$model else NULL
   out <- list()
   for (c in cols) {
