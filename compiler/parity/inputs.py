@@ -71,33 +71,43 @@ def _is_number(v):
 
 def model_hints(proto: onnx.ModelProto, schema: Schema) -> dict:
     """Per input column, values the model cares about: thresholds, offsets."""
+    # For each value that is input columns side by side (an input, or one passed through
+    # Cast/Identity/Reshape/Flatten, or a Concat of such along the columns): the column
+    # name of each element of a row (None where an element is not a plain input column).
     by_tensor = {}
     for c in schema.inputs:
         by_tensor.setdefault(c.tensor, {})[c.offset] = c.name
-    # Values that flow straight from an input (possibly through Cast/Identity/Reshape).
-    source = {t: t for t in by_tensor}
+    layout = {t: [cols.get(i) for i in range(max(cols) + 1)] for t, cols in by_tensor.items()}
     for node in proto.graph.node:
-        if node.op_type in ("Cast", "Identity", "Reshape", "Flatten") and node.input and node.input[0] in source:
-            source[node.output[0]] = source[node.input[0]]
+        if node.op_type in ("Cast", "Identity", "Reshape", "Flatten") and node.input and node.input[0] in layout:
+            layout[node.output[0]] = layout[node.input[0]]
+        elif node.op_type == "Concat" and all(i in layout for i in node.input) and \
+                attributes(node).get("axis") in (1, -1):
+            layout[node.output[0]] = [c for i in node.input for c in layout[i]]
     hints = {}
+
+    def add(cols, f, v):
+        if 0 <= f < len(cols) and cols[f] is not None:
+            hints.setdefault(cols[f], []).append(float(v))
     for node in proto.graph.node:
-        if not node.input or node.input[0] not in source:
+        if not node.input or node.input[0] not in layout:
             continue
-        cols = by_tensor[source[node.input[0]]]
+        cols = layout[node.input[0]]
         a = attributes(node)
         if node.op_type.startswith("TreeEnsemble"):
             vals = a.get("nodes_values")
             if vals is None and "nodes_values_as_tensor" in a:
                 vals = np.asarray(a["nodes_values_as_tensor"]).tolist()
             for f, v, m in zip(a["nodes_featureids"], vals or [], a["nodes_modes"]):
-                if m != "LEAF" and f in cols:
-                    hints.setdefault(cols[f], []).append(float(v))
+                if m != "LEAF":
+                    add(cols, f, v)
         elif node.op_type == "Scaler":
             off, sc = a.get("offset", []), a.get("scale", [])
-            for f, name in cols.items():
+            for f in range(len(cols)):
                 if f < len(off):
                     s = sc[f] if f < len(sc) and sc[f] else 1.0
-                    hints.setdefault(name, []).extend([off[f] - 2 / s, off[f], off[f] + 2 / s])
+                    for v in (off[f] - 2 / s, off[f], off[f] + 2 / s):
+                        add(cols, f, v)
     return hints
 
 
