@@ -8,6 +8,9 @@ the C++ library and the Java jar in-process in small drivers (benchmarks/driver.
 benchmarks/Driver.java) that this script builds and commands over a pipe. Ratios against
 ONNX Runtime are medians of per-round ratios, so that the machine's load changes between
 rounds cancel out. The outputs of every runner are checked against scikit-learn first.
+
+The R part (benchmarks/r_models.py: models fitted in R, timed against R's own predict()) runs
+after the scikit-learn models; `--only r` runs only it, `--skip-r` leaves it out.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+import r_models  # noqa: E402  (benchmarks/, this script's directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -446,7 +451,8 @@ def versions() -> dict:
     }
 
 
-def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed: float, java_flags: list) -> str:
+def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed: float, java_flags: list,
+              r_results: list = ()) -> str:
     ratios = [w / c for res in results for r in res.get("runners", []) for w, c in zip(r.batch_wall_ns, r.batch_ns)
               if c > 0]
     busy = statistics.median(ratios) if ratios else float("nan")
@@ -477,11 +483,12 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
             out += [res["skipped"], ""]
             continue
         out += model_table(res) + [""]
+    out += r_models.sections(list(r_results), sys.modules[__name__])
     out += ["## Generated code and build time", "",
             "| Model | C++ source (.cpp + .hpp) | lib .so | C++ build | Java source | Java table resource "
             "| jar | Java build | `modelport.compile` in all |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for res in results:
+    for res in [*results, *r_results]:
         b = res.get("built")
         if not b:
             continue
@@ -492,8 +499,9 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
     out += [
         "",
         "The build times are modelport's generate-and-build step per target (from the artifact's "
-        "`manifest.json`: C++ `" + " ".join(next((r['built'].manifest['targets']['cpp']['flags'] for r in results
-                                                  if r.get('built')), ["-"])) + "`, the model's own "
+        "`manifest.json`: C++ `" + " ".join(next((r['built'].manifest['targets']['cpp']['flags']
+                                                  for r in [*results, *r_results] if r.get('built')), ["-"]))
+        + "`, the model's own "
         "translation unit; the runtime's object file is compiled once and cached), on an unpinned machine; "
         "\"in all\" adds loading, ONNX conversion and the parity check. Source sizes leave out the runtime "
         "files, which are the same for every model.",
@@ -535,12 +543,13 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
         f"over those outputs (prediction, or class probabilities) must be at most {VALUE_TOL:g}, and "
         "labels must be equal except where scikit-learn's top two probabilities tie; otherwise the row "
         "says WRONG and `make bench` fails.",
+        *r_models.method(list(r_results), sys.modules[__name__], args),
         "",
     ]
     return "\n".join(out)
 
 
-def console_table(results: list) -> str:
+def console_table(results: list, r_results: list = ()) -> str:
     out = []
     for res in results:
         out.append(f"\n{res['case'].title}")
@@ -548,6 +557,16 @@ def console_table(results: list) -> str:
             out.append(f"  {res['skipped']}")
             continue
         for line in model_table(res):
+            if line.startswith("|---"):
+                continue
+            cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
+            out.append("  " + " | ".join(cells))
+    for res in r_results:
+        out.append(f"\n{res['case'].title}")
+        if res.get("skipped"):
+            out.append(f"  {res['skipped']}")
+            continue
+        for line in r_models.table(res, sys.modules[__name__]):
             if line.startswith("|---"):
                 continue
             cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
@@ -659,7 +678,10 @@ def main(argv=None) -> int:
     ap.add_argument("--java-warm-s", type=float, default=5.0, help="Java warm-up seconds (default 5)")
     ap.add_argument("--cpu", type=int, default=int(os.environ.get("BENCH_CPU", "0")),
                     help="the core everything is pinned to (default 0, or $BENCH_CPU)")
-    ap.add_argument("--only", default="", help="comma-separated model keys (default: all)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated model keys (default: all): " + ", ".join(c.key for c in _cases())
+                    + ", or r (all R models) or " + ", ".join(c.key for c in r_models.cases()))
+    ap.add_argument("--skip-r", action="store_true", help="leave out the R models (benchmarks/r_models.py)")
     ap.add_argument("--doc", default=str(DOC), help="where to write the report (default docs/performance.md)")
     args = ap.parse_args(argv)
 
@@ -679,9 +701,17 @@ def main(argv=None) -> int:
     drivers = build_drivers()
 
     cases = _cases()
+    r_keys = [c.key for c in r_models.cases()]
     if args.only:
         keep = set(args.only.split(","))
+        unknown = keep - {c.key for c in cases} - set(r_keys) - {"r"}
+        if unknown:
+            print(f"bench: unknown model keys: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
         cases = [c for c in cases if c.key in keep]
+        r_keys = [k for k in r_keys if "r" in keep or k in keep]
+    if args.skip_r:
+        r_keys = []
     # Compile everything first, on every core, then pin for the measurements.
     for case in cases:
         say(f"compiling {case.key}")
@@ -693,6 +723,7 @@ def main(argv=None) -> int:
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             case.skipped = f"not supported yet: `modelport.compile` failed ({type(exc).__name__}: {first})"
             say(f"  {case.skipped}")
+    r_cases = r_models.prepare(r_keys, sys.modules[__name__], say)
 
     os.sched_setaffinity(0, {args.cpu})
     results = []
@@ -709,9 +740,13 @@ def main(argv=None) -> int:
             traceback.print_exc()
             results.append({"case": case, "skipped": f"benchmark failed: {type(exc).__name__}: {exc}"[:400],
                             "ok": False, "built": case.built})
+    r_results = r_models.bench(r_cases, args, sys.modules[__name__], drivers, java_flags, say)
 
+    vers = versions()
+    if any(r.get("built") for r in r_results):
+        vers.update(r_models.versions())
     elapsed = time.time() - t_start
-    text = write_doc(results, info, versions(), args, started, elapsed, java_flags)
+    text = write_doc(results, info, vers, args, started, elapsed, java_flags, r_results)
     Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
     Path(args.doc).write_text(text)
     (WORK / "results.json").write_text(json.dumps(
@@ -720,10 +755,10 @@ def main(argv=None) -> int:
                        "single_ns_per_call": x.single_ns, "round_batch_ns": x.round_batch,
                        "round_single_ns": x.round_single, "agreement": r.get("agreement", {}).get(x.key)}
                       for x in r.get("runners", [])],
-          "targets": r.get("targets", [])} for r in results], indent=1))
-    print(console_table(results))
+          "targets": r.get("targets", [])} for r in results] + r_models.json_results(r_results), indent=1))
+    print(console_table(results, r_results))
     print(f"\nwrote {os.path.relpath(args.doc, ROOT)} ({elapsed:.0f} s)")
-    failed = [r["case"].key for r in results if r.get("ok") is False]
+    failed = [r["case"].key for r in [*results, *r_results] if r.get("ok") is False]
     if failed:
         print(f"bench: outputs disagree or a runner failed for: {', '.join(failed)}", file=sys.stderr)
         return 1
