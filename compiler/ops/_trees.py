@@ -18,6 +18,8 @@ from ..errors import UnsupportedError
 from ..kernel import ast as k
 
 ROWS_IN_FLIGHT = 8  # rows walking one tree together: enough independent loads, few registers
+EARLY_EXIT_SLACK = 6  # deepest minus shallowest leaf from which a walk may stop early
+EXIT_CHUNK = 4  # steps between two checks of an early-stopping walk
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Forest:
     depths: np.ndarray  # int32 per tree
     leaf_weights: np.ndarray  # float64 [n_nodes, n_outputs]
     n_outputs: int
+    min_depths: np.ndarray | None = None  # int32 per tree: its shallowest leaf
 
     @property
     def any_nan_left(self) -> bool:
@@ -66,6 +69,7 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
         weights[(t, n)].append((i, w))
     trees = sorted(per_tree)
     feature, threshold, child, nan_right, roots, depths, leaf_rows = [], [], [], [], [], [], []
+    min_depths = []
     for tree in trees:
         ids = per_tree[tree]
         children = set()
@@ -79,7 +83,7 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
         order = {root: base}
         queue = deque([(root, 0)])
         feature.append(0), threshold.append(0), child.append(0), nan_right.append(True), leaf_rows.append(None)
-        max_depth = 0
+        max_depth, min_depth = 0, None
         while queue:
             n, depth = queue.popleft()
             me = order[n]
@@ -88,6 +92,7 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
                 feature[me], threshold[me], child[me], nan_right[me] = n_features, np.inf, me, False
                 leaf_rows[me] = weights.get((tree, n), [])
                 max_depth = max(max_depth, depth)
+                min_depth = depth if min_depth is None else min(min_depth, depth)
                 continue
             thr = np_t(v)
             if mode in ("BRANCH_LEQ", "BRANCH_LT"):
@@ -111,6 +116,7 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
             queue.append((left, depth + 1))
             queue.append((right, depth + 1))
         depths.append(max_depth)
+        min_depths.append(min_depth or 0)
     n_nodes = len(feature)
     leaf_weights = np.zeros((n_nodes, n_outputs), dtype=np.float64)
     for i, row in enumerate(leaf_rows):
@@ -118,7 +124,7 @@ def build(attrs: dict, weight_prefix: str, n_outputs: int, n_features: int, dtyp
             leaf_weights[i, out] += w
     return Forest(np.asarray(feature, np.int32), np.asarray(threshold, np_t), np.asarray(child, np.int32),
                   np.asarray(nan_right, bool), np.asarray(roots, np.int32), np.asarray(depths, np.int32),
-                  leaf_weights, n_outputs)
+                  leaf_weights, n_outputs, np.asarray(min_depths, np.int32))
 
 
 def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
@@ -184,6 +190,31 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
 
     R = ROWS_IN_FLIGHT
     n_trees = len(forest.roots)
+    # Deep, uneven trees (R's randomForest grows leaves at depth 10 to 30): walking every row
+    # to the deepest leaf wastes most steps. There the walk takes the shallowest leaf's depth
+    # in one run, then goes on in chunks of EXIT_CHUNK steps only while some row of the group
+    # is still at an internal node. Shallow or balanced trees keep the fixed trip count.
+    mins = forest.min_depths if forest.min_depths is not None else forest.depths
+    early = int(np.max(forest.depths - mins)) >= EARLY_EXIT_SLACK if n_trees else False
+    min_t = ctx.table("mindepth", mins, "i32") if early else None
+
+    def walk(nodes, bases, lo, hi):
+        """Steps for `nodes` (row bases `bases`): `lo` surely needed, up to `hi` in all."""
+        steps = (lambda d: [step(n, b) for n, b in zip(nodes, bases)])
+        if not early:
+            return [ctx.loop(hi, steps, "d")]
+        active = ctx.var("active", "bool")
+        more = None
+        for n in nodes:
+            inner = k.ne(k.Cast(child[n], "idx"), n)
+            more = inner if more is None else k.bor(more, inner)
+        chunks = k.Bin("/", k.Bin("+", k.Bin("-", hi, lo), k.Const(EXIT_CHUNK - 1, "idx")), k.Const(EXIT_CHUNK, "idx"))
+        return [
+            ctx.loop(lo, steps, "d"),
+            k.Let(active, more),
+            ctx.loop(chunks, lambda c: [k.If(active, [ctx.loop(EXIT_CHUNK, steps, "d"), k.Assign(active, more)])],
+                     "c"),
+        ]
 
     def rows_in_flight(t):
         """Groups of R rows walk tree t together."""
@@ -196,11 +227,13 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
         group = [k.Let(rb, g * R)]
         group += [k.Let(b, (rb + j) * fp) for j, b in enumerate(bases)]
         group += [k.Let(n, root) for n in nodes]
-        group.append(ctx.loop(depth, lambda d: [step(n, b) for n, b in zip(nodes, bases)], "d"))
+        lo = ctx.var("lo", "idx")
+        group += walk(nodes, bases, lo, depth)
         group += [add_leaf(n, rb + j) for j, n in enumerate(nodes)]
         return [
             k.Let(root, k.Cast(roots[t], "idx")),
             k.Let(depth, k.Cast(depths[t], "idx")),
+            k.Let(lo, k.Cast(min_t[t], "idx") if early else k.Const(0, "idx")),
             k.For(g, k.Const(0, "idx"), k.Bin("/", ctx.nb, k.Const(R, "idx")), group),
         ]
 
@@ -212,11 +245,14 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
         n_groups = n_trees // R
         if n_groups:
             gdepth = ctx.table("gdepth", [int(forest.depths[i * R:(i + 1) * R].max()) for i in range(n_groups)], "i32")
+            gmin = ctx.table("gmin", [int(mins[i * R:(i + 1) * R].min()) for i in range(n_groups)], "i32") \
+                if early else None
             nodes = [ctx.var(f"m{j}", "idx") for j in range(R)]
 
             def group(tg):
                 body = [k.Let(n, k.Cast(roots[tg * R + j], "idx")) for j, n in enumerate(nodes)]
-                body.append(ctx.loop(k.Cast(gdepth[tg], "idx"), lambda d: [step(n, base) for n in nodes], "d"))
+                body += walk(nodes, [base] * R, k.Cast(gmin[tg], "idx") if early else k.Const(0, "idx"),
+                             k.Cast(gdepth[tg], "idx"))
                 body += [add_leaf(n, r) for n in nodes]
                 return body
             out.append(ctx.loop(n_groups, group, "tg"))

@@ -65,7 +65,7 @@ def lower(ctx, node, ins, outs):
     else:
         K = C
         forest = _trees.Forest(forest.feature, forest.threshold, forest.child, forest.nan_right, forest.roots,
-                               forest.depths, forest.leaf_weights[:, :C].copy(), C)
+                               forest.depths, forest.leaf_weights[:, :C].copy(), C, forest.min_depths)
     acc = ctx.scratch_buf("acc", "f64", K)
     stmts = _trees.accumulate(ctx, forest, x, acc, dtype)
 
