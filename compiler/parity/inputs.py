@@ -30,7 +30,9 @@ def read_data(path, schema: Schema) -> dict:
             return {n: arr[:, i] for i, n in enumerate(names)}
         import pandas as pd
         if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            # pyarrow directly: pandas would hide why pyarrow failed to load behind "no engine".
+            import pyarrow.parquet as pq
+            df = pq.read_table(path).to_pandas()
         elif suffix in (".csv", ".txt"):
             df = pd.read_csv(path, dtype={n: str for n in strings}, keep_default_na=False,
                              na_values={n: ["", "NaN", "nan"] for n in names if n not in strings})
