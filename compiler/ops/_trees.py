@@ -18,7 +18,8 @@ from ..errors import UnsupportedError
 from ..kernel import ast as k
 
 ROWS_IN_FLIGHT = 8  # rows walking one tree together: enough independent loads, few registers
-EARLY_EXIT_SLACK = 6  # deepest minus shallowest leaf from which a walk may stop early
+EARLY_EXIT_DEPTH = 12  # trees at least this deep may stop early (shallower: the checks cost more)
+EARLY_EXIT_SLACK = 6  # ... when their deepest and shallowest leaves are this far apart
 EXIT_CHUNK = 4  # steps between two checks of an early-stopping walk
 
 
@@ -195,7 +196,8 @@ def accumulate(ctx, forest: Forest, x, acc: k.Buf, dtype: str) -> list:
     # in one run, then goes on in chunks of EXIT_CHUNK steps only while some row of the group
     # is still at an internal node. Shallow or balanced trees keep the fixed trip count.
     mins = forest.min_depths if forest.min_depths is not None else forest.depths
-    early = int(np.max(forest.depths - mins)) >= EARLY_EXIT_SLACK if n_trees else False
+    early = bool(n_trees) and int(np.max(forest.depths)) >= EARLY_EXIT_DEPTH and \
+        int(np.max(forest.depths - mins)) >= EARLY_EXIT_SLACK
     min_t = ctx.table("mindepth", mins, "i32") if early else None
 
     def walk(nodes, bases, lo, hi):
