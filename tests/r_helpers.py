@@ -11,15 +11,21 @@ from helpers import ALL, compile_and_check
 rpy2 = pytest.importorskip("rpy2", reason="R tests need rpy2 (installed by make setup)")
 
 
+def _ro():
+    """rpy2.robjects, with R started through the frontend's bridge (which keeps R's library
+    paths out of the environment of processes the tests start)."""
+    from modelport.frontends.r import bridge
+    return bridge.robjects()
+
+
 def r(code: str):
     """Evaluate R code in the global environment; return the value of the last expression."""
-    import rpy2.robjects as ro
-    return ro.r(code)
+    return _ro().r(code)
 
 
 def write_rows(frame_code: str, path: Path) -> Path:
     """Write the data frame `frame_code` (R code) to a CSV file (NA as empty fields)."""
-    import rpy2.robjects as ro
+    ro = _ro()
     ro.r("function(d, p) utils::write.csv(d, p, row.names = FALSE, na = '')")(ro.r(frame_code), str(path))
     return path
 
@@ -28,7 +34,7 @@ def fit_and_check(fit_code: str, data_code: str, tmp_path: Path, targets=ALL, na
                   save_rds: bool = False) -> dict:
     """Fit `fit_code` in R, compile it (or its saveRDS file), and check parity on the rows of
     the data frame `data_code`; returns the manifest."""
-    import rpy2.robjects as ro
+    ro = _ro()
     fit = ro.r(fit_code)
     data = write_rows(data_code, Path(tmp_path) / "rows.csv")
     model = fit

@@ -21,12 +21,21 @@ def robjects():
     import os
     # Without TZ, R asks timedatectl (absent in containers) for the time zone and warns.
     os.environ.setdefault("TZ", "UTC")
+    # Starting R puts R's library paths (the system's among them) into LD_LIBRARY_PATH; every
+    # process started afterwards would inherit them (a child Python can then load the
+    # system's libpython instead of its own). R has loaded what it needs: restore it.
+    saved = os.environ.get("LD_LIBRARY_PATH")
     try:
         import rpy2.rinterface_lib.callbacks as callbacks
         import rpy2.robjects as ro
     except Exception as exc:  # ImportError, or R itself failing to load
         raise UsageError(f"R models need R and rpy2, which could not be loaded ({str(exc).splitlines()[0]}). "
                          + SETUP_HINT) from None
+    finally:
+        if saved is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = saved
     # R's console output (package start-up notes, warnings) is not ours to print.
     callbacks.consolewrite_print = lambda s: None
     callbacks.consolewrite_warnerror = lambda s: None

@@ -88,3 +88,16 @@ def test_unknown_factor_level_is_rejected_by_the_program(tmp_path):
         no = subprocess.run(cmd, input=bad, capture_output=True, text=True)
         assert no.returncode == 2
         assert "XX" in no.stderr and "supp" in no.stderr
+
+
+def test_starting_r_leaves_the_library_path_of_child_processes_alone():
+    # In a fresh process: start R through the bridge, then a child Python must still load
+    # its own libpython (R's library paths would point it at the system's).
+    code = ("import os, subprocess, sys\n"
+            "before = os.environ.get('LD_LIBRARY_PATH')\n"
+            "from modelport.frontends.r import bridge\n"
+            "bridge.robjects().r('library(randomForest)')\n"
+            "assert os.environ.get('LD_LIBRARY_PATH') == before, os.environ.get('LD_LIBRARY_PATH')\n"
+            "subprocess.run([sys.executable, '-c', 'import ssl, pyarrow.parquet'], check=True)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -50,7 +50,8 @@ def edge_rows(name: str, data: str, fit: str, n: int = 300, na: float = 0.0, na_
     """Define the R data frame `name`: n rows of `data` resampled, a third of the values of
     each numeric column a split threshold of the R model `fit` (a variable name) or the
     float32 just below or above it, then a fraction `na` of the `na_columns` values NA."""
-    import rpy2.robjects as ro
+    from r_helpers import _ro
+    ro = _ro()
     r(f"set.seed({seed}); {name} <- {data}[sample(nrow({data}), {n}, TRUE), , drop = FALSE]; "
       f"rownames({name}) <- NULL")
     th = r(R_THRESHOLDS)(r(fit))
