@@ -38,7 +38,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -c "import modelport, sklearn, skl2onnx, onnxruntime"
   if [ "${MODELPORT_SKIP_R:-0}" != 1 ]; then
-    .venv/bin/python -c "import rpy2.robjects as ro; ro.r('library(randomForest); library(caret)')" >/dev/null
+    TZ=UTC .venv/bin/python -c "import rpy2.robjects as ro; ro.r('suppressPackageStartupMessages({library(randomForest); library(caret)})')" >/dev/null
   fi
   echo "$want" > "$stamp"
 fi
