@@ -14,7 +14,7 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 from . import bridge
-from .converted import Converted, classifier_outputs
+from .converted import Converted, class_and_prob, classifier_outputs
 from .terms import Frame
 
 PREPROCESS = ("zv", "nzv", "corr", "range", "center", "scale", "medianImpute", "pca")
@@ -180,10 +180,7 @@ def convert(fit, g) -> Converted:
 
     def reference(df):
         if classification:
-            r = bridge.py(bridge.call(
-                "function(f, d) list(as.character(predict(f, newdata = d, type = 'raw')), "
-                "as.matrix(predict(f, newdata = d, type = 'prob')))", fit, df))
-            return {"label": np.asarray(r[0], dtype=object).reshape(-1, 1), "probabilities": np.asarray(r[1])}
+            return class_and_prob(fit, df, "raw", len(levels))
         y = bridge.py(bridge.call("function(f, d) as.numeric(predict(f, newdata = d))", fit, df))
         return {"prediction": np.asarray(y).reshape(-1, 1)}
     return Converted(outer, outputs, task, reference, classes=levels if classification else [],

@@ -7,6 +7,7 @@ from typing import Callable
 
 from modelport.schema import Column
 
+from . import bridge
 from .graph import FLOAT, Graph
 from .terms import Frame
 
@@ -51,3 +52,16 @@ def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probab
     prefix = "prob" if kind == "probability" else "score"
     return [Column("label", "label", 0, "label")] + [
         Column(f"{prefix}_{c}", "probabilities", i, kind) for i, c in enumerate(classes)]
+
+
+R_CLASS_AND_PROB = ("function(f, d, t) list(as.character(predict(f, newdata = d, type = t)), "
+                    "unname(as.matrix(predict(f, newdata = d, type = 'prob'))))")
+
+
+def class_and_prob(fit, df, label_type: str, n_classes: int) -> dict:
+    """R's predict(type = label_type) and predict(type = "prob") as the reference outputs
+    `label` and `probabilities` of a classifier."""
+    import numpy as np
+    r = bridge.py(bridge.call(R_CLASS_AND_PROB, fit, df, label_type))
+    return {"label": np.array(r[0], dtype=object).reshape(-1, 1),
+            "probabilities": np.asarray(r[1], dtype=np.float64).reshape(-1, n_classes)}

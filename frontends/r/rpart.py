@@ -14,7 +14,7 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 from . import bridge
-from .converted import Converted, classifier_outputs, value_output
+from .converted import Converted, class_and_prob, classifier_outputs, value_output
 from .terms import Frame
 from .trees import as_fitted, fitted_classes
 
@@ -72,12 +72,7 @@ def convert(fit, g) -> Converted:
         outputs = classifier_outputs(g, probs, classes, label_from=label)
 
         def reference(df):
-            df = as_fitted(df, *restore)
-            r = bridge.py(bridge.call(
-                "function(f, d) list(as.character(predict(f, newdata = d, type = 'class')), "
-                "unname(predict(f, newdata = d, type = 'prob')))", fit, df))
-            return {"label": np.array(r[0], dtype=object).reshape(-1, 1),
-                    "probabilities": np.asarray(r[1], dtype=np.float64).reshape(-1, K)}
+            return class_and_prob(fit, as_fitted(df, *restore), "class", K)
         return Converted(frame, outputs, "classifier", reference, classes=classes,
                          description=f"rpart (classification, {len(nodes)} nodes)")
     value = g.matmul(final, g.const(np.asarray(t["yval"], dtype=np.float64).reshape(-1, 1)))
