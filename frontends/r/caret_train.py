@@ -69,13 +69,6 @@ class _Columns:
         def cols(key):
             return _names(m.get(key))
 
-        def vec(key, names):
-            v = info.get(key)
-            if isinstance(v, dict):
-                return [float(np.asarray(v[n]).reshape(-1)[0]) for n in names]
-            arr = np.asarray(v, dtype=np.float64).reshape(-1)
-            return list(arr) if len(arr) == len(names) else None
-
         def const(x):
             return g.const(np.array([[x]]))
         if cols("range"):
