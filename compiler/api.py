@@ -25,10 +25,11 @@ def _say(progress, msg):
         progress(msg)
 
 
-def convert(model, name: str | None = None, trust_pickle: bool = False) -> onnx.ModelProto:
-    """The model as ONNX (the same graph `compile` builds from)."""
+def convert(model, name: str | None = None, trust_pickle: bool = False, **shape_options) -> onnx.ModelProto:
+    """The model as ONNX (the same graph `compile` builds from). `shape_options`:
+    example_inputs, input_shapes, input_dtypes (see frontends.SHAPE_OPTIONS)."""
     from .frontends import load_source
-    return load_source(model, name, trust_pickle).onnx
+    return load_source(model, name, trust_pickle, **shape_options).onnx
 
 
 def fit_schema(schema: Schema, graph: ir.Graph) -> Schema:
@@ -81,8 +82,11 @@ def parse_targets(targets) -> list:
 
 
 def compile(model, targets=DEFAULT_TARGETS, out=None, data=None, name: str | None = None,
-            trust_pickle: bool = False, progress=None, rows: int = 256) -> dict:
+            trust_pickle: bool = False, progress=None, rows: int = 256, **shape_options) -> dict:
     """Compile `model` for `targets` into the directory `out`; return the manifest.
+
+    `shape_options` tell the deep-learning frontends how to trace a model: example_inputs
+    (PyTorch modules), input_shapes ({input: row shape}) and input_dtypes ({input: dtype}).
 
     The directory is built in a temporary place next to `out` and moved into place only
     when complete, so a failed compile leaves nothing half-written.
@@ -93,7 +97,7 @@ def compile(model, targets=DEFAULT_TARGETS, out=None, data=None, name: str | Non
     targets = parse_targets(targets)
     t0 = time.time()
     _say(progress, "loading the model")
-    source = load_source(model, name, trust_pickle)
+    source = load_source(model, name, trust_pickle, **shape_options)
     name = source.name
     from .backends.naming import identifier
     name = identifier(name)
@@ -178,10 +182,10 @@ def check(directory, data=None, junit=None, trust_pickle: bool = False, progress
     return report
 
 
-def inspect(model, trust_pickle: bool = False) -> dict:
+def inspect(model, trust_pickle: bool = False, **shape_options) -> dict:
     """Schema, ONNX ops and per-target support of `model`, without building anything."""
     from .frontends import load_source
-    source = load_source(model, None, trust_pickle)
+    source = load_source(model, None, trust_pickle, **shape_options)
     proto = run_passes(ir.load(source.onnx))
     graph = ir.build_graph(proto)
     schema = fit_schema(source.schema, graph)

@@ -35,6 +35,36 @@ def _fail(exc: ModelportError):
     sys.exit(exc.exit_code)
 
 
+def _shape_options(input_shape, input_dtype) -> dict:
+    """--input-shape NAME=D1,D2,... and --input-dtype NAME=DTYPE -> api shape options."""
+    from .errors import UsageError
+
+    def pairs(values, flag):
+        out = {}
+        for v in values:
+            key, sep, val = v.partition("=")
+            if not sep or not key or not val:
+                raise UsageError(f"{flag} {v!r}: expected NAME=VALUE, e.g. {flag} "
+                                 + ("x=3,32,32" if flag == "--input-shape" else "tokens=int64"))
+            out[key] = val
+        return out
+
+    shapes = {}
+    for key, val in pairs(input_shape, "--input-shape").items():
+        try:
+            shapes[key] = [int(d) for d in val.replace("x", ",").split(",") if d.strip()]
+        except ValueError:
+            raise UsageError(f"--input-shape {key}={val}: dimensions must be integers, e.g. "
+                             f"--input-shape {key}=3,32,32 (the row shape, without the batch dimension)") from None
+    dtypes = pairs(input_dtype, "--input-dtype")
+    return {"input_shapes": shapes or None, "input_dtypes": dtypes or None}
+
+
+SHAPE_HELP = ("Row shape of a model input, without the batch dimension (NAME=D1,D2,...), for models "
+              "that do not record their input shapes (TorchScript .pt files). Repeatable.")
+DTYPE_HELP = "Element type of a model input (NAME=float32|float64|int64|int32), with --input-shape. Repeatable."
+
+
 def _print_parity(directory: Path):
     md = (directory / "parity.md").read_text()
     click.echo(md)
@@ -54,9 +84,9 @@ def main():
 
 
 @main.command(epilog=EPILOG)
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
 @click.option("-t", "--targets", default="cpp,java", show_default=True,
-              help="Comma-separated targets: cpp, java, onnx.")
+              help="Comma-separated targets: cpp, java, tvm-llvm, tvm-cuda, onnx.")
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
               help="Artifact directory (default: ./<name>_modelport). Replaced if it holds an earlier build.")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
@@ -65,13 +95,16 @@ def main():
 @click.option("--trust-pickle", is_flag=True,
               help="Allow .pkl/.joblib files. Loading a pickle runs code stored in it: only for files you trust.")
 @click.option("--rows", default=256, show_default=True, help="Number of generated parity rows.")
+@click.option("--input-shape", multiple=True, help=SHAPE_HELP)
+@click.option("--input-dtype", multiple=True, help=DTYPE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def compile(model, targets, out, data, name, trust_pickle, rows, quiet):
+def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, quiet):
     """Compile MODEL to the chosen targets, build them, and check parity."""
     from .api import compile as compile_model
     try:
         manifest = compile_model(model, targets=targets, out=out, data=data, name=name,
-                                 trust_pickle=trust_pickle, progress=_Progress(quiet), rows=rows)
+                                 trust_pickle=trust_pickle, progress=_Progress(quiet), rows=rows,
+                                 **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     directory = Path(manifest["out"])
@@ -81,18 +114,21 @@ def compile(model, targets, out, data, name, trust_pickle, rows, quiet):
 
 
 @main.command(epilog=EPILOG)
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the .onnx file.")
 @click.option("--name", help="Model name.")
 @click.option("--trust-pickle", is_flag=True, help="Allow .pkl/.joblib files (runs code stored in them).")
-def convert(model, out, name, trust_pickle):
+@click.option("--input-shape", multiple=True, help=SHAPE_HELP)
+@click.option("--input-dtype", multiple=True, help=DTYPE_HELP)
+def convert(model, out, name, trust_pickle, input_shape, input_dtype):
     """Convert MODEL to ONNX (the graph `compile` builds from)."""
     import onnx
 
     from .api import convert as convert_model
     try:
-        proto = convert_model(model, name=name, trust_pickle=trust_pickle)
+        proto = convert_model(model, name=name, trust_pickle=trust_pickle,
+                              **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -122,14 +158,16 @@ def check(directory, data, junit, trust_pickle, quiet):
 
 
 @main.command(epilog=EPILOG)
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
 @click.option("--trust-pickle", is_flag=True, help="Allow .pkl/.joblib files (runs code stored in them).")
+@click.option("--input-shape", multiple=True, help=SHAPE_HELP)
+@click.option("--input-dtype", multiple=True, help=DTYPE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect(model, trust_pickle, as_json):
+def inspect(model, trust_pickle, input_shape, input_dtype, as_json):
     """Show MODEL's schema, its ONNX ops, and which targets support it."""
     from .api import inspect as inspect_model
     try:
-        info = inspect_model(model, trust_pickle=trust_pickle)
+        info = inspect_model(model, trust_pickle=trust_pickle, **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     if as_json:

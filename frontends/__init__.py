@@ -15,16 +15,32 @@ BY_SUFFIX = {
     ".joblib": "sklearn",
     ".onnx": "onnx_file",
     ".rds": "r",
+    ".pt2": "pytorch",
+    ".pt": "pytorch",
+    ".keras": "tf_keras",
 }
+# Frontends that take models as Python objects, asked in this order (`is_model(obj)` must
+# not import the framework: an object of it exists only when the framework is loaded).
+BY_OBJECT = ["pytorch", "tf_keras"]
+# The options a deep-learning frontend may need to trace a model (ignored by the others):
+#   example_inputs: a tuple of example tensors / arrays (PyTorch modules),
+#   input_shapes: {input name: row shape without the batch dimension},
+#   input_dtypes: {input name: "float32" | "int64" | ...}.
+SHAPE_OPTIONS = ("example_inputs", "input_shapes", "input_dtypes")
 
 
 def frontend(name: str):
     return importlib.import_module(f".{name}", __package__)
 
 
-def load_source(model, name: str | None = None, trust_pickle: bool = False):
+def load_source(model, name: str | None = None, trust_pickle: bool = False, **options):
     """A path or a Python object -> SourceModel. A SourceModel is taken as it is (renamed when
-    `name` is given): frontends and tests can build one by hand."""
+    `name` is given): frontends and tests can build one by hand. `options` are SHAPE_OPTIONS,
+    passed to the deep-learning frontends."""
+    unknown = set(options) - set(SHAPE_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown frontend option(s): {', '.join(sorted(unknown))}")
+    options = {k: v for k, v in options.items() if v is not None}
     from dataclasses import replace
 
     from modelport.source_model import SourceModel
@@ -36,6 +52,11 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False):
             raise UsageError(f"model file not found: {path}")
         suffix = path.suffix.lower()
         module = BY_SUFFIX.get(suffix)
+        if path.is_dir():
+            if not (path / "saved_model.pb").exists():
+                raise UsageError(f"{path} is a directory but not a TensorFlow SavedModel (no saved_model.pb); "
+                                 "give a model file or a SavedModel directory")
+            module = "tf_keras"
         if module is None:
             raise UsageError(f"unknown model file type {suffix!r} ({path}); supported: "
                              f"{', '.join(sorted(BY_SUFFIX))}")
@@ -45,6 +66,8 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False):
             return fe.to_source(path, name)
         if module == "r":
             return fe.to_source(fe.load(path), name, source_file=path)
+        if module in BY_OBJECT:
+            return fe.to_source(path, name, source_file=path, **options)
         return fe.to_source(fe.load(path, trust_pickle), name, source_file=path)
     import onnx
     if isinstance(model, onnx.ModelProto):
@@ -53,10 +76,15 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False):
         fe = frontend("r")
         if fe.is_r_object(model):
             return fe.to_source(model, name or "r_model")
+    for module in BY_OBJECT:
+        fe = frontend(module)
+        if fe.is_model(model):
+            return fe.to_source(model, name or type(model).__name__, **options)
     fe = frontend("sklearn")
     if fe.is_estimator(model):
         return fe.to_source(model, name or type(model).__name__)
     raise UsageError(f"cannot compile an object of type {type(model).__module__}.{type(model).__name__}: "
-                     "supported are fitted scikit-learn estimators, R models (rpy2 objects), onnx.ModelProto, "
+                     "supported are fitted scikit-learn estimators, R models (rpy2 objects), PyTorch modules and "
+                     "exported programs, Keras models and TensorFlow modules, onnx.ModelProto, "
                      "and model files "
-                     f"({', '.join(sorted(BY_SUFFIX))})")
+                     f"({', '.join(sorted(BY_SUFFIX))}, or a SavedModel directory)")
