@@ -13,10 +13,12 @@ import modelport
 ALL = ("cpp", "java", "onnx")
 
 
-def compile_and_check(model, tmp_path: Path, targets=ALL, data=None, name=None, rows=256) -> dict:
-    """Compile `model`; assert that parity holds on every target and runner; return the manifest."""
+def compile_and_check(model, tmp_path: Path, targets=ALL, data=None, name=None, rows=256, **shape_options) -> dict:
+    """Compile `model`; assert that parity holds on every target and runner; return the manifest.
+    `shape_options`: example_inputs, input_shapes, input_dtypes (deep-learning frontends)."""
     out = Path(tmp_path) / "out"
-    manifest = modelport.compile(model, targets=targets, out=out, data=data, name=name, rows=rows)
+    manifest = modelport.compile(model, targets=targets, out=out, data=data, name=name, rows=rows,
+                                 **shape_options)
     report = json.loads((out / "parity.json").read_text())
     assert manifest["parity"]["passed"], (out / "parity.md").read_text() + json.dumps(
         [c for c in report["checks"] if not c["passed"]] + report["errors"], indent=1)[:4000]
