@@ -82,11 +82,14 @@ def parse_targets(targets) -> list:
 
 
 def compile(model, targets=DEFAULT_TARGETS, out=None, data=None, name: str | None = None,
-            trust_pickle: bool = False, progress=None, rows: int = 256, **shape_options) -> dict:
+            trust_pickle: bool = False, progress=None, rows: int = 256, tune: float = 0,
+            cuda_arch: str | None = None, **shape_options) -> dict:
     """Compile `model` for `targets` into the directory `out`; return the manifest.
 
     `shape_options` tell the deep-learning frontends how to trace a model: example_inputs
     (PyTorch modules), input_shapes ({input: row shape}) and input_dtypes ({input: dtype}).
+    `tune`: seconds of MetaSchedule tuning for the TVM targets (0: none; records are cached
+    and reused). `cuda_arch`: the GPU architectures of tvm-cuda (default sm_80,sm_90).
 
     The directory is built in a temporary place next to `out` and moved into place only
     when complete, so a failed compile leaves nothing half-written.
@@ -127,7 +130,8 @@ def compile(model, targets=DEFAULT_TARGETS, out=None, data=None, name: str | Non
             _say(progress, f"generating and building {target}")
             t1 = time.time()
             built[target] = mod.emit(tmp / target, program=program, schema=schema, name=name,
-                                     description=description, banner=banner, proto=proto)
+                                     description=description, banner=banner, proto=proto, graph=graph,
+                                     tune=tune, cuda_arch=cuda_arch, progress=progress)
             built[target]["seconds"] = round(time.time() - t1, 2)
         manifest = {
             "modelport_version": __version__,

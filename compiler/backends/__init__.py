@@ -5,6 +5,8 @@ import importlib
 TARGETS = {
     "cpp": "cpp",
     "java": "java",
+    "tvm-llvm": "tvm_llvm",
+    "tvm-cuda": "tvm_cuda",
     "onnx": "onnx_model",
 }
 

@@ -167,8 +167,14 @@ def _float_rows(program: Program, schema: Schema) -> list:
     return lines
 
 
-def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
-    """Return {relative path: text} for the C++ sources of `program`."""
+def generate(program: Program, schema: Schema, name: str, description: str, banner: str,
+             native: dict | None = None) -> dict:
+    """Return {relative path: text} for the C++ sources of `program`.
+
+    `native` replaces the generated kernel by another implementation of the same tensors
+    (the TVM stubs): {"includes": [header], "prelude": [lines at file scope],
+    "run_rows": [body lines of run_rows(inputs, outputs, n)]}; `program` then needs only
+    its inputs and outputs."""
     r = CppRenderer()
     ns = identifier(name)
     numeric = all(v.dtype != "str" for v in program.inputs)
@@ -248,12 +254,13 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "#include <string>",
         "#include <vector>",
         "",
-        '#include "modelport_kernel.hpp"',
+        *([] if native else ['#include "modelport_kernel.hpp"']),
         '#include "modelport_runtime.hpp"',
+        *[f'#include "{h}"' for h in (native or {}).get("includes", [])],
         "",
         "namespace {",
         "",
-        *[_table(b, r) for b in program.tables],
+        *(native["prelude"] if native else [_table(b, r) for b in program.tables]),
         "",
         "}  // namespace",
         "",
@@ -263,7 +270,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "",
         "// The model on n rows; the CSV program (kSpec.run) checks the input itself.",
         "void run_rows(const void* const* inputs, void* const* outputs, int64_t n) {",
-        *_run_body(program, r),
+        *(native["run_rows"] if native else _run_body(program, r)),
         "}",
         "",
         *_spec_lines(ns, program, schema, description, r),

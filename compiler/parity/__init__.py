@@ -62,7 +62,44 @@ def _runners(directory: Path, manifest: dict, schema: Schema, proto):
         jar = directory / "java" / f"{name}.jar"
         out.append(("java", "jar", lambda table, feed: run_program(["java", "-jar", str(jar)], table, schema,
                                                                    sizes, dtypes)))
+    for target in ("tvm-llvm", "tvm-cuda"):
+        if target in targets:
+            out += _tvm_runners(directory / target, target, targets[target], name, schema, sizes, dtypes,
+                                numeric and float_out)
     return out
+
+
+def _tvm_runners(folder: Path, target: str, info: dict, name: str, schema: Schema, sizes, dtypes, numeric):
+    """ONNX Runtime on the graph prepared for TVM, the stub's CSV program and its C ABI.
+    CUDA artifacts need a GPU: without one they are reported as not run, with the reason."""
+    labels = info.get("label_classes", {})
+
+    def prepared(table, feed):
+        outs = run_onnxruntime(folder / "prepared.onnx", feed)
+        for t, classes in labels.items():
+            outs[t] = np.asarray(classes, dtype=object)[outs[t].astype(np.int64)]
+        return outs
+
+    out = [(target, "prepared-onnx", prepared)]
+    if target == "tvm-cuda":
+        from .gpu import cuda_available
+        ok, why = cuda_available()
+        if not ok:
+            return out + [(target, runner, SkipRunner(why)) for runner in ("program", "library")]
+    exe = folder / "bin" / name
+    out.append((target, "program", lambda table, feed: run_program([str(exe)], table, schema, sizes, dtypes)))
+    if numeric:
+        lib = folder / f"lib{name}.so"
+        out.append((target, "library", lambda table, feed: run_library(lib, name, table, schema, sizes,
+                                                                       isolated=True)))
+    return out
+
+
+class SkipRunner:
+    """A runner that cannot run on this machine; the report shows it as not run, and why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
 def _read_stored_inputs(directory: Path, schema: Schema) -> dict:
@@ -128,6 +165,9 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
     if reference is not None:
         add("onnx-ir", "onnxruntime", ort, "reference", reference)
     for target, runner, fn in _runners(directory, manifest, schema, proto):
+        if isinstance(fn, SkipRunner):
+            report.skipped.append({"target": target, "runner": runner, "reason": fn.reason})
+            continue
         if progress:
             progress(f"parity: running {target} ({runner})")
         try:

@@ -15,6 +15,9 @@ class ParityReport:
     reference: str
     checks: list = field(default_factory=list)  # dicts: target, runner, output, against, passed, ...
     errors: list = field(default_factory=list)  # dicts: target, runner, error
+    # Runners this machine cannot run (a GPU artifact without a GPU): target, runner, reason.
+    # They neither pass nor fail; every report lists them.
+    skipped: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -22,7 +25,8 @@ class ParityReport:
 
     def summary(self) -> dict:
         return {"passed": self.passed, "rows": self.rows, "data": self.data, "reference": self.reference,
-                "checks": len(self.checks), "failed": sum(not c["passed"] for c in self.checks) + len(self.errors)}
+                "checks": len(self.checks), "failed": sum(not c["passed"] for c in self.checks) + len(self.errors),
+                "not_run": [f"{s['target']} ({s['runner']}): {s['reason']}" for s in self.skipped]}
 
     def table(self) -> list:
         """One line per target/runner: pass or fail over all its outputs."""
@@ -44,7 +48,8 @@ class ParityReport:
     def write(self, directory: Path):
         directory = Path(directory)
         (directory / "parity.json").write_text(json.dumps(
-            {"summary": self.summary(), "model": self.model, "checks": self.checks, "errors": self.errors},
+            {"summary": self.summary(), "model": self.model, "checks": self.checks, "errors": self.errors,
+             "skipped": self.skipped},
             indent=2) + "\n")
         (directory / "parity.xml").write_text(self.junit())
         (directory / "parity.md").write_text(self.markdown())
@@ -64,10 +69,14 @@ class ParityReport:
             name = f"{e['target']}/{e['runner']}: run"
             cases.append(f'  <testcase classname="modelport.parity.{escape(self.model)}" name={quoteattr(name)}>'
                          f"<error message={quoteattr(e['error'][:500])}/></testcase>")
+        for s in self.skipped:
+            name = f"{s['target']}/{s['runner']}: run"
+            cases.append(f'  <testcase classname="modelport.parity.{escape(self.model)}" name={quoteattr(name)}>'
+                         f"<skipped message={quoteattr(s['reason'])}/></testcase>")
         failures = sum(not c["passed"] for c in self.checks)
         return ('<?xml version="1.0" encoding="UTF-8"?>\n'
                 f'<testsuite name="modelport parity" tests="{len(cases)}" failures="{failures}" '
-                f'errors="{len(self.errors)}">\n' + "\n".join(cases) + "\n</testsuite>\n")
+                f'errors="{len(self.errors)}" skipped="{len(self.skipped)}">\n' + "\n".join(cases) + "\n</testsuite>\n")
 
     def markdown(self) -> str:
         lines = [f"# Parity: {self.model}", "",
@@ -81,5 +90,7 @@ class ParityReport:
             else:
                 lines.append(f"| {r['target']} | {r['runner']} | {'pass' if r['passed'] else 'FAIL'} | "
                              f"{r['max_abs_error']:.3g} | {r['label_mismatches']} | {r['ties']} |")
+        for s in self.skipped:
+            lines.append(f"| {s['target']} | {s['runner']} | not run: {s['reason']} | | | |")
         lines += ["", "Details per output: parity.json. Tolerances: docs/parity.md."]
         return "\n".join(lines) + "\n"

@@ -65,18 +65,22 @@ def run_program(cmd: list, table: dict, schema: Schema, sizes: dict, dtypes: dic
     return csv_to_outputs(proc.stdout, schema, sizes, dtypes)
 
 
-def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict) -> dict:
-    """Call the C ABI `<name>_predict` through ctypes."""
-    dll = ctypes.CDLL(str(lib))
-    fn = getattr(dll, f"{name}_predict")
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict, isolated: bool = False) -> dict:
+    """Call the C ABI `<name>_predict` through ctypes (in a child process when `isolated`)."""
     n = len(next(iter(table.values())))
     x = np.ascontiguousarray(np.stack([table[c.name] for c in schema.inputs], axis=1).astype(np.float32))
-    y = np.zeros((n, len(schema.outputs)), dtype=np.float32)
-    rc = fn(x.ctypes.data, n, y.ctypes.data)
-    if rc != 0:
-        raise RuntimeError(f"{name}_predict returned {rc}")
+    if isolated:
+        from .isolated_library import call
+        y = call(lib, name, x, len(schema.outputs))
+    else:
+        dll = ctypes.CDLL(str(lib))
+        fn = getattr(dll, f"{name}_predict")
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+        y = np.zeros((n, len(schema.outputs)), dtype=np.float32)
+        rc = fn(x.ctypes.data, n, y.ctypes.data)
+        if rc != 0:
+            raise RuntimeError(f"{name}_predict returned {rc}")
     out = {t: np.empty((n, s), dtype=np.float64) for t, s in sizes.items()}
     for j, c in enumerate(schema.outputs):
         out[c.tensor][:, c.offset] = y[:, j]

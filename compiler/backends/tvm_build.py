@@ -1,0 +1,228 @@
+"""ONNX to a TVM-compiled library: prepare the graph for TVM's ONNX importer, import it into
+Relax, schedule or tune it, build it for a target and export the shared library.
+
+Shared by the tvm-llvm and tvm-cuda targets. TVM is imported lazily: only these targets
+need it.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import onnx
+
+from ..errors import BuildError, UnsupportedError
+
+LABEL_CLASSES_KEY = "modelport.label_classes."
+DEFAULT_CUDA_ARCHS = ("sm_80", "sm_90")
+
+
+def tvm():
+    """The tvm package, or a BuildError saying how to get it."""
+    try:
+        import tvm as tvm_mod
+        from tvm import relax  # noqa: F401  (fails when the wheel lacks Relax)
+    except ImportError as exc:
+        raise BuildError(f"the TVM targets need Apache TVM (apache-tvm 0.27, with Relax): {exc}. "
+                         "Install it with `pip install 'modelport[tvm]'` (make setup does), or leave "
+                         "out the tvm-llvm and tvm-cuda targets") from None
+    return tvm_mod
+
+
+def prepare(proto: onnx.ModelProto) -> tuple:
+    """The graph in the ops TVM's ONNX importer knows: recurrent layers unrolled, ai.onnx.ml
+    ops lowered to tensor ops. Returns (model, {output: [class label strings]}) where the
+    lowering turned string class labels into class indices."""
+    ops = {n.op_type for n in proto.graph.node}
+    if ops & {"LSTM", "GRU", "RNN"}:
+        from ..passes import unroll_rnn
+        proto = unroll_rnn.run(proto)
+    if any(n.domain == "ai.onnx.ml" for n in proto.graph.node):
+        from ..passes import ml_to_tensor
+        proto = ml_to_tensor.run(proto)
+    labels = {p.key[len(LABEL_CLASSES_KEY):]: json.loads(p.value) for p in proto.metadata_props
+              if p.key.startswith(LABEL_CLASSES_KEY)}
+    _check_importable(proto)
+    return proto, labels
+
+
+def _check_importable(proto: onnx.ModelProto):
+    from tvm.relax.frontend.onnx import onnx_frontend
+    known = onnx_frontend._get_convert_map()
+    missing = sorted({n.op_type for n in proto.graph.node if n.domain not in ("", "ai.onnx") or n.op_type not in known})
+    if missing:
+        raise UnsupportedError(
+            f"TVM cannot import the ONNX op(s) {', '.join(missing)}; the tvm-llvm and tvm-cuda targets "
+            "need a graph of standard ONNX ops. Use the onnx, cpp or java targets for this model")
+    for i in proto.graph.input:
+        if i.type.tensor_type.elem_type == onnx.TensorProto.STRING:
+            raise UnsupportedError(f"input {i.name!r} holds strings; the TVM targets take numeric inputs "
+                                   "only. Use the cpp or java targets for models with string columns")
+
+
+def to_relax(proto: onnx.ModelProto, batch: int | None = None):
+    """Import into a Relax IRModule; the batch dimension stays symbolic unless `batch` is given."""
+    tvm()
+    from tvm.relax.frontend.onnx import from_onnx
+    inits = {i.name for i in proto.graph.initializer}
+    # One symbolic batch size shared by every input.
+    n = batch or tvm().tirx.Var("batch", "int64")
+    shapes = {}
+    for i in proto.graph.input:
+        if i.name in inits:
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim]
+        shapes[i.name] = [n] + dims[1:]
+    dtypes = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type).name
+              for i in proto.graph.input if i.name not in inits}
+    try:
+        return from_onnx(proto, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=False)
+    except Exception as exc:  # TVM raises its own error types
+        raise UnsupportedError(f"TVM cannot import this ONNX graph: {_first_line(exc)}. Use the onnx, cpp "
+                               "or java targets for this model") from None
+
+
+def llvm_target(num_cores: int | None = None):
+    """The host CPU, named explicitly (TVM's own guess of the triple is a conda one)."""
+    t = tvm()
+    return t.target.Target({"kind": "llvm", "mcpu": t.target.codegen.llvm_get_system_cpu(),
+                            "mtriple": "x86_64-linux-gnu", "num-cores": num_cores or os.cpu_count() or 1})
+
+
+def cuda_target(arch: str):
+    host = llvm_target()
+    return tvm().target.Target({"kind": "cuda", "arch": arch, "host": host})
+
+
+def tuning_dir(mod, target, cache: Path | None = None) -> Path:
+    """Where tuning records for this exact module and target live (reused across builds)."""
+    key = hashlib.sha256((str(target) + mod.script(show_meta=False)).encode()).hexdigest()[:24]
+    root = cache or Path(os.environ.get("MODELPORT_CACHE") or Path.home() / ".cache" / "modelport")
+    return root / "tvm-tuning" / key
+
+
+def cuda_arch(arch) -> str:
+    """--cuda-arch: one sm_XY, or several comma-separated (the default: sm_80,sm_90)."""
+    archs = [a.strip() for a in (arch or ",".join(DEFAULT_CUDA_ARCHS)).split(",") if a.strip()]
+    bad = [a for a in archs if not (a.startswith("sm_") and a[3:].isdigit())]
+    if bad or not archs:
+        from ..errors import UsageError
+        raise UsageError(f"--cuda-arch {arch!r}: expected sm_XY values such as sm_80 or sm_80,sm_90")
+    return ",".join(archs)
+
+
+def compile_module(mod, target, tune_seconds: float = 0, progress=None):
+    """Relax module -> (executable, info). Untuned CPU code uses TVM's default lowering; GPU
+    code needs dlight's default schedules. With `tune_seconds`, MetaSchedule tunes every
+    task for about that long (records cached by tuning_dir and reused by later builds)
+    and the best schedules found are applied."""
+    t = tvm()
+    from tvm import relax
+    info = {"tuned": False}
+    if tune_seconds:
+        mod, info = _tune(mod, target, tune_seconds, progress)
+    elif target.kind.name == "cuda":
+        from tvm.s_tir import dlight as dl
+        with target:
+            mod = relax.get_pipeline("zero")(mod)
+            mod = dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                          dl.gpu.GeneralReduction(), dl.gpu.Fallback())(mod)
+    try:
+        with _quiet():
+            return t.compile(mod, target=target), info
+    except Exception as exc:
+        raise BuildError(f"TVM could not build the model for {target.kind.name}: {_first_line(exc)}") from None
+
+
+TRIALS_PER_ROUND = 32
+
+
+def _tune(mod, target, seconds: float, progress):
+    """MetaSchedule tuning in rounds of TRIALS_PER_ROUND trials until `seconds` have passed
+    (a round is not cut short). Records accumulate in tuning_dir(); seconds already spent
+    on this module and target count toward the budget, so a rebuild reuses them."""
+    from tvm import relax
+    from tvm.s_tir import meta_schedule as ms
+    with target:
+        mod = relax.get_pipeline("zero")(mod)
+    work = tuning_dir(mod, target)
+    ledger = work / "modelport-tuning.json"
+    spent = json.loads(ledger.read_text()) if ledger.exists() else {"seconds": 0.0, "trials": 0}
+    if spent["seconds"] >= seconds and progress:
+        progress(f"tuning records reused from {work} ({spent['trials']} trials, {spent['seconds']:.0f} s)")
+    work.mkdir(parents=True, exist_ok=True)
+    while spent["seconds"] < seconds:
+        if progress:
+            progress(f"tuning with MetaSchedule: {spent['seconds']:.0f} of {seconds:.0f} s, "
+                     f"{spent['trials']} trials so far (records in {work})")
+        t0 = time.time()
+        trials = spent["trials"] + TRIALS_PER_ROUND
+        with _quiet():
+            ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work),
+                                            max_trials_global=trials, max_trials_per_task=trials,
+                                            num_trials_per_iter=16)
+        spent = {"seconds": spent["seconds"] + time.time() - t0, "trials": trials}
+        ledger.write_text(json.dumps(spent))
+    db = ms.database.JSONDatabase(work_dir=str(work))
+    with target, db, tvm().transform.PassContext(opt_level=3):
+        mod = relax.transform.MetaScheduleApplyDatabase()(mod)
+    return mod, {"tuned": True, "trials": spent["trials"], "tuning_seconds": round(spent["seconds"], 1),
+                 "records": str(work)}
+
+
+def export(executable, path: Path, target):
+    """Write the shared library. CUDA kernels are compiled to a fatbin here, by nvcc, so the
+    library runs without a compiler; the host code is compiled by the system C++ compiler."""
+    try:
+        with _quiet():
+            executable.export_library(str(path))
+    except Exception as exc:
+        raise BuildError(f"TVM could not export the compiled model: {_first_line(exc)}") from None
+
+
+def runtime_libraries(cuda: bool = False) -> list:
+    """The TVM runtime libraries a stub links against, from the installed wheel."""
+    import tvm_ffi
+    t = tvm()
+    tvm_lib = Path(t.__file__).parent / "lib"
+    ffi_lib = Path(tvm_ffi.__file__).parent / "lib"
+    libs = [tvm_lib / "libtvm_runtime.so", ffi_lib / "libtvm_ffi.so"]
+    if cuda:
+        libs.append(tvm_lib / "libtvm_runtime_cuda.so")
+    for lib in libs:
+        if not lib.exists():
+            raise BuildError(f"the TVM wheel lacks {lib.name} (looked in {lib.parent}); reinstall apache-tvm")
+    return libs
+
+
+def include_dirs() -> list:
+    import tvm_ffi
+    return [Path(tvm_ffi.__file__).parent / "include"]
+
+
+def copy_runtime(dest: Path, cuda: bool = False) -> list:
+    dest.mkdir(parents=True, exist_ok=True)
+    names = []
+    for lib in runtime_libraries(cuda):
+        shutil.copy2(lib, dest / lib.name)
+        names.append(lib.name)
+    return names
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:500]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """TVM's own warnings are not the user's business."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

@@ -1,0 +1,159 @@
+"""The C++ stub of the TVM targets: the cpp target's API, C ABI and CSV program, with
+run_rows calling the TVM-compiled library through the TVM runtime that ships in the wheel.
+
+Artifact layout (tvm-llvm/ and tvm-cuda/ alike):
+  <name>_module.so   the TVM-compiled model
+  lib<name>.so       the stub: <name>.hpp's C++ API and the C ABI (rpath $ORIGIN/lib)
+  bin/<name>         the CSV program (rpath $ORIGIN/..:$ORIGIN/../lib)
+  lib/               libtvm_runtime.so, libtvm_ffi.so (and libtvm_runtime_cuda.so)
+  sources            <name>.hpp/.cpp, <name>_main.cpp, modelport_runtime.*, modelport_tvm.*
+"""
+from __future__ import annotations
+
+import subprocess
+from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
+
+from ..errors import BuildError, UnsupportedError
+from ..ir import Graph, Tensor
+from ..kernel import ast as k
+from ..lower import Value
+from ..render.cpp import CppRenderer
+from . import cpp, tvm_build
+from .naming import identifier
+
+ELEM = {"f32": "F32", "f64": "F64", "i64": "I64", "i32": "I32", "bool": "BOOL"}
+CTYPE = CppRenderer.types
+TVM_RUNTIME_FILES = ["modelport_tvm.hpp", "modelport_tvm.cpp"]
+
+
+def signature(graph: Graph, labels: dict) -> SimpleNamespace:
+    """The model's tensors as the C++ generator sees them (inputs and outputs only). An
+    output whose labels the TVM graph holds as class indices stays a string tensor here."""
+    def value(name, i, kind):
+        t = graph.tensors[name]
+        if t.dtype not in ("f32", "f64", "i64", "str"):
+            raise UnsupportedError(f"{'input' if kind == 'in' else 'output'} {name!r} has element type {t.dtype}; "
+                                   "the TVM targets take float32, float64 and int64 tensors")
+        return Value(Tensor(name, t.dtype, t.shape, True), k.Buf(f"{kind}{i}", t.dtype, kind))
+    ins = [value(n, i, "in") for i, n in enumerate(graph.inputs)]
+    outs = [value(n, i, "out") for i, n in enumerate(graph.outputs)]
+    for v in ins:
+        if v.dtype == "str":
+            raise UnsupportedError(f"input {v.info.name!r} holds strings; the TVM targets take numeric inputs only. "
+                                   "Use the cpp or java targets for models with string columns")
+    for v in outs:
+        if v.dtype == "str" and v.info.name not in labels:
+            raise UnsupportedError(f"output {v.info.name!r} holds strings the TVM graph cannot compute")
+    return SimpleNamespace(inputs=ins, outputs=outs, tables=[], temps=[], scratch=[], block=0)
+
+
+def _desc_lines(prefix: str, values: list, labels: dict, r: CppRenderer) -> list:
+    lines = []
+    for i, v in enumerate(values):
+        dims = ", ".join(str(d) for d in v.shape) or "1"
+        lines.append(f"const int64_t k{prefix}Shape{i}[] = {{{dims}}};")
+    lines.append(f"const modelport_tvm::TensorDesc k{prefix}[] = {{")
+    for i, v in enumerate(values):
+        dtype = "i64" if v.info.name in labels else v.dtype
+        lines.append(f"    {{modelport_tvm::ElemType::{ELEM[dtype]}, {len(v.shape)}, k{prefix}Shape{i}, {v.size}}},")
+    lines.append("};")
+    return lines
+
+
+def native(sig: SimpleNamespace, labels: dict, ns: str, device: str) -> dict:
+    """The run_rows of the stub: calls modelport_tvm::Model; maps class indices to labels."""
+    r = CppRenderer()
+    prelude = _desc_lines("TvmInputs", sig.inputs, labels, r) + _desc_lines("TvmOutputs", sig.outputs, labels, r)
+    mapped = [(i, v) for i, v in enumerate(sig.outputs) if v.info.name in labels]
+    for i, v in mapped:
+        prelude.append(f"const char* const kLabels{i}[] = {{"
+                       + ", ".join(r.string_literal(str(c)) for c in labels[v.info.name]) + "};")
+    prelude += [
+        f'const modelport_tvm::Model kTvmModel("{ns}_module.so", modelport_tvm::{device},',
+        f"                                     kTvmInputs, {len(sig.inputs)}, kTvmOutputs, {len(sig.outputs)});",
+    ]
+    body = []
+    if not mapped:
+        body.append("  kTvmModel.run(inputs, outputs, n);")
+        return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body}
+    body.append(f"  void* tvm_outputs[] = {{{', '.join(f'outputs[{i}]' for i in range(len(sig.outputs)))}}};")
+    for i, v in mapped:
+        body += [f"  std::vector<int64_t> index{i}(static_cast<size_t>(n * {v.size}));",
+                 f"  tvm_outputs[{i}] = index{i}.data();"]
+    body.append("  kTvmModel.run(inputs, tvm_outputs, n);")
+    for i, v in mapped:
+        count = len(labels[v.info.name])
+        body += [f"  std::string* labels{i} = static_cast<std::string*>(outputs[{i}]);",
+                 f"  for (int64_t j = 0; j < n * {v.size}; ++j) {{",
+                 f"    const int64_t c = index{i}[static_cast<size_t>(j)];",
+                 f"    labels{i}[j] = (c >= 0 && c < {count}) ? kLabels{i}[c] : std::string();",
+                 "  }"]
+    return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body}
+
+
+def generate(sig, labels, schema, name, description, banner, device: str) -> dict:
+    ns = identifier(name)
+    files = cpp.generate(sig, schema, name, description, banner, native=native(sig, labels, ns, device))
+    files.pop("modelport_kernel.hpp", None)
+    files["CMakeLists.txt"] = _cmake(ns, banner)
+    for f in TVM_RUNTIME_FILES:
+        files[f] = resources.files("modelport.runtimes").joinpath("tvm", f).read_text()
+    return files
+
+
+def _cmake(ns: str, banner: str) -> str:
+    return "\n".join([
+        f"# {banner}",
+        "# Rebuilds the stub against the TVM runtime libraries in lib/ (headers: TVM_FFI_INCLUDE,",
+        "# the include folder of the tvm_ffi Python package, or of an apache-tvm-ffi source tree).",
+        "cmake_minimum_required(VERSION 3.16)",
+        f"project({ns} CXX)",
+        "set(CMAKE_CXX_STANDARD 17)",
+        "set(CMAKE_CXX_STANDARD_REQUIRED ON)",
+        "set(CMAKE_POSITION_INDEPENDENT_CODE ON)",
+        'set(TVM_FFI_INCLUDE "" CACHE PATH "tvm_ffi include folder")',
+        'if(NOT CMAKE_BUILD_TYPE)\n  set(CMAKE_BUILD_TYPE Release)\nendif()',
+        f"add_library({ns} SHARED {ns}.cpp modelport_runtime.cpp modelport_tvm.cpp)",
+        f"target_include_directories({ns} PRIVATE ${{TVM_FFI_INCLUDE}})",
+        f"target_link_libraries({ns} PRIVATE ${{CMAKE_CURRENT_SOURCE_DIR}}/lib/libtvm_runtime.so "
+        "${CMAKE_CURRENT_SOURCE_DIR}/lib/libtvm_ffi.so dl)",
+        f"set_target_properties({ns} PROPERTIES BUILD_RPATH \"$ORIGIN/lib\" INSTALL_RPATH \"$ORIGIN/lib\")",
+        f"add_executable({ns}_program {ns}_main.cpp)",
+        f"target_link_libraries({ns}_program PRIVATE {ns})",
+        f"set_target_properties({ns}_program PROPERTIES OUTPUT_NAME {ns} RUNTIME_OUTPUT_DIRECTORY bin",
+        '  BUILD_RPATH "$ORIGIN/..;$ORIGIN/../lib" INSTALL_RPATH "$ORIGIN/..;$ORIGIN/../lib")',
+    ]) + "\n"
+
+
+def _run(cmd, cwd):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"C++ build of the TVM stub failed: {' '.join(cmd)}\n{proc.stderr[-4000:]}")
+
+
+def build(src: Path, name: str, cuda: bool = False) -> dict:
+    """Compile the stub in `src` into lib<name>.so and bin/<name>, next to lib/ (the runtime)."""
+    ns = identifier(name)
+    cxx = cpp.compiler()
+    libs = tvm_build.copy_runtime(src / "lib", cuda)
+    includes = [f"-I{d}" for d in tvm_build.include_dirs()]
+    runtime, job = cpp._runtime_object(cxx, src)
+    for unit in (ns, f"{ns}_main", "modelport_tvm"):
+        _run([cxx, *cpp.CXX_FLAGS, *includes, "-c", f"{unit}.cpp", "-o", f"{unit}.o"], src)
+    if job is not None:
+        proc, tmp, cmd = job
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
+        tmp.replace(runtime)
+    link = [f"lib/{lib}" for lib in libs] + ["-ldl"]
+    _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", str(runtime), "-o", f"lib{ns}.so",
+          "-Wl,-rpath,$ORIGIN/lib", *link], src)
+    (src / "bin").mkdir(exist_ok=True)
+    _run([cxx, f"{ns}_main.o", f"lib{ns}.so", "-o", f"bin/{ns}", "-Wl,-rpath,$ORIGIN/..:$ORIGIN/../lib",
+          *link], src)
+    for unit in (ns, f"{ns}_main", "modelport_tvm"):
+        (src / f"{unit}.o").unlink()
+    return {"compiler": cpp._version(cxx), "flags": cpp.CXX_FLAGS, "runtime": [f"lib/{lib}" for lib in libs]}

@@ -1,0 +1,42 @@
+"""What the tvm-llvm and tvm-cuda targets share: prepare, import, build and export the model,
+then generate and build its stubs."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import onnx
+
+from . import tvm_build, tvm_stub
+from .naming import identifier
+
+PREPARED = "prepared.onnx"
+
+
+def emit_tvm(directory: Path, device: str, schema, name, description, banner, proto, graph,
+             tune: float = 0, cuda_arch=None, progress=None, **_) -> dict:
+    directory.mkdir(parents=True)
+    ns = identifier(name)
+    cuda = device == "kCUDA"
+    tvm = tvm_build.tvm()
+    prepared, labels = tvm_build.prepare(proto)
+    # The graph TVM compiles, kept for the parity check of the preparation (ONNX Runtime).
+    onnx.save(prepared, directory / PREPARED)
+    sig = tvm_stub.signature(graph, labels)
+    mod = tvm_build.to_relax(prepared)
+    t0 = time.time()
+    if cuda:
+        target = tvm_build.cuda_target(tvm_build.cuda_arch(cuda_arch))
+    else:
+        target = tvm_build.llvm_target()
+    executable, info = tvm_build.compile_module(mod, target, tune_seconds=tune, progress=progress)
+    tvm_build.export(executable, directory / f"{ns}_module.so", target)
+    info.update({"tvm_version": tvm.__version__, "target": str(target), "tvm_seconds": round(time.time() - t0, 2)})
+    files = tvm_stub.generate(sig, labels, schema, name, description, banner, device)
+    for rel, text in files.items():
+        (directory / rel).write_text(text)
+    info.update(tvm_stub.build(directory, name, cuda=cuda))
+    info["files"] = sorted(files) + [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED]
+    if labels:
+        info["label_classes"] = labels
+    return info
