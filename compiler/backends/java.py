@@ -93,7 +93,13 @@ def _levels_expr(levels: list, lit) -> str:
     return f"ModelSpec.unpackLevels({len(levels)}, new String[] {{\n                {(',' + chr(10) + '                ').join(parts)}}})"
 
 
-def generate(program: Program, schema: Schema, name: str, description: str, banner: str) -> dict:
+def generate(program: Program, schema: Schema, name: str, description: str, banner: str,
+             native: dict | None = None) -> dict:
+    """{relative path: text or bytes} of the Java sources of `program`.
+
+    `native` replaces the generated kernel by another implementation of the same tensors
+    (the TVM stubs' JNI): {"members": [class body lines], "run_rows": [body lines of
+    runRows(inputs, outputs, n)]}; `program` then needs only its inputs and outputs."""
     r = JavaRenderer()
     cls = class_name(name)
     lit = r.string_literal
@@ -113,18 +119,10 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         f"    private {cls}() {{}}",
         "",
     ]
-    for b in program.tables:
-        if b.dtype == "str":
-            values = ", ".join(lit(v) for v in b.data.tolist())
-            lines.append(f"    private static final String[] {b.name} = {{{values}}};")
-        else:
-            lines.append(f"    private static final {JTYPE[b.dtype]}[] {b.name};")
-    lines += ["", "    static {",
-              f'        java.nio.ByteBuffer data = Kernel.resource({cls}.class, "{cls}.bin");']
-    for b in program.tables:
-        if b.dtype != "str":
-            lines.append(f"        {b.name} = Kernel.{READER[b.dtype]}(data, {b.data.size});")
-    lines += ["    }", ""]
+    if native:
+        lines += native["members"] + [""]
+    else:
+        lines += _tables(program, cls, lit)
     # The spec.
     lines.append("    /** Inputs, outputs and CSV columns; drives the CSV program. */")
     lines.append("    public static final ModelSpec SPEC = new ModelSpec(")
@@ -166,6 +164,42 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "    /** The model on n rows; the CSV program (SPEC) checks the input itself. */",
         "    private static void runRows(Object[] inputs, Object[] outputs, int n) {",
     ]
+    if native:
+        lines += native["run_rows"] + ["    }", ""]
+    else:
+        lines += _kernel(program, r)
+    lines += _api(cls, program, schema, numeric)
+    pkg_dir = "src/" + PACKAGE.replace(".", "/")
+    files = {f"{pkg_dir}/{cls}.java": "\n".join(lines) + "\n"}
+    if not native:
+        files[f"{pkg_dir}/{cls}.bin"] = _blob(program)
+    for f in RUNTIME_SOURCES:
+        files[f"src/modelport/runtime/{f}"] = resources.files("modelport.runtimes").joinpath(
+            "java", "modelport", "runtime", f).read_text()
+    return files
+
+
+def _tables(program: Program, cls: str, lit) -> list:
+    """The constant tables: declared here, read from the jar's resource at class init."""
+    lines = []
+    for b in program.tables:
+        if b.dtype == "str":
+            values = ", ".join(lit(v) for v in b.data.tolist())
+            lines.append(f"    private static final String[] {b.name} = {{{values}}};")
+        else:
+            lines.append(f"    private static final {JTYPE[b.dtype]}[] {b.name};")
+    lines += ["", "    static {",
+              f'        java.nio.ByteBuffer data = Kernel.resource({cls}.class, "{cls}.bin");']
+    for b in program.tables:
+        if b.dtype != "str":
+            lines.append(f"        {b.name} = Kernel.{READER[b.dtype]}(data, {b.data.size});")
+    lines += ["    }", ""]
+    return lines
+
+
+def _kernel(program: Program, r: JavaRenderer) -> list:
+    """runRows' body and the per-op step methods."""
+    lines = []
     for i, v in enumerate(program.inputs):
         lines.append(f"        final {JTYPE[v.dtype]}[] {v.buf.name} = ({JTYPE[v.dtype]}[]) inputs[{i}];")
     for i, v in enumerate(program.outputs):
@@ -190,6 +224,12 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         lines.append(f"    private static void {fn}({sig}) {{")
         lines += r.stmts(step, 2)
         lines += ["    }", ""]
+    return lines
+
+
+def _api(cls: str, program, schema: Schema, numeric: bool) -> list:
+    """The public API after runRows: predict, columns, describe, main."""
+    lines = []
     if numeric:
         lines += [
             "    /** Rows of floats in input-column order to rows of floats in output-column order. */",
@@ -224,12 +264,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "    }",
         "}",
     ]
-    pkg_dir = "src/" + PACKAGE.replace(".", "/")
-    files = {f"{pkg_dir}/{cls}.java": "\n".join(lines) + "\n", f"{pkg_dir}/{cls}.bin": _blob(program)}
-    for f in RUNTIME_SOURCES:
-        files[f"src/modelport/runtime/{f}"] = resources.files("modelport.runtimes").joinpath(
-            "java", "modelport", "runtime", f).read_text()
-    return files
+    return lines
 
 
 def toolchain() -> tuple:
@@ -251,7 +286,9 @@ def build(src: Path, name: str) -> dict:
         if proc.returncode != 0:
             raise BuildError(f"Java build failed:\n{proc.stderr[-4000:]}")
         res = Path(classes) / PACKAGE.replace(".", "/")
-        shutil.copy(src / "src" / PACKAGE.replace(".", "/") / f"{cls}.bin", res / f"{cls}.bin")
+        blob = src / "src" / PACKAGE.replace(".", "/") / f"{cls}.bin"
+        if blob.exists():
+            shutil.copy(blob, res / f"{cls}.bin")
         proc = subprocess.run([jar, "--create", "--file", str(src / f"{name}.jar"), "--main-class",
                                f"{PACKAGE}.{cls}", "--date", "2000-01-01T00:00:00Z", "-C", classes, "."],
                               capture_output=True, text=True)

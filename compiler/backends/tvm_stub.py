@@ -25,7 +25,7 @@ from .naming import identifier
 
 ELEM = {"f32": "F32", "f64": "F64", "i64": "I64", "i32": "I32", "bool": "BOOL"}
 CTYPE = CppRenderer.types
-TVM_RUNTIME_FILES = ["modelport_tvm.hpp", "modelport_tvm.cpp"]
+TVM_RUNTIME_FILES = ["modelport_tvm.hpp", "modelport_tvm.cpp", "modelport_jni.hpp"]
 
 
 def signature(graph: Graph, labels: dict) -> SimpleNamespace:
@@ -133,14 +133,16 @@ def _run(cmd, cwd):
         raise BuildError(f"C++ build of the TVM stub failed: {' '.join(cmd)}\n{proc.stderr[-4000:]}")
 
 
-def build(src: Path, name: str, cuda: bool = False) -> dict:
-    """Compile the stub in `src` into lib<name>.so and bin/<name>, next to lib/ (the runtime)."""
+def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> dict:
+    """Compile the stub in `src` into lib<name>.so and bin/<name>, next to lib/ (the runtime).
+    `jni`: the JDK include folders, when lib<name>.so also carries the Java stub's natives."""
     ns = identifier(name)
     cxx = cpp.compiler()
     libs = tvm_build.copy_runtime(src / "lib", cuda)
-    includes = [f"-I{d}" for d in tvm_build.include_dirs()]
+    includes = [f"-I{d}" for d in tvm_build.include_dirs() + list(jni or [])]
     runtime, job = cpp._runtime_object(cxx, src)
-    for unit in (ns, f"{ns}_main", "modelport_tvm"):
+    units = [ns, f"{ns}_main", "modelport_tvm"] + ([f"{ns}_jni"] if jni else [])
+    for unit in units:
         _run([cxx, *cpp.CXX_FLAGS, *includes, "-c", f"{unit}.cpp", "-o", f"{unit}.o"], src)
     if job is not None:
         proc, tmp, cmd = job
@@ -149,11 +151,12 @@ def build(src: Path, name: str, cuda: bool = False) -> dict:
             raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
         tmp.replace(runtime)
     link = [f"lib/{lib}" for lib in libs] + ["-ldl"]
-    _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", str(runtime), "-o", f"lib{ns}.so",
+    _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", *([f"{ns}_jni.o"] if jni else []), str(runtime),
+          "-o", f"lib{ns}.so",
           "-Wl,-rpath,$ORIGIN/lib", *link], src)
     (src / "bin").mkdir(exist_ok=True)
     _run([cxx, f"{ns}_main.o", f"lib{ns}.so", "-o", f"bin/{ns}", "-Wl,-rpath,$ORIGIN/..:$ORIGIN/../lib",
           *link], src)
-    for unit in (ns, f"{ns}_main", "modelport_tvm"):
+    for unit in units:
         (src / f"{unit}.o").unlink()
     return {"compiler": cpp._version(cxx), "flags": cpp.CXX_FLAGS, "runtime": [f"lib/{lib}" for lib in libs]}

@@ -2,12 +2,13 @@
 then generate and build its stubs."""
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import onnx
 
-from . import tvm_build, tvm_stub
+from . import java, tvm_build, tvm_jni, tvm_stub
 from .naming import identifier
 
 PREPARED = "prepared.onnx"
@@ -33,10 +34,25 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     tvm_build.export(executable, directory / f"{ns}_module.so", target)
     info.update({"tvm_version": tvm.__version__, "target": str(target), "tvm_seconds": round(time.time() - t0, 2)})
     files = tvm_stub.generate(sig, labels, schema, name, description, banner, device)
+    jni = tvm_jni.jni_includes() if shutil.which("javac") and shutil.which("jar") else []
+    if jni:
+        files[f"{ns}_jni.cpp"] = tvm_jni.generate_jni(sig, name, banner)
+        files.update(tvm_jni.generate_java(sig, schema, name, description, banner))
+    elif progress:
+        progress(f"{directory.name}: no JDK found (javac, jar and jni.h): the Java stub is not built")
     for rel, text in files.items():
-        (directory / rel).write_text(text)
-    info.update(tvm_stub.build(directory, name, cuda=cuda))
-    info["files"] = sorted(files) + [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED]
+        p = directory / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    info.update(tvm_stub.build(directory, name, cuda=cuda, jni=jni))
+    built = [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED]
+    if jni:
+        info["java"] = java.build(directory / "java", name)
+        info["class"] = f"{java.PACKAGE}.{tvm_jni.class_name(name)}"
+        built.append(f"java/{name}.jar")
+    else:
+        info["java"] = "not built: no JDK (javac, jar and jni.h) on the build machine"
+    info["files"] = sorted(files) + built
     if labels:
         info["label_classes"] = labels
     return info

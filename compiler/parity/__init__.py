@@ -85,13 +85,17 @@ def _tvm_runners(folder: Path, target: str, info: dict, name: str, schema: Schem
         from .gpu import cuda_available
         ok, why = cuda_available()
         if not ok:
-            return out + [(target, runner, SkipRunner(why)) for runner in ("program", "library")]
+            return out + [(target, runner, SkipRunner(why)) for runner in ("program", "library", "jar")]
     exe = folder / "bin" / name
     out.append((target, "program", lambda table, feed: run_program([str(exe)], table, schema, sizes, dtypes)))
     if numeric:
         lib = folder / f"lib{name}.so"
         out.append((target, "library", lambda table, feed: run_library(lib, name, table, schema, sizes,
                                                                        isolated=True)))
+    jar = folder / "java" / f"{name}.jar"
+    if jar.exists():
+        out.append((target, "jar", lambda table, feed: run_program(["java", "-jar", str(jar)], table, schema,
+                                                                   sizes, dtypes)))
     return out
 
 

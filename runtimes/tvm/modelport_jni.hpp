@@ -1,0 +1,87 @@
+// modelport JNI helpers for the TVM targets' Java stub: Java primitive arrays as C++ buffers
+// (released on scope exit, also when the model throws), Java strings from UTF-8, and Java
+// exceptions from C++ ones.
+#ifndef MODELPORT_JNI_HPP
+#define MODELPORT_JNI_HPP
+
+#include <jni.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace modelport_jni {
+
+// Elements of a Java primitive array, pinned or copied by the JVM for the object's lifetime.
+// `release_mode`: 0 copies changes back (outputs), JNI_ABORT does not (inputs).
+#define MODELPORT_JNI_ELEMENTS(Kind, JArray, JType)                                            \
+  class Kind##Elements {                                                                       \
+   public:                                                                                     \
+    Kind##Elements(JNIEnv* env, JArray array, jint release_mode)                               \
+        : env_(env), array_(array), mode_(release_mode),                                       \
+          data_(array ? env->Get##Kind##ArrayElements(array, nullptr) : nullptr) {             \
+      if (data_ == nullptr) throw std::invalid_argument("a tensor array is null or too big");   \
+    }                                                                                          \
+    ~Kind##Elements() { env_->Release##Kind##ArrayElements(array_, data_, mode_); }             \
+    Kind##Elements(const Kind##Elements&) = delete;                                            \
+    Kind##Elements& operator=(const Kind##Elements&) = delete;                                 \
+    JType* data() { return data_; }                                                            \
+                                                                                               \
+   private:                                                                                    \
+    JNIEnv* env_;                                                                              \
+    JArray array_;                                                                             \
+    jint mode_;                                                                                \
+    JType* data_;                                                                              \
+  };
+
+MODELPORT_JNI_ELEMENTS(Float, jfloatArray, jfloat)
+MODELPORT_JNI_ELEMENTS(Double, jdoubleArray, jdouble)
+MODELPORT_JNI_ELEMENTS(Long, jlongArray, jlong)
+#undef MODELPORT_JNI_ELEMENTS
+
+// UTF-8 (as labels are stored) to UTF-16 (what NewString takes). NewStringUTF would read
+// "modified UTF-8" and mangle characters outside the Basic Multilingual Plane.
+inline std::u16string utf16(const std::string& s) {
+  std::u16string out;
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    char32_t cp;
+    std::size_t len;
+    if (c < 0x80) { cp = c; len = 1; }
+    else if ((c >> 5) == 0x6) { cp = c & 0x1F; len = 2; }
+    else if ((c >> 4) == 0xE) { cp = c & 0x0F; len = 3; }
+    else { cp = c & 0x07; len = 4; }
+    if (i + len > s.size()) break;
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xD800 + (cp >> 10)));
+      out.push_back(static_cast<char16_t>(0xDC00 + (cp & 0x3FF)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return out;
+}
+
+inline void set_strings(JNIEnv* env, jobjectArray array, const std::vector<std::string>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::u16string u = utf16(values[i]);
+    jstring s = env->NewString(reinterpret_cast<const jchar*>(u.data()), static_cast<jsize>(u.size()));
+    if (s == nullptr) return;  // OutOfMemoryError is pending
+    env->SetObjectArrayElement(array, static_cast<jsize>(i), s);
+    env->DeleteLocalRef(s);
+  }
+}
+
+inline void throw_java(JNIEnv* env, const char* class_name, const char* message) {
+  if (env->ExceptionCheck()) return;
+  jclass cls = env->FindClass(class_name);
+  if (cls != nullptr) env->ThrowNew(cls, message);
+}
+
+}  // namespace modelport_jni
+
+#endif  // MODELPORT_JNI_HPP
