@@ -193,11 +193,29 @@ def runtime_libraries(cuda: bool = False) -> list:
     ffi_lib = Path(tvm_ffi.__file__).parent / "lib"
     libs = [tvm_lib / "libtvm_runtime.so", ffi_lib / "libtvm_ffi.so"]
     if cuda:
-        libs.append(tvm_lib / "libtvm_runtime_cuda.so")
+        # Loaded by the stub when it first runs on the GPU (it needs the NVIDIA driver), with
+        # the CUDA runtime it was built against.
+        libs += [tvm_lib / "libtvm_runtime_cuda.so", _cudart()]
     for lib in libs:
         if not lib.exists():
             raise BuildError(f"the TVM wheel lacks {lib.name} (looked in {lib.parent}); reinstall apache-tvm")
     return libs
+
+
+def _cudart() -> Path:
+    """libcudart.so.13 of the CUDA toolkit (TVM's CUDA plugin needs that major version)."""
+    import ctypes.util
+    import subprocess
+    out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "libcudart.so.13 " in line and "=>" in line:
+            return Path(line.split("=>")[1].strip())
+    for root in sorted(Path("/usr/local").glob("cuda*")):
+        for cand in (root / "lib" / "libcudart.so.13", root / "lib64" / "libcudart.so.13"):
+            if cand.exists():
+                return cand
+    raise BuildError("tvm-cuda bundles the CUDA runtime libcudart.so.13, which was not found (looked in "
+                     "ldconfig's cache and /usr/local/cuda*): install the CUDA 13 toolkit, or leave out tvm-cuda")
 
 
 def include_dirs() -> list:

@@ -150,7 +150,8 @@ def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> 
         if proc.returncode != 0:
             raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
         tmp.replace(runtime)
-    link = [f"lib/{lib}" for lib in libs] + ["-ldl"]
+    # Only the CPU runtime is linked; the CUDA plugin is loaded when the model first runs.
+    link = [f"lib/{lib}" for lib in libs if lib in ("libtvm_runtime.so", "libtvm_ffi.so")] + ["-ldl"]
     _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", *([f"{ns}_jni.o"] if jni else []), str(runtime),
           "-o", f"lib{ns}.so",
           "-Wl,-rpath,$ORIGIN/lib", *link], src)

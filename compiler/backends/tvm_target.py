@@ -24,15 +24,16 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     # The graph TVM compiles, kept for the parity check of the preparation (ONNX Runtime).
     onnx.save(prepared, directory / PREPARED)
     sig = tvm_stub.signature(graph, labels)
-    mod = tvm_build.to_relax(prepared)
     t0 = time.time()
     if cuda:
-        target = tvm_build.cuda_target(tvm_build.cuda_arch(cuda_arch))
+        info = _build_cuda(directory, ns, cuda_arch, tune, progress)
     else:
         target = tvm_build.llvm_target()
-    executable, info = tvm_build.compile_module(mod, target, tune_seconds=tune, progress=progress)
-    tvm_build.export(executable, directory / f"{ns}_module.so", target)
-    info.update({"tvm_version": tvm.__version__, "target": str(target), "tvm_seconds": round(time.time() - t0, 2)})
+        mod = tvm_build.to_relax(prepared)
+        executable, info = tvm_build.compile_module(mod, target, tune_seconds=tune, progress=progress)
+        tvm_build.export(executable, directory / f"{ns}_module.so", target)
+        info["target"] = str(target)
+    info.update({"tvm_version": tvm.__version__, "tvm_seconds": round(time.time() - t0, 2)})
     files = tvm_stub.generate(sig, labels, schema, name, description, banner, device)
     jni = tvm_jni.jni_includes() if shutil.which("javac") and shutil.which("jar") else []
     if jni:
@@ -55,4 +56,18 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     info["files"] = sorted(files) + built
     if labels:
         info["label_classes"] = labels
+    return info
+
+
+def _build_cuda(directory: Path, ns: str, cuda_arch, tune: float, progress) -> dict:
+    from ..parity.gpu import cuda_available
+    from . import tvm_cuda_build
+    archs = tvm_build.cuda_arch(cuda_arch)
+    if tune and not cuda_available()[0]:
+        # MetaSchedule measures candidates on the GPU itself.
+        if progress:
+            progress("tvm-cuda: no GPU on this machine, so no tuning (dlight's default schedules are used)")
+        tune = 0
+    info = tvm_cuda_build.build(directory / PREPARED, directory / f"{ns}_module.so", archs, tune, progress)
+    info["target"] = f"cuda ({archs}), kernels compiled to a fatbin by nvcc"
     return info

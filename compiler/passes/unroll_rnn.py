@@ -10,6 +10,8 @@ leaves out the terms that zeros would cancel.
 Constant weights are sliced, transposed and summed here in numpy; weights that the graph
 computes get the same treatment as Gather/Slice/Transpose/Add nodes.
 
+Only the main graph is rewritten: a recurrent node inside an If/Loop/Scan body stays as it is.
+
 Spec: https://onnx.ai/onnx/operators/onnx__LSTM.html (and onnx__GRU.html, onnx__RNN.html), as
 ONNX Runtime computes it: `clip` bounds every gate's input (biases included) and nothing else,
 `input_forget` makes the forget gate 1 - i.
@@ -154,17 +156,16 @@ class _Rewriter:
             self.cache[key] = name
         return name
 
-    def shape(self, name):
-        """(elem_type, dims) of a value, or None; ONNX Runtime's inference is asked only if ONNX's has no dims."""
+    def shape(self, name, symbolic=False):
+        """(elem_type, dims) of a value, or None; `symbolic`: from ONNX Runtime's inference (slower)."""
         if name in self.consts:
             c = self.consts[name]
             return helper.np_dtype_to_tensor_dtype(c.dtype), list(c.shape)
-        known = self.shapes.get(name)
-        if known is None or known[1] is None or None in known[1]:
-            if self.symbolic is None:
-                self.symbolic = _symbolic_shapes(self.model)
-            known = self.symbolic.get(name, known)
-        return known
+        if not symbolic:
+            return self.shapes.get(name)
+        if self.symbolic is None:
+            self.symbolic = _symbolic_shapes(self.model)
+        return self.symbolic.get(name)
 
     def rewrite(self):
         nodes = list(self.g.node)
@@ -182,8 +183,8 @@ class _Rewriter:
     def drop_unread(self, candidates):
         """The weights now live in the unrolled nodes' own constants: drop the originals nothing reads."""
         used = _reads(self.g.node) | {o.name for o in self.g.output}
-        dead = candidates - used
-        for init in [i for i in self.g.initializer if i.name in dead and i.name not in {x.name for x in self.g.input}]:
+        dead = candidates - used - {i.name for i in self.g.input}
+        for init in [i for i in self.g.initializer if i.name in dead]:
             self.g.initializer.remove(init)
         for n in [n for n in self.g.node if n.op_type == "Constant" and n.output[0] in dead]:
             self.g.node.remove(n)
@@ -206,7 +207,7 @@ class _Unroll:
         self.time_axis = 0 if self.layout == 0 else 1
         self.direction = _attr(node, "direction", b"forward").decode()
         if self.direction not in ("forward", "reverse", "bidirectional"):
-            raise UnsupportedError(f"{self.kind} node {node.name!r}: unknown direction {self.direction!r}")
+            self.fail(f"unknown direction {self.direction!r}")
         self.dirs = 2 if self.direction == "bidirectional" else 1
         self.dtype = self.element_type()
         self.seq = self.sequence_length()
@@ -228,9 +229,12 @@ class _Unroll:
         return DTYPES[known[0]]
 
     def sequence_length(self) -> int:
-        known = self.rw.shape(self.x)
-        dims = known[1] if known else None
-        seq = dims[self.time_axis] if dims and len(dims) == 3 else None
+        for symbolic in (False, True):  # ONNX Runtime's inference only where ONNX's leaves it open
+            known = self.rw.shape(self.x, symbolic)
+            dims = known[1] if known else None
+            seq = dims[self.time_axis] if dims and len(dims) == 3 else None
+            if seq:
+                break
         if not seq:
             self.fail(f"the sequence length (axis {self.time_axis} of input {self.x!r}) must be fixed to "
                       f"unroll the recurrence, and it is not known from the graph: {FIXED_LENGTH_HINT}")
@@ -257,8 +261,8 @@ class _Unroll:
         per = len(DEFAULT_ACTIVATIONS[self.kind])
         if not names:
             names = list(DEFAULT_ACTIVATIONS[self.kind]) * self.dirs
-        elif len(names) == 2 * per and self.dirs == 1:
-            names = names[:per]  # the RNN schema's default lists Tanh twice, for two directions
+        elif self.kind == "RNN" and len(names) == 2 and self.dirs == 1:
+            names = names[:1]  # the RNN schema's default lists Tanh twice, one per direction
         if len(names) != per * self.dirs:
             self.fail(f"expected {per * self.dirs} activations for direction {self.direction!r}, got {names}")
         alphas = list(_attr(self.node, "activation_alpha", []))

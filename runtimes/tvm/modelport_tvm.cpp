@@ -108,6 +108,20 @@ std::string find_module(const char* module_file) {
                            "MODELPORT_TVM_MODULE to the file's path");
 }
 
+// TVM's CUDA plugin (device API and kernel loader) ships in the artifact's lib/ folder next to
+// the CUDA runtime; it needs the NVIDIA driver (libcuda.so.1), so it is loaded only when a
+// model runs on the GPU.
+void load_cuda_plugin() {
+  for (const std::string& candidate : {own_folder() + "/lib/libtvm_runtime_cuda.so",
+                                       own_folder() + "/../lib/libtvm_runtime_cuda.so"}) {
+    if (!is_file(candidate)) continue;
+    if (::dlopen(candidate.c_str(), RTLD_NOW | RTLD_GLOBAL) != nullptr) return;
+    throw std::runtime_error(std::string("cannot load TVM's CUDA runtime (") + candidate + "): " + ::dlerror() +
+                             "; running on the GPU needs the NVIDIA driver (libcuda.so.1)");
+  }
+  throw std::runtime_error("cannot find lib/libtvm_runtime_cuda.so next to " + own_folder());
+}
+
 // The loaded executable and the runtime functions used, shared by all threads.
 struct Loaded {
   explicit Loaded(const std::string& path)
@@ -119,12 +133,13 @@ struct Loaded {
   ffi::Function alloc, copy, sync;
 };
 
-const Loaded& load(const char* module_file) {
+const Loaded& load(const char* module_file, int device_type) {
   static std::once_flag once;
   static Loaded* loaded = nullptr;  // lives as long as the process: tensors may outlive callers
   static std::string error;
   std::call_once(once, [&] {
     try {
+      if (device_type != kCPU) load_cuda_plugin();
       loaded = new Loaded(find_module(module_file));
     } catch (const std::exception& e) {
       error = e.what();
@@ -175,7 +190,7 @@ Model::Model(const char* module_file, int device_type, const TensorDesc* inputs,
 
 void Model::run(const void* const* inputs, void* const* outputs, int64_t n) const {
   if (n <= 0) return;
-  const Loaded& l = load(module_file_);
+  const Loaded& l = load(module_file_, device_type_);
   const DLDevice cpu{kDLCPU, 0};
   const DLDevice dev{static_cast<DLDeviceType>(device_type_), 0};
   try {
