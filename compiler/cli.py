@@ -85,8 +85,9 @@ def main():
 
 @main.command(epilog=EPILOG)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-t", "--targets", default="cpp,java", show_default=True,
-              help="Comma-separated targets: cpp, java, tvm-llvm, tvm-cuda, onnx.")
+@click.option("-t", "--targets",
+              help="Comma-separated targets: cpp, java, tvm-llvm, tvm-cuda, onnx. Default: cpp,java, or "
+                   "tvm-llvm,onnx for models the C++/Java kernels do not cover (convolutions, recurrent layers).")
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
               help="Artifact directory (default: ./<name>_modelport). Replaced if it holds an earlier build.")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
@@ -97,14 +98,18 @@ def main():
 @click.option("--rows", default=256, show_default=True, help="Number of generated parity rows.")
 @click.option("--input-shape", multiple=True, help=SHAPE_HELP)
 @click.option("--input-dtype", multiple=True, help=DTYPE_HELP)
+@click.option("--tune", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Seconds of MetaSchedule tuning for the tvm targets (records are cached in "
+                   "~/.cache/modelport and reused by later builds of the same model).")
+@click.option("--cuda-arch", help="GPU architectures of tvm-cuda, e.g. sm_80 or sm_80,sm_90 (default: sm_80,sm_90).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, quiet):
+def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, tune, cuda_arch, quiet):
     """Compile MODEL to the chosen targets, build them, and check parity."""
     from .api import compile as compile_model
     try:
         manifest = compile_model(model, targets=targets, out=out, data=data, name=name,
                                  trust_pickle=trust_pickle, progress=_Progress(quiet), rows=rows,
-                                 **_shape_options(input_shape, input_dtype))
+                                 tune=tune, cuda_arch=cuda_arch, **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     directory = Path(manifest["out"])

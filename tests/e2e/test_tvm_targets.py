@@ -1,0 +1,214 @@
+"""The tvm-llvm and tvm-cuda targets: real TVM builds, the real C++ stub, CSV program and JNI
+jar, run from a copy of the artifact folder with a bare environment (no Python, no TVM)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from helpers import compile_and_check
+
+MODELPORT = [sys.executable, "-m", "modelport.cli"]
+RNG = np.random.RandomState(0)
+
+
+def _init(name, *shape, scale=0.3):
+    # Seeded by the name: every call builds the same model.
+    rng = np.random.RandomState(sum(map(ord, name)))
+    return numpy_helper.from_array((rng.randn(*shape) * scale).astype(np.float32), name)
+
+
+def residual_cnn() -> onnx.ModelProto:
+    """conv-bn-relu, a residual conv block, global average pool, a dense layer: [N,3,8,8] -> [N,5]."""
+    inits = [_init("w1", 4, 3, 3, 3), _init("b1", 4), _init("w2", 4, 4, 3, 3), _init("b2", 4),
+             numpy_helper.from_array(np.float32(np.linspace(0.6, 1.4, 4)), "scale"),
+             _init("bias", 4), _init("mean", 4),
+             numpy_helper.from_array(np.float32(np.linspace(0.5, 2.0, 4)), "var"),
+             _init("fc_w", 5, 4), _init("fc_b", 5)]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "scale", "bias", "mean", "var"], ["n1"]),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "r1"], ["s"]),
+        helper.make_node("Relu", ["s"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def two_in_two_out() -> onnx.ModelProto:
+    """a [N,3] and b [N,2] -> sum [N,4] (tanh of a dense layer) and prob [N,2] (softmax)."""
+    nodes = [
+        helper.make_node("Concat", ["a", "b"], ["ab"], axis=1),
+        helper.make_node("MatMul", ["ab", "w"], ["h"]),
+        helper.make_node("Tanh", ["h"], ["sum"]),
+        helper.make_node("MatMul", ["sum", "w2"], ["z"]),
+        helper.make_node("Softmax", ["z"], ["prob"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "two", [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 3]),
+                       helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 2])],
+        [_init("w", 5, 4), _init("w2", 4, 2)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def cnn_artifact(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cnn")
+    manifest = compile_and_check(residual_cnn(), tmp, targets=("tvm-llvm", "onnx"), name="cnn", rows=64)
+    return tmp / "out", manifest
+
+
+def test_cnn_parity_on_every_runner(cnn_artifact):
+    out, manifest = cnn_artifact
+    report = json.loads((out / "parity.json").read_text())
+    runners = {(c["target"], c["runner"]) for c in report["checks"]}
+    assert {("tvm-llvm", r) for r in ("prepared-onnx", "program", "library", "jar")} <= runners
+    info = manifest["targets"]["tvm-llvm"]
+    assert "llvm" in info["target"] and "mcpu" in info["target"]
+    for rel in ("cnn_module.so", "libcnn.so", "bin/cnn", "lib/libtvm_runtime.so", "lib/libtvm_ffi.so",
+                "java/cnn.jar", "cnn.hpp", "CMakeLists.txt"):
+        assert (out / "tvm-llvm" / rel).exists(), rel
+
+
+def _bare_env():
+    """What a deployment machine without Python or TVM gives a program."""
+    return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+
+
+def _rows_and_expected(n=20):
+    """A CSV of n random images and ONNX Runtime's logits for them."""
+    import onnxruntime as ort
+    x = RNG.randn(n, 3, 8, 8).astype(np.float32)
+    header = ",".join(f"x_{i}" for i in range(3 * 8 * 8))
+    rows = header + "\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in x.reshape(n, -1)) + "\n"
+    expected = ort.InferenceSession(residual_cnn().SerializeToString()).run(None, {"x": x})[0]
+    return rows, expected
+
+
+def test_moved_artifact_runs_without_python(cnn_artifact, tmp_path):
+    out, _ = cnn_artifact
+    moved = tmp_path / "deploy" / "model"
+    shutil.copytree(out / "tvm-llvm", moved)
+    rows, expected = _rows_and_expected()
+    for cmd in ([str(moved / "bin" / "cnn")], ["java", "-jar", str(moved / "java" / "cnn.jar")]):
+        proc = subprocess.run(cmd, input=rows, capture_output=True, text=True, env=_bare_env(), cwd=tmp_path,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        got = np.array([[float(v) for v in line.split(",")] for line in proc.stdout.splitlines()[1:]])
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_missing_module_is_a_clear_error(cnn_artifact, tmp_path):
+    out, _ = cnn_artifact
+    moved = tmp_path / "partial"
+    shutil.copytree(out / "tvm-llvm", moved)
+    (moved / "cnn_module.so").unlink()
+    proc = subprocess.run([str(moved / "bin" / "cnn")], input=_rows_and_expected(2)[0],
+                          capture_output=True, text=True, env=_bare_env(), timeout=60)
+    assert proc.returncode == 1
+    assert "cannot find the compiled model cnn_module.so" in proc.stderr
+    assert "MODELPORT_TVM_MODULE" in proc.stderr
+
+
+def test_two_inputs_two_outputs_keep_their_names(tmp_path):
+    manifest = compile_and_check(two_in_two_out(), tmp_path, targets=("tvm-llvm",), name="two", rows=32)
+    cols = manifest["schema"]
+    assert [c["name"] for c in cols["inputs"]] == ["a_0", "a_1", "a_2", "b_0", "b_1"]
+    assert [c["name"] for c in cols["outputs"]] == ["sum_0", "sum_1", "sum_2", "sum_3", "prob_0", "prob_1"]
+    header = (tmp_path / "out" / "tvm-llvm" / "two.hpp").read_text()
+    assert "const float* a;" in header and "const float* b;" in header and "float* prob;" in header
+
+
+def test_default_targets_for_a_convolution_model(tmp_path):
+    path = tmp_path / "cnn.onnx"
+    onnx.save(residual_cnn(), path)
+    proc = subprocess.run([*MODELPORT, "compile", str(path), "-o", str(tmp_path / "out"), "--rows", "16"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: tvm-llvm, onnx" in proc.stderr
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["targets"].keys() == {"tvm-llvm", "onnx"}
+
+
+def test_string_inputs_are_refused_with_a_reason(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["s"], ["y"])], "strings",
+        [helper.make_tensor_value_info("s", TensorProto.STRING, ["N", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, ["N", 1])])
+    path = tmp_path / "strings.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    proc = subprocess.run([*MODELPORT, "compile", str(path), "-t", "tvm-llvm", "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    assert "holds strings" in proc.stderr and "cpp or java" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _has_nvcc():
+    return shutil.which("nvcc") is not None
+
+
+@pytest.fixture(scope="module")
+def cuda_artifact(tmp_path_factory):
+    if not _has_nvcc():
+        pytest.skip("tvm-cuda builds need nvcc (the CUDA toolkit), which this machine lacks")
+    tmp = tmp_path_factory.mktemp("cuda")
+    manifest = modelport_compile(residual_cnn(), tmp / "out", ("tvm-cuda",))
+    return tmp / "out", manifest
+
+
+def modelport_compile(model, out, targets):
+    import modelport
+    return modelport.compile(model, targets=targets, out=out, name="cnn", rows=32, cuda_arch="sm_80,sm_90")
+
+
+def test_cuda_build_holds_compiled_kernels(cuda_artifact):
+    out, manifest = cuda_artifact
+    folder = out / "tvm-cuda"
+    module = (folder / "cnn_module.so").read_bytes()
+    # Kernels are a fatbin (SASS per architecture), not CUDA source compiled when loaded.
+    assert b"__global__" not in module
+    assert b"sm_80" in module or b"sm_90" in module
+    for lib in ("libtvm_runtime.so", "libtvm_ffi.so", "libtvm_runtime_cuda.so", "libcudart.so.13"):
+        assert (folder / "lib" / lib).exists(), lib
+    assert manifest["targets"]["tvm-cuda"]["cuda_archs"] == ["sm_80", "sm_90"]
+
+
+def test_cuda_parity_without_a_gpu_says_not_run(cuda_artifact):
+    from modelport.parity.gpu import cuda_available
+    out, manifest = cuda_artifact
+    ok, why = cuda_available()
+    report = json.loads((out / "parity.json").read_text())
+    if ok:
+        pytest.skip(f"this machine has {why}: the GPU test below runs the artifact")
+    assert {s["runner"] for s in report["skipped"]} == {"program", "library", "jar"}
+    assert all(s["reason"] == why for s in report["skipped"])
+    assert "not run: " + why in (out / "parity.md").read_text()
+    # The graph prepared for TVM was still checked against ONNX Runtime.
+    assert any(c["target"] == "tvm-cuda" and c["runner"] == "prepared-onnx" and c["passed"]
+               for c in report["checks"])
+
+
+@pytest.mark.gpu
+def test_cuda_artifact_on_the_gpu(cuda_artifact):
+    from modelport.parity.gpu import cuda_available
+    ok, why = cuda_available()
+    if not ok:
+        pytest.skip(f"GPU test: {why}")
+    out, manifest = cuda_artifact
+    report = json.loads((out / "parity.json").read_text())
+    assert manifest["parity"]["passed"], (out / "parity.md").read_text()
+    assert {("tvm-cuda", "program"), ("tvm-cuda", "library")} <= {(c["target"], c["runner"]) for c in report["checks"]}
