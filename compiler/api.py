@@ -12,7 +12,7 @@ import onnx
 
 from . import __version__, ir
 from .backends import TARGETS, target_module
-from .errors import ModelportError, UsageError
+from .errors import ModelportError, UnsupportedError, UsageError
 from .lower import lower
 from .passes import run_passes
 from .schema import Column, Schema
@@ -85,13 +85,15 @@ def parse_targets(targets) -> list:
 
 def compile(model, targets=None, out=None, data=None, name: str | None = None,
             trust_pickle: bool = False, progress=None, rows: int = 256, tune: float = 0,
-            cuda_arch: str | None = None, **shape_options) -> dict:
+            cuda_arch: str | None = None, batch: int | None = None, **shape_options) -> dict:
     """Compile `model` for `targets` into the directory `out`; return the manifest.
 
     `shape_options` tell the deep-learning frontends how to trace a model: example_inputs
     (PyTorch modules), input_shapes ({input: row shape}) and input_dtypes ({input: dtype}).
     `tune`: seconds of MetaSchedule tuning for the TVM targets (0: none; records are cached
-    and reused). `cuda_arch`: the GPU architectures of tvm-cuda (default sm_80,sm_90).
+    and reused; needs `batch`). `cuda_arch`: the GPU architectures of tvm-cuda (default
+    sm_80,sm_90). `batch`: compile the TVM targets for exactly that many rows per call
+    (static shapes, which tuning needs); the stubs run bigger inputs in chunks.
 
     The directory is built in a temporary place next to `out` and moved into place only
     when complete, so a failed compile leaves nothing half-written.
@@ -101,6 +103,9 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
 
     if targets is not None:
         targets = parse_targets(targets)  # a bad target is reported before any work
+    if tune and not batch:
+        raise UsageError("tuning needs a fixed batch size (MetaSchedule tunes static shapes): add --batch N "
+                         "(e.g. --batch 1 for single rows, or the batch your service uses)")
     t0 = time.time()
     _say(progress, "loading the model")
     source = load_source(model, name, trust_pickle, **shape_options)
@@ -111,8 +116,8 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
     _check_out(out)
     _say(progress, "checking the ONNX graph")
     proto = run_passes(ir.load(source.onnx))
-    graph = ir.build_graph(proto)
-    targets, program = _choose_targets(targets, graph, name, progress)
+    graph, kernel_error = _graph(proto)
+    targets, program = _choose_targets(targets, graph, name, progress, kernel_error)
     schema = fit_schema(source.schema, graph)
     for c in schema.inputs:
         # A closed column's levels are its whole domain: keep the frontend's own list when
@@ -134,7 +139,7 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
             t1 = time.time()
             built[target] = mod.emit(tmp / target, program=program, schema=schema, name=name,
                                      description=description, banner=banner, proto=proto, graph=graph,
-                                     tune=tune, cuda_arch=cuda_arch, progress=progress)
+                                     tune=tune, cuda_arch=cuda_arch, batch=batch, progress=progress)
             built[target]["seconds"] = round(time.time() - t1, 2)
         manifest = {
             "modelport_version": __version__,
@@ -161,11 +166,29 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
     return manifest
 
 
-def _choose_targets(targets, graph, name, progress):
+def _graph(proto):
+    """(IR graph, None), or, when the kernels' row-wise IR cannot hold the graph (values
+    whose first dimension is not the batch), (a graph of its inputs and outputs, the
+    reason): enough for the targets that compile the ONNX graph as a whole."""
+    try:
+        return ir.build_graph(proto), None
+    except UnsupportedError as exc:
+        return ir.build_io_graph(proto), exc
+
+
+def _choose_targets(targets, graph, name, progress, kernel_error=None):
     """The requested targets, or the defaults: cpp and java when their kernels cover the
     graph, else tvm-llvm and onnx. Returns (targets, the lowered Program or None)."""
     if targets is not None:
-        return parse_targets(targets), None
+        targets = parse_targets(targets)
+        kernels = [t for t in targets if getattr(target_module(t), "NEEDS_PROGRAM", False)]
+        if kernel_error is not None and kernels:
+            raise UnsupportedError(f"{kernel_error}. The {' and '.join(kernels)} target(s) need that; the "
+                                   "tvm-llvm, tvm-cuda and onnx targets compile this model")
+        return targets, None
+    if kernel_error is not None:
+        _say(progress, f"the C++/Java kernels do not cover this model; targets: {', '.join(DEFAULT_DEEP_TARGETS)}")
+        return list(DEFAULT_DEEP_TARGETS), None
     try:
         program = lower(graph, name)
         return list(DEFAULT_TARGETS), program
@@ -218,15 +241,18 @@ def inspect(model, trust_pickle: bool = False, **shape_options) -> dict:
     from .frontends import load_source
     source = load_source(model, None, trust_pickle, **shape_options)
     proto = run_passes(ir.load(source.onnx))
-    graph = ir.build_graph(proto)
+    graph, kernel_error = _graph(proto)
     schema = fit_schema(source.schema, graph)
     ops = sorted({(n.domain + ":" if n.domain else "") + n.op_type for n in graph.nodes})
     try:
+        if kernel_error is not None:
+            raise kernel_error
         lower(graph, source.name)
         kernel = "supported"
     except ModelportError as exc:
         kernel = f"not supported: {exc}"
-    targets = {"cpp": kernel, "java": kernel, "tvm-llvm": _tvm_support(proto), "tvm-cuda": _tvm_support(proto),
+    tvm = _tvm_support(proto)
+    targets = {"cpp": kernel, "java": kernel, "tvm-llvm": tvm, "tvm-cuda": tvm,
                "onnx": "supported"}
     return {"name": source.name, "description": describe(source.name, schema, source.provenance),
             "schema": schema.to_dict(), "ops": ops, "targets": targets, "source": source.provenance}

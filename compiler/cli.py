@@ -101,15 +101,19 @@ def main():
 @click.option("--tune", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Seconds of MetaSchedule tuning for the tvm targets (records are cached in "
                    "~/.cache/modelport and reused by later builds of the same model).")
+@click.option("--batch", type=click.IntRange(min=1),
+              help="Compile the tvm targets for exactly this many rows per call (static shapes; needed by "
+                   "--tune). Bigger inputs run in chunks. Default: any batch size.")
 @click.option("--cuda-arch", help="GPU architectures of tvm-cuda, e.g. sm_80 or sm_80,sm_90 (default: sm_80,sm_90).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, tune, cuda_arch, quiet):
+def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, tune, batch, cuda_arch,
+            quiet):
     """Compile MODEL to the chosen targets, build them, and check parity."""
     from .api import compile as compile_model
     try:
         manifest = compile_model(model, targets=targets, out=out, data=data, name=name,
                                  trust_pickle=trust_pickle, progress=_Progress(quiet), rows=rows,
-                                 tune=tune, cuda_arch=cuda_arch, **_shape_options(input_shape, input_dtype))
+                                 tune=tune, batch=batch, cuda_arch=cuda_arch, **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     directory = Path(manifest["out"])

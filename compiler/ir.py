@@ -221,6 +221,28 @@ def build_graph(proto: onnx.ModelProto) -> Graph:
     return Graph(inputs, outputs, tensors, graph_nodes, opsets)
 
 
+def build_io_graph(proto: onnx.ModelProto) -> Graph:
+    """Only the model's inputs and outputs typed and shaped (batch first), for targets that
+    compile the ONNX graph as a whole (onnx, tvm-llvm, tvm-cuda): values inside the graph may
+    have any layout (sequence-first recurrent layers, attention heads)."""
+    opsets = _dedup_opsets(proto)
+    inits = {i.name for i in proto.graph.initializer}
+    inputs = [i.name for i in proto.graph.input if i.name not in inits]
+    outputs = [o.name for o in proto.graph.output]
+    run2, run3 = measure_shapes(proto, inputs)
+    tensors = {}
+    for name in inputs + outputs:
+        a, b = run2[name], run3[name]
+        if not (a.ndim >= 1 and a.shape[0] == 2 and b.shape[0] == 3 and a.shape[1:] == b.shape[1:]):
+            raise UnsupportedError(f"{'input' if name in inputs else 'output'} {name!r} has shape {a.shape} at batch "
+                                   f"size 2 and {b.shape} at batch size 3: inputs and outputs must have the batch "
+                                   "as their first dimension")
+        tensors[name] = Tensor(name, _dtype(a, name), tuple(a.shape[1:]), True)
+    nodes = [Node(n.op_type, n.domain or "", list(n.input), list(n.output), attributes(n), n.name)
+             for n in proto.graph.node]
+    return Graph(inputs, outputs, tensors, nodes, opsets)
+
+
 def _depends_on_batch(name, nodes, inputs) -> bool:
     dependent = set(inputs)
     for n in nodes:

@@ -7,7 +7,7 @@ needs the driver library libcuda.so.1 to load. A build machine without a GPU has
 child process then loads a stand-in built here whose functions all fail. Nothing calls
 them while building; the stand-in never leaves the child process or the build folder.
 
-Usage: python -m modelport.backends.tvm_cuda_build PREPARED.onnx OUT.so ARCHS TUNE_SECONDS
+Usage: python -m modelport.backends.tvm_cuda_build PREPARED.onnx OUT.so ARCHS TUNE_SECONDS BATCH
 """
 from __future__ import annotations
 
@@ -32,14 +32,15 @@ int cuGetErrorString(int e, const char** s) { (void)e; *s = "no NVIDIA driver (b
 """
 
 
-def build(prepared: Path, out: Path, archs: str, tune_seconds: float = 0, progress=None) -> dict:
+def build(prepared: Path, out: Path, archs: str, tune_seconds: float = 0, batch=None, progress=None) -> dict:
     """Run the build in a child process; returns its info dict."""
     if not shutil.which("nvcc"):
         raise BuildError("the tvm-cuda target needs nvcc (the CUDA toolkit, 12 or newer) on the build machine "
                          "to compile the GPU kernels; install it, or leave out tvm-cuda")
     if progress:
         progress(f"compiling CUDA kernels with nvcc for {archs}")
-    proc = subprocess.run([sys.executable, "-m", __name__, str(prepared), str(out), archs, str(tune_seconds)],
+    proc = subprocess.run([sys.executable, "-m", __name__, str(prepared), str(out), archs, str(tune_seconds),
+                           str(batch or 0)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-15:]
@@ -81,12 +82,12 @@ def main(argv):
     import onnx
 
     from . import tvm_build
-    prepared, out, archs, tune = argv[0], argv[1], argv[2].split(","), float(argv[3])
+    prepared, out, archs, tune, batch = argv[0], argv[1], argv[2].split(","), float(argv[3]), int(argv[4])
     with tempfile.TemporaryDirectory() as tmp:
         _load_cuda_plugin(Path(tmp))
         target = tvm_build.cuda_target(archs[0])
         _register_nvcc(target, archs)
-        mod = tvm_build.to_relax(onnx.load(prepared))
+        mod = tvm_build.to_relax(onnx.load(prepared), batch or None)
         executable, info = tvm_build.compile_module(mod, target, tune_seconds=tune)
         tvm_build.export(executable, Path(out), target)
     info["cuda_archs"] = archs

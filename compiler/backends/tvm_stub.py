@@ -62,7 +62,7 @@ def _desc_lines(prefix: str, values: list, labels: dict, r: CppRenderer) -> list
     return lines
 
 
-def native(sig: SimpleNamespace, labels: dict, ns: str, device: str) -> dict:
+def native(sig: SimpleNamespace, labels: dict, ns: str, device: str, batch: int = 0) -> dict:
     """The run_rows of the stub: calls modelport_tvm::Model; maps class indices to labels."""
     r = CppRenderer()
     prelude = _desc_lines("TvmInputs", sig.inputs, labels, r) + _desc_lines("TvmOutputs", sig.outputs, labels, r)
@@ -72,7 +72,7 @@ def native(sig: SimpleNamespace, labels: dict, ns: str, device: str) -> dict:
                        + ", ".join(r.string_literal(str(c)) for c in labels[v.info.name]) + "};")
     prelude += [
         f'const modelport_tvm::Model kTvmModel("{ns}_module.so", modelport_tvm::{device},',
-        f"                                     kTvmInputs, {len(sig.inputs)}, kTvmOutputs, {len(sig.outputs)});",
+        f"                                     kTvmInputs, {len(sig.inputs)}, kTvmOutputs, {len(sig.outputs)}, {batch});",
     ]
     body = []
     if not mapped:
@@ -93,9 +93,9 @@ def native(sig: SimpleNamespace, labels: dict, ns: str, device: str) -> dict:
     return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body}
 
 
-def generate(sig, labels, schema, name, description, banner, device: str) -> dict:
+def generate(sig, labels, schema, name, description, banner, device: str, batch: int = 0) -> dict:
     ns = identifier(name)
-    files = cpp.generate(sig, schema, name, description, banner, native=native(sig, labels, ns, device))
+    files = cpp.generate(sig, schema, name, description, banner, native=native(sig, labels, ns, device, batch))
     files.pop("modelport_kernel.hpp", None)
     files["CMakeLists.txt"] = _cmake(ns, banner)
     for f in TVM_RUNTIME_FILES:

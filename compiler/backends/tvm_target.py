@@ -15,7 +15,7 @@ PREPARED = "prepared.onnx"
 
 
 def emit_tvm(directory: Path, device: str, schema, name, description, banner, proto, graph,
-             tune: float = 0, cuda_arch=None, progress=None, **_) -> dict:
+             tune: float = 0, cuda_arch=None, batch=None, progress=None, **_) -> dict:
     directory.mkdir(parents=True)
     ns = identifier(name)
     cuda = device == "kCUDA"
@@ -26,15 +26,16 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     sig = tvm_stub.signature(graph, labels)
     t0 = time.time()
     if cuda:
-        info = _build_cuda(directory, ns, cuda_arch, tune, progress)
+        info = _build_cuda(directory, ns, cuda_arch, tune, batch, progress)
     else:
         target = tvm_build.llvm_target()
-        mod = tvm_build.to_relax(prepared)
+        mod = tvm_build.to_relax(prepared, batch)
         executable, info = tvm_build.compile_module(mod, target, tune_seconds=tune, progress=progress)
         tvm_build.export(executable, directory / f"{ns}_module.so", target)
         info["target"] = str(target)
-    info.update({"tvm_version": tvm.__version__, "tvm_seconds": round(time.time() - t0, 2)})
-    files = tvm_stub.generate(sig, labels, schema, name, description, banner, device)
+    info.update({"tvm_version": tvm.__version__, "tvm_seconds": round(time.time() - t0, 2),
+                 "batch": batch or "any"})
+    files = tvm_stub.generate(sig, labels, schema, name, description, banner, device, batch or 0)
     jni = tvm_jni.jni_includes() if shutil.which("javac") and shutil.which("jar") else []
     if jni:
         files[f"{ns}_jni.cpp"] = tvm_jni.generate_jni(sig, name, banner)
@@ -59,7 +60,7 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     return info
 
 
-def _build_cuda(directory: Path, ns: str, cuda_arch, tune: float, progress) -> dict:
+def _build_cuda(directory: Path, ns: str, cuda_arch, tune: float, batch, progress) -> dict:
     from ..parity.gpu import cuda_available
     from . import tvm_cuda_build
     archs = tvm_build.cuda_arch(cuda_arch)
@@ -68,6 +69,6 @@ def _build_cuda(directory: Path, ns: str, cuda_arch, tune: float, progress) -> d
         if progress:
             progress("tvm-cuda: no GPU on this machine, so no tuning (dlight's default schedules are used)")
         tune = 0
-    info = tvm_cuda_build.build(directory / PREPARED, directory / f"{ns}_module.so", archs, tune, progress)
+    info = tvm_cuda_build.build(directory / PREPARED, directory / f"{ns}_module.so", archs, tune, batch, progress)
     info["target"] = f"cuda ({archs}), kernels compiled to a fatbin by nvcc"
     return info

@@ -184,12 +184,56 @@ std::vector<int64_t> full_shape(const TensorDesc& d, int64_t n) {
 }  // namespace
 
 Model::Model(const char* module_file, int device_type, const TensorDesc* inputs, int num_inputs,
-             const TensorDesc* outputs, int num_outputs)
+             const TensorDesc* outputs, int num_outputs, int64_t batch)
     : module_file_(module_file), device_type_(device_type), inputs_(inputs), num_inputs_(num_inputs),
-      outputs_(outputs), num_outputs_(num_outputs) {}
+      outputs_(outputs), num_outputs_(num_outputs), batch_(batch) {}
 
 void Model::run(const void* const* inputs, void* const* outputs, int64_t n) const {
   if (n <= 0) return;
+  if (batch_ <= 0) {
+    run_batch(inputs, outputs, n);
+    return;
+  }
+  // A model built for a fixed batch runs on chunks of that many rows; the last chunk is
+  // padded with zero rows, whose outputs are dropped.
+  std::vector<std::vector<unsigned char>> in_pad(num_inputs_), out_pad(num_outputs_);
+  std::vector<const void*> in(num_inputs_);
+  std::vector<void*> out(num_outputs_);
+  for (int64_t r0 = 0; r0 < n; r0 += batch_) {
+    const int64_t m = n - r0 < batch_ ? n - r0 : batch_;
+    for (int i = 0; i < num_inputs_; ++i) {
+      const std::size_t row = static_cast<std::size_t>(inputs_[i].row_size) * elem_bytes(inputs_[i].type);
+      const unsigned char* src = static_cast<const unsigned char*>(inputs[i]) + r0 * row;
+      if (m == batch_) {
+        in[i] = src;
+      } else {
+        in_pad[i].assign(static_cast<std::size_t>(batch_) * row, 0);
+        std::memcpy(in_pad[i].data(), src, static_cast<std::size_t>(m) * row);
+        in[i] = in_pad[i].data();
+      }
+    }
+    for (int i = 0; i < num_outputs_; ++i) {
+      const std::size_t row = static_cast<std::size_t>(outputs_[i].row_size) * elem_bytes(outputs_[i].type);
+      unsigned char* dst = static_cast<unsigned char*>(outputs[i]) + r0 * row;
+      if (m == batch_) {
+        out[i] = dst;
+      } else {
+        out_pad[i].assign(static_cast<std::size_t>(batch_) * row, 0);
+        out[i] = out_pad[i].data();
+      }
+    }
+    run_batch(in.data(), out.data(), batch_);
+    if (m != batch_) {
+      for (int i = 0; i < num_outputs_; ++i) {
+        const std::size_t row = static_cast<std::size_t>(outputs_[i].row_size) * elem_bytes(outputs_[i].type);
+        std::memcpy(static_cast<unsigned char*>(outputs[i]) + r0 * row, out_pad[i].data(),
+                    static_cast<std::size_t>(m) * row);
+      }
+    }
+  }
+}
+
+void Model::run_batch(const void* const* inputs, void* const* outputs, int64_t n) const {
   const Loaded& l = load(module_file_, device_type_);
   const DLDevice cpu{kDLCPU, 0};
   const DLDevice dev{static_cast<DLDeviceType>(device_type_), 0};

@@ -32,21 +32,25 @@ constexpr int kCUDA = 2;
 //   2. next to the shared library or executable that holds this code;
 //   3. in the folder above it (for bin/<name> next to lib/).
 // Thread-safe: each thread gets its own virtual machine over the shared executable.
+// `batch` > 0: the model was compiled for exactly that many rows per call (static shapes,
+// as tuning needs); run() then feeds it chunks of `batch` rows.
 class Model {
  public:
   Model(const char* module_file, int device_type, const TensorDesc* inputs, int num_inputs,
-        const TensorDesc* outputs, int num_outputs);
+        const TensorDesc* outputs, int num_outputs, int64_t batch);
   // inputs[i]: n * row_size elements of input i; outputs[i] likewise, preallocated.
   // Throws std::runtime_error when the module cannot be loaded or the model fails.
   void run(const void* const* inputs, void* const* outputs, int64_t n) const;
 
  private:
+  void run_batch(const void* const* inputs, void* const* outputs, int64_t n) const;
   const char* module_file_;
   int device_type_;
   const TensorDesc* inputs_;
   int num_inputs_;
   const TensorDesc* outputs_;
   int num_outputs_;
+  int64_t batch_;
 };
 
 }  // namespace modelport_tvm
