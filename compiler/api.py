@@ -59,15 +59,33 @@ def _levels_text(c: Column, most: int = 50) -> str:
     return f" (levels: {shown}; other values are rejected)" if c.closed else f" (levels: {shown})"
 
 
+def _column_lines(cols: list, most: int = 8) -> list:
+    """One line per column; a tensor with more than `most` plain columns in one line."""
+    lines, i = [], 0
+    while i < len(cols):
+        c = cols[i]
+        j = i
+        while j + 1 < len(cols) and cols[j + 1].tensor == c.tensor and cols[j + 1].kind == c.kind \
+                and not cols[j + 1].levels and not c.levels:
+            j += 1
+        if j - i + 1 > most:
+            lines.append(f"  {c.name} ... {cols[j].name}: {c.kind} ({j - i + 1} columns of tensor {c.tensor})")
+            i = j + 1
+            continue
+        lines.append(f"  {c.name}: {c.kind}" + _levels_text(c))
+        i += 1
+    return lines
+
+
 def describe(name: str, schema: Schema, provenance: dict) -> str:
     lines = [f"model: {name}", f"task: {schema.task}"]
     if provenance.get("estimator"):
         lines.append(f"source: {provenance['framework']} {provenance.get('framework_version', '')} "
                      f"{provenance['estimator']}")
     lines.append("inputs (CSV columns):")
-    lines += [f"  {c.name}: {c.kind}" + _levels_text(c) for c in schema.inputs]
+    lines += _column_lines(schema.inputs)
     lines.append("outputs (CSV columns):")
-    lines += [f"  {c.name}: {c.kind}" for c in schema.outputs]
+    lines += _column_lines(schema.outputs)
     if schema.classes:
         lines.append("classes: " + ", ".join(str(c) for c in schema.classes))
     return "\n".join(lines)

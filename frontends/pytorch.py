@@ -60,7 +60,8 @@ def to_source(model, name: str, *, source_file=None, example_inputs=None, input_
     rows = {n: tuple(a.shape[1:]) for n, a in zip(names, args)}
     _finish(proto, rows, _describe(model, kind))
     schema = _schema(names, rows, out_names, results)
-    hints = {"samples": _samples(proto, schema, names, args, kind, example_inputs is not None)}
+    # No missing-value rows in parity: NaN is not an input a network is meant to take.
+    hints = {"samples": _samples(proto, schema, names, args, kind, example_inputs is not None), "missing": False}
     reference = _reference(model, kind, names, out_names)
     return SourceModel(proto, schema, reference, _provenance(model, kind, source_file or path), name, hints)
 

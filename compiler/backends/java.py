@@ -134,15 +134,10 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     lines += [f"            new ModelSpec.TensorSpec({lit(v.info.name)}, {DTYPE_CODE[v.dtype]}, {v.size})," for v in program.outputs]
     lines.append("        },")
     closed = closed_levels(schema, program)
-    lines.append("        new ModelSpec.ColumnSpec[] {")
     # Levels are data: they only ever appear inside escaped string literals.
-    lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {in_names.index(c.tensor)}, {c.offset}"
-              + (f", {_levels_expr(closed[j], lit)}" if j in closed else "") + "),"
-              for j, c in enumerate(schema.inputs)]
-    lines.append("        },")
-    lines.append("        new ModelSpec.ColumnSpec[] {")
-    lines += [f"            new ModelSpec.ColumnSpec({lit(c.name)}, {out_names.index(c.tensor)}, {c.offset})," for c in schema.outputs]
-    lines.append("        },")
+    lines += _columns_expr([(c, in_names.index(c.tensor), _levels_expr(closed[j], lit) if j in closed else None)
+                            for j, c in enumerate(schema.inputs)], lit)
+    lines += _columns_expr([(c, out_names.index(c.tensor), None) for c in schema.outputs], lit)
     desc = [lit(line + "\n") for line in description.splitlines()] or ['""']
     lines.append("        " + "\n            + ".join(desc) + ",")
     lines.append(f"        {cls}::runRows);")
@@ -177,6 +172,48 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         files[f"src/modelport/runtime/{f}"] = resources.files("modelport.runtimes").joinpath(
             "java", "modelport", "runtime", f).read_text()
     return files
+
+
+RANGE_MIN = 16  # runs of at least this many numbered columns are built in a loop
+
+
+def _columns_expr(cols: list, lit) -> list:
+    """The ColumnSpec[] argument lines for [(Column, tensor index, levels expr or None)].
+    Runs of columns named <prefix><i> over consecutive elements of one tensor become
+    ModelSpec.range(...) calls, so that wide tensors cost a loop, not one call each."""
+    parts, single = [], []
+    i = 0
+    while i < len(cols):
+        j = i
+        c0, t0, lv0 = cols[i]
+        prefix = c0.name[:len(c0.name) - len(str(c0.offset))] if c0.name.endswith(str(c0.offset)) else None
+        while (prefix is not None and lv0 is None and j + 1 < len(cols) and cols[j + 1][2] is None
+               and cols[j + 1][1] == t0 and cols[j + 1][0].offset == cols[j][0].offset + 1
+               and cols[j + 1][0].name == f"{prefix}{cols[j + 1][0].offset}"):
+            j += 1
+        if prefix is not None and j - i + 1 >= RANGE_MIN and c0.offset == 0:
+            if single:
+                parts.append(single)
+                single = []
+            parts.append(f"ModelSpec.range({lit(prefix)}, {t0}, 0, {j - i + 1})")
+            i = j + 1
+            continue
+        single.append(f"new ModelSpec.ColumnSpec({lit(c0.name)}, {t0}, {c0.offset}" + (f", {lv0}" if lv0 else "") + ")")
+        i += 1
+    if single:
+        parts.append(single)
+
+    def array(items):
+        return ["        new ModelSpec.ColumnSpec[] {"] + [f"            {x}," for x in items] + ["        }"]
+
+    if len(parts) == 1 and isinstance(parts[0], list):
+        return [*array(parts[0])[:-1], "        },"]
+    lines = ["        ModelSpec.concat("]
+    for k, p in enumerate(parts):
+        sep = "," if k < len(parts) - 1 else ""
+        lines += ([f"            {p}{sep}"] if isinstance(p, str) else [*array(p)[:-1], f"        }}{sep}"])
+    lines.append("        ),")
+    return lines
 
 
 def _tables(program: Program, cls: str, lit) -> list:

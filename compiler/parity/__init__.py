@@ -192,6 +192,10 @@ def _maybe_missing(table, schema, source, proto):
     missing-value directions; those models are checked without missing values)."""
     if all(c.kind == "string" for c in schema.inputs):
         return table, None
+    if source.hints.get("missing") is False:
+        # Neural networks have no notion of a missing value: NaN only shows how each
+        # runtime's Relu/Max treats it, which differs (TVM gives 0 where PyTorch gives NaN).
+        return table, "no missing values (not meaningful for this model)"
     missing = inputs_mod.with_missing(table, schema)
     feed = inputs_mod.to_feed(missing, schema, proto)
     try:

@@ -35,8 +35,11 @@ def seeded(build):
     return model
 
 
-def compile_onnx(model, tmp_path, **options) -> dict:
-    return compile_and_check(model, tmp_path, targets=("onnx",), rows=64, **options)
+def compile_onnx(model, tmp_path, targets=("onnx",), **options) -> dict:
+    return compile_and_check(model, tmp_path, targets=targets, rows=64, **options)
+
+
+TVM = ("tvm-llvm", "onnx")
 
 
 def ops_of(manifest) -> set:
@@ -49,7 +52,7 @@ def mlp():
 
 
 def test_sequential_mlp(tmp_path):
-    manifest = compile_onnx(seeded(mlp), tmp_path)
+    manifest = compile_onnx(seeded(mlp), tmp_path, TVM)
     schema = manifest["schema"]
     assert [c["name"] for c in schema["inputs"]] == [f"x_{i}" for i in range(8)]
     assert [c["name"] for c in schema["outputs"]] == ["probs_0", "probs_1", "probs_2"]
@@ -72,7 +75,7 @@ def test_small_cnn(tmp_path):
     model = seeded(lambda: keras.Sequential([
         keras.Input((16, 16, 3), name="image"), layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(),
         layers.Flatten(), layers.Dense(5)]))
-    manifest = compile_onnx(model, tmp_path)
+    manifest = compile_onnx(model, tmp_path, TVM)
     # Flatten's target shape, computed from the batch size by tf2onnx, is a constant now.
     assert "Shape" not in ops_of(manifest) and {"Conv", "MaxPool", "Reshape"} <= ops_of(manifest)
     assert len(manifest["schema"]["inputs"]) == 16 * 16 * 3
@@ -80,7 +83,7 @@ def test_small_cnn(tmp_path):
 
 def test_lstm_is_unrolled_batch_first(tmp_path):
     model = seeded(lambda: keras.Sequential([keras.Input((10, 4), name="seq"), layers.LSTM(6), layers.Dense(2)]))
-    manifest = compile_onnx(model, tmp_path)
+    manifest = compile_onnx(model, tmp_path, TVM)
     ops = ops_of(manifest)
     assert not ops & {"LSTM", "Loop", "Shape", "Transpose"}, ops
     assert {"MatMul", "Sigmoid", "Tanh", "Mul", "Gather", "Slice"} <= ops
@@ -115,7 +118,7 @@ def test_functional_model_with_two_inputs(tmp_path):
     assert [o.name for o in source.onnx.graph.output] == ["score"]
     names = [c.name for c in source.schema.inputs]
     assert names[:5] == [f"vec_{i}" for i in range(5)] and names[5:] == [f"seq_{i}" for i in range(21)]
-    compile_onnx(model, tmp_path)
+    compile_onnx(model, tmp_path, TVM)
 
 
 def test_mobilenet_v2(tmp_path):
@@ -127,7 +130,7 @@ def test_mobilenet_v2(tmp_path):
             gamma, beta, mean, var = layer.get_weights()
             layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
                                rng.normal(0, 0.5, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
-    manifest = compile_onnx(model, tmp_path)
+    manifest = compile_onnx(model, tmp_path, TVM)
     assert {"Conv", "Clip", "GlobalAveragePool", "Softmax"} <= ops_of(manifest)
     assert [c["name"] for c in manifest["schema"]["outputs"]] == [f"predictions_{i}" for i in range(10)]
 

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -171,7 +172,7 @@ def test_is_model_checks_classes_by_name():
 def test_mlp_keeps_names_and_training_mode(tmp_path):
     model = seeded(MLP).train()  # dropout on: the reference and the export must switch it off
     x = torch.randn(16, 4)
-    manifest = compile_and_check(model, tmp_path, targets=("onnx",), example_inputs=(x,), rows=64)
+    manifest = compile_and_check(model, tmp_path, targets=("tvm-llvm", "onnx"), example_inputs=(x,), rows=64)
     assert model.training and all(m.training for m in model.modules())
     schema = manifest["schema"]
     assert [c["name"] for c in schema["inputs"]] == [f"features_{i}" for i in range(4)]
@@ -190,7 +191,7 @@ def test_resnet_with_batchnorm_statistics(tmp_path):
             bn.running_var.uniform_(0.5, 2.0)
             bn.weight.uniform_(0.5, 1.5)
             bn.bias.uniform_(-0.2, 0.2)
-    manifest = compile_and_check(model, tmp_path, targets=("onnx",), example_inputs=(torch.randn(2, 3, 16, 16),),
+    manifest = compile_and_check(model, tmp_path, targets=("tvm-llvm", "onnx"), example_inputs=(torch.randn(2, 3, 16, 16),),
                                  rows=64)
     assert len(manifest["schema"]["inputs"]) == 3 * 16 * 16
     # The exporter's optimizer folds BatchNorm into the convolutions.
@@ -202,13 +203,13 @@ def test_text_cnn_with_embedding_gets_valid_token_ids(tmp_path):
     samples = source.hints["samples"]
     assert set(samples) == {f"tokens_{i}" for i in range(20)}
     assert samples["tokens_0"] == {"values": list(range(50)), "exact": True}
-    manifest = compile_and_check(source, tmp_path, targets=("onnx",), rows=64)
+    manifest = compile_and_check(source, tmp_path, targets=("tvm-llvm", "onnx"), rows=64)
     assert ops_of(manifest) == {"Conv", "Gather", "Gemm", "ReduceMax", "Relu", "Transpose"}
 
 
 def test_two_inputs_two_outputs_keep_their_names(tmp_path):
     model = seeded(TwoHeads)
-    manifest = compile_and_check(model, tmp_path, targets=("onnx",),
+    manifest = compile_and_check(model, tmp_path, targets=("tvm-llvm", "onnx"),
                                  example_inputs=(torch.randn(3, 4), torch.randn(3, 6)), rows=64)
     names = [c["name"] for c in manifest["schema"]["inputs"]]
     assert names == [f"image_{i}" for i in range(4)] + [f"meta_{i}" for i in range(6)]
@@ -216,18 +217,23 @@ def test_two_inputs_two_outputs_keep_their_names(tmp_path):
 
 
 @pytest.mark.parametrize("cls,recurrent_op", [(LSTMClassifier, "LSTM"), (GRUTagger, "GRU")])
-def test_recurrent_models_export_as_onnx_recurrent_ops(cls, recurrent_op):
+def test_recurrent_models_export_as_onnx_recurrent_ops(cls, recurrent_op, tmp_path):
     source = load_source(seeded(cls), example_inputs=(torch.randn(4, 12, 8),))
     assert recurrent_op in ops_of(source)
     assert [c.name for c in source.schema.inputs][-1] == "sequence_95"
     assert_matches_torch(source)
+    # TVM has no recurrent ops: the tvm-llvm target unrolls them over the 12 steps.
+    manifest = compile_and_check(source, tmp_path, targets=("tvm-llvm", "onnx"), rows=32)
+    prepared = onnx.load(tmp_path / "out" / "tvm-llvm" / "prepared.onnx")
+    assert not {n.op_type for n in prepared.graph.node} & {"LSTM", "GRU"}
 
 
-def test_transformer_encoder_layer():
+def test_transformer_encoder_layer(tmp_path):
     source = load_source(seeded(Encoder), example_inputs=(torch.randn(4, 6, 16),))
     assert {"LayerNormalization", "MatMul", "Softmax"} <= ops_of(source)
     assert len(source.schema.outputs) == 6 * 16
     assert_matches_torch(source)
+    compile_and_check(source, tmp_path, targets=("tvm-llvm", "onnx"), rows=32)
 
 
 def test_pt2_file_round_trip(tmp_path):

@@ -215,6 +215,32 @@ public final class ModelSpec {
     void run(Object[] inputs, Object[] outputs, int n);
   }
 
+  /**
+   * The columns {@code PREFIX0 .. PREFIX(count-1)} bound to elements {@code first ..} of one
+   * tensor: how generated code lists a wide tensor's columns (an image has thousands) in a
+   * loop, where one constructor call each would outgrow a class initializer's 64 KB.
+   */
+  public static ColumnSpec[] range(String prefix, int tensor, int first, int count) {
+    ColumnSpec[] out = new ColumnSpec[count];
+    for (int i = 0; i < count; i++) {
+      out[i] = new ColumnSpec(prefix + i, tensor, first + i);
+    }
+    return out;
+  }
+
+  /** The parts one after another. */
+  public static ColumnSpec[] concat(ColumnSpec[]... parts) {
+    int n = 0;
+    for (ColumnSpec[] p : parts) n += p.length;
+    ColumnSpec[] out = new ColumnSpec[n];
+    int k = 0;
+    for (ColumnSpec[] p : parts) {
+      System.arraycopy(p, 0, out, k, p.length);
+      k += p.length;
+    }
+    return out;
+  }
+
   public final String modelName;
   public final TensorSpec[] inputs;
   public final TensorSpec[] outputs;
