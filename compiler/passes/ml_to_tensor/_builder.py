@@ -15,10 +15,8 @@ from onnx import TensorProto, helper, numpy_helper
 # Reductions whose axes are an input (not an attribute) from this default-domain opset on.
 AXES_INPUT_SINCE = {"ReduceSum": 13, "ReduceMax": 18, "ReduceMin": 18, "ReduceMean": 18,
                     "ReduceSumSquare": 18}
-ELEM_OF_NUMPY = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE,
-                 np.dtype(np.int64): TensorProto.INT64, np.dtype(np.int32): TensorProto.INT32,
-                 np.dtype(np.bool_): TensorProto.BOOL}
-F32, F64, I64, BOOL = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.BOOL
+F32, F64, I64 = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64
+SHARED_CONSTANT_SIZE = 16
 
 
 @dataclass
@@ -39,12 +37,14 @@ class Value:
 class Builder:
     """Collects the nodes and initializers that replace one graph's ml nodes."""
 
-    def __init__(self, taken: set, opset: int):
+    def __init__(self, taken: set, opset: int, ml_opset: int = 1):
         self.taken = taken  # every name in the graph, so that fresh names never collide
         self.opset = opset
+        self.ml_opset = ml_opset
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.string_tables: dict[str, list] = {}  # value name -> the strings its int64 indices stand for
+        self.shared: dict = {}  # small constants by value
         self.count = 0
 
     def fresh(self, hint: str) -> str:
@@ -57,8 +57,15 @@ class Builder:
 
     def const(self, value, dtype=None, hint: str = "c") -> str:
         arr = np.asarray(value, dtype=dtype)
+        # Small constants (scalars, axes, shapes) are shared: the SVM probability coupling alone
+        # would otherwise make thousands of copies of 1.0.
+        key = (arr.dtype.str, arr.shape, arr.tobytes()) if arr.size <= SHARED_CONSTANT_SIZE else None
+        if key in self.shared:
+            return self.shared[key]
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(arr, name))
+        if key is not None:
+            self.shared[key] = name
         return name
 
     def op(self, op_type: str, *inputs, out: str | None = None, **attrs) -> str:
@@ -87,12 +94,6 @@ class Builder:
     def cast(self, x: str, to: int, out: str | None = None) -> str:
         return self.op("Cast", x, out=out, to=to)
 
-    def as_float(self, v: Value, allow_double: bool = False) -> tuple[str, np.dtype]:
-        """The value as float32 (or left as float64 when allowed): (name, numpy dtype)."""
-        if v.dtype == np.float32 or (allow_double and v.dtype == np.float64):
-            return v.name, np.dtype(v.dtype)
-        return self.cast(v.name, F32), np.dtype(np.float32)
-
     def rows(self, v: Value) -> str:
         """The value as [N, width] (a batched [N] or [N, a, b] value flattened per row)."""
         if len(v.shape) == 2:
@@ -110,10 +111,13 @@ class Builder:
     def zeros_rows(self, like: str, width: int, dtype=np.float32) -> str:
         """A [N, width] tensor of zeros with the row count of `like` (whatever its values hold:
         multiplying by 0 would turn NaN and infinities into NaN)."""
+        return self.filled_rows(like, width, np.zeros((), dtype))
+
+    def filled_rows(self, like: str, width: int, value) -> str:
+        """A [N, width] tensor of `value` (a numpy scalar) with the row count of `like`."""
         n = self.op("Slice", self.op("Shape", like), self.const([0], np.int64), self.const([1], np.int64))
         shape = self.op("Concat", n, self.const([width], np.int64), axis=0)
-        zero = numpy_helper.from_array(np.zeros(1, dtype=dtype), "value")
-        return self.op("ConstantOfShape", shape, value=zero)
+        return self.op("ConstantOfShape", shape, value=numpy_helper.from_array(np.asarray(value).reshape(1)))
 
     def where(self, cond: str, a: str, b: str) -> str:
         return self.op("Where", cond, a, b)
@@ -121,3 +125,18 @@ class Builder:
     def label_strings(self, name: str, classes) -> None:
         """Record that the int64 value `name` holds indices into the string table `classes`."""
         self.string_tables[name] = [str(c) for c in classes]
+
+
+def attributes(node: onnx.NodeProto) -> dict:
+    """A node's attributes as Python values (strings decoded, tensors as arrays)."""
+    out = {}
+    for a in node.attribute:
+        value = helper.get_attribute_value(a)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        elif isinstance(value, list) and value and isinstance(value[0], bytes):
+            value = [v.decode("utf-8") for v in value]
+        elif isinstance(value, onnx.TensorProto):
+            value = numpy_helper.to_array(value)
+        out[a.name] = value
+    return out
