@@ -2,8 +2,8 @@
 
 torch.export captures the model with a dynamic batch dimension, then torch.onnx (the dynamo
 exporter) converts the program. TorchScript modules, which torch.export cannot capture, go
-through torch.onnx's TorchScript exporter instead. The reference runs the original model in
-eval mode without gradients.
+through torch.onnx's TorchScript exporter instead. The graph is made batch-first (the
+batch_first pass). The reference runs the original model in eval mode without gradients.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 
 from modelport.errors import ModelportError, UnsupportedError, UsageError
+from modelport.passes import batch_first
 from modelport.schema import Schema, default_columns
 from modelport.source_model import SourceModel
 
@@ -59,11 +60,17 @@ def to_source(model, name: str, *, source_file=None, example_inputs=None, input_
         proto, out_names, results = _to_onnx(model, kind, names, args)
     rows = {n: tuple(a.shape[1:]) for n, a in zip(names, args)}
     _finish(proto, rows, _describe(model, kind))
+    # The exporter writes recurrent layers time-major, with zero states built from the batch size:
+    # the C++/Java kernels need every value batch-first.
+    proto, note = batch_first.run(proto)
     schema = _schema(names, rows, out_names, results)
     # No missing-value rows in parity: NaN is not an input a network is meant to take.
     hints = {"samples": _samples(proto, schema, names, args, kind, example_inputs is not None), "missing": False}
     reference = _reference(model, kind, names, out_names)
-    return SourceModel(proto, schema, reference, _provenance(model, kind, source_file or path), name, hints)
+    provenance = _provenance(model, kind, source_file or path)
+    if note:
+        provenance["note"] = "; ".join(filter(None, [provenance.get("note"), note]))
+    return SourceModel(proto, schema, reference, provenance, name, hints)
 
 
 def _to_onnx(model, kind, names, args):

@@ -191,7 +191,9 @@ def runtime_libraries(cuda: bool = False) -> list:
     t = tvm()
     tvm_lib = Path(t.__file__).parent / "lib"
     ffi_lib = Path(tvm_ffi.__file__).parent / "lib"
-    libs = [tvm_lib / "libtvm_runtime.so", ffi_lib / "libtvm_ffi.so"]
+    # The extra runtime holds the library functions compiled models call by name
+    # (tvm.contrib.sort.topk for TopK, among others).
+    libs = [tvm_lib / "libtvm_runtime.so", ffi_lib / "libtvm_ffi.so", tvm_lib / "libtvm_runtime_extra.so"]
     if cuda:
         # Loaded by the stub when it first runs on the GPU (it needs the NVIDIA driver), with
         # the CUDA runtime it was built against.

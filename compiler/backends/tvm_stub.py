@@ -25,6 +25,7 @@ from .naming import identifier
 
 ELEM = {"f32": "F32", "f64": "F64", "i64": "I64", "i32": "I32", "bool": "BOOL"}
 CTYPE = CppRenderer.types
+CPU_RUNTIME = ("libtvm_runtime.so", "libtvm_ffi.so", "libtvm_runtime_extra.so")
 TVM_RUNTIME_FILES = ["modelport_tvm.hpp", "modelport_tvm.cpp", "modelport_jni.hpp"]
 
 
@@ -118,7 +119,8 @@ def _cmake(ns: str, banner: str) -> str:
         f"add_library({ns} SHARED {ns}.cpp modelport_runtime.cpp modelport_tvm.cpp)",
         f"target_include_directories({ns} PRIVATE ${{TVM_FFI_INCLUDE}})",
         f"target_link_libraries({ns} PRIVATE ${{CMAKE_CURRENT_SOURCE_DIR}}/lib/libtvm_runtime.so "
-        "${CMAKE_CURRENT_SOURCE_DIR}/lib/libtvm_ffi.so dl)",
+        "${CMAKE_CURRENT_SOURCE_DIR}/lib/libtvm_ffi.so -Wl,--no-as-needed "
+        "${CMAKE_CURRENT_SOURCE_DIR}/lib/libtvm_runtime_extra.so -Wl,--as-needed dl)",
         f"set_target_properties({ns} PROPERTIES BUILD_RPATH \"$ORIGIN/lib\" INSTALL_RPATH \"$ORIGIN/lib\")",
         f"add_executable({ns}_program {ns}_main.cpp)",
         f"target_link_libraries({ns}_program PRIVATE {ns})",
@@ -151,7 +153,9 @@ def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> 
             raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
         tmp.replace(runtime)
     # Only the CPU runtime is linked; the CUDA plugin is loaded when the model first runs.
-    link = [f"lib/{lib}" for lib in libs if lib in ("libtvm_runtime.so", "libtvm_ffi.so")] + ["-ldl"]
+    # --no-as-needed: nothing in the stub names a symbol of the extra runtime; it is loaded
+    # for the functions it registers.
+    link = ["-Wl,--no-as-needed"] + [f"lib/{lib}" for lib in libs if lib in CPU_RUNTIME] + ["-Wl,--as-needed", "-ldl"]
     _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", *([f"{ns}_jni.o"] if jni else []), str(runtime),
           "-o", f"lib{ns}.so",
           "-Wl,-rpath,$ORIGIN/lib", *link], src)

@@ -98,6 +98,13 @@ def test_bidirectional_backwards_lstm_and_dense_on_sequences(tmp_path):
     assert not ops & {"LSTM", "ReverseSequence", "Shape"}, ops
 
 
+def test_lstm_with_other_activations_compiles_for_the_kernels(tmp_path):
+    model = seeded(lambda: keras.Sequential([keras.Input((5, 3), name="seq"), layers.LSTM(4, activation="relu"),
+                                             layers.Dense(2)]))
+    manifest = compile_onnx(model, tmp_path, ("cpp", "java", "onnx"))
+    assert "Relu" in ops_of(manifest) and not ops_of(manifest) & {"LSTM", "Shape"}
+
+
 def test_gru_is_kept_as_tf2onnx_writes_it(tmp_path):
     """tf2onnx writes a GRU as a time-major Loop, which the rewrite does not make batch-first:
     the graph is kept as it is (the onnx target compiles it), and the manifest says why."""

@@ -1,0 +1,146 @@
+"""The batch-first rewrite's rules, one per op: each writes a node again on the batch-first copies
+of its values (`rw.name(v)`), with its axes renumbered to the order those copies hold them in
+(`rw.order(v)`), or refuses it (`rw.refuse`). `rw` is a batch_first_rewrite.Rewriter."""
+from __future__ import annotations
+
+import numpy as np
+
+UNARY = {"Identity", "Cast", "Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Log", "Sqrt", "Softplus",
+         "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Erf", "Not"}
+ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Where", "Equal", "Less", "Greater",
+               "And", "Or"}
+LAYOUT_OPS = ("Reshape, Transpose, Squeeze, Unsqueeze, Slice, Gather, Concat, ReverseSequence, elementwise ops, "
+              "LSTM, GRU and RNN")
+
+
+def is_elementwise(node) -> bool:
+    return node.op_type in UNARY or node.op_type in ELEMENTWISE
+
+
+def reshape(rw, node):
+    """A Reshape to the measured shape, -1 for the batch (converters compute some targets from the
+    batch size at run time). The batch may sit on a later axis if the axes before it stay as they
+    are: the Reshape then acts on each [batch, ...] block's trailing axes alone."""
+    x, y = node.input[0], node.output[0]
+    bx, by = rw.axis.get(x, 0), rw.axis.get(y, 0)
+    if bx != by or rw.run2[x].shape[:bx] != rw.run2[y].shape[:by] or (y not in rw.axis and y not in rw.merged):
+        raise rw.refuse(node, f"it makes {rw.run2[y].shape} (batch size 2) of {rw.run2[x].shape}, "
+                              "which does not keep the batch first")
+    rest = [d for k, d in enumerate(rw.run2[y].shape) if k != by]
+    target = [-1, rw.merged[y]] + rest if y in rw.merged else [-1] + rest
+    rw.emit("Reshape", [rw.name(x), rw.const(np.array(target, np.int64))], [rw.out(y)])
+
+
+def merged_op(rw, node):
+    """An op on [batch * k, ...] values, run on their [batch, k, ...] copies: MatMul by a constant
+    matrix, and elementwise ops with constants that broadcast over the rows."""
+    y = node.output[0]
+    k, rank = rw.merged.get(y), rw.run2[y].ndim
+    data = [i for i in node.input if i and i not in rw.consts]
+    consts = [rw.consts[i] for i in node.input if i in rw.consts]
+    if node.op_type == "MatMul":
+        fits = len(data) == 1 and data[0] == node.input[0] and consts[0].ndim == 2
+    else:
+        fits = is_elementwise(node) and all(c.ndim < rank for c in consts) and len(node.output) == 1
+    if k is None or not data or any(rw.merged.get(i) != k for i in data) or not fits:
+        raise rw.refuse(node, f"it works on rows that merge the batch with another dimension "
+                              f"({rw.run2[y].shape} at batch size 2)")
+    rw.copy(node, [rw.name(i) for i in node.input], [rw.out(y)])
+
+
+def elementwise(rw, node):
+    """Inputs with the batch on the same axis, and scalar constants."""
+    y = node.output[0]
+    layouts = {(rw.axis.get(i), rw.run2[i].ndim) for i in node.input
+               if i and not (i in rw.consts and rw.consts[i].ndim == 0)}
+    if len(layouts) != 1 or next(iter(layouts)) != (rw.axis.get(y), rw.run2[y].ndim):
+        raise rw.refuse(node, "its inputs do not all have the batch on the same axis")
+    rw.copy(node, [rw.name(i) for i in node.input], [rw.out(y)])
+
+
+def transpose(rw, node):
+    x, y = node.input[0], node.output[0]
+    rank = rw.run2[x].ndim
+    perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), list(range(rank))[::-1])
+    ox, oy = rw.order(x), rw.order(y)
+    new = [ox.index(perm[a]) for a in oy]
+    if new == list(range(rank)):
+        rw.emit("Identity", [rw.name(x)], [rw.out(y)])
+    else:
+        rw.emit("Transpose", [rw.name(x)], [rw.out(y)], perm=new)
+
+
+def squeeze(rw, node):
+    x, y = node.input[0], node.output[0]
+    rank = rw.run2[x].ndim
+    axes = [a % rank for a in rw.ints(node, 1) or [k for k in range(rank) if rw.run2[x].shape[k] == 1]]
+    if rw.axis.get(x, 0) in axes:
+        raise rw.refuse(node, "it removes the batch axis")
+    new = sorted(rw.order(x).index(a) for a in axes)
+    rw.emit("Squeeze", [rw.name(x), rw.const(np.array(new, np.int64))], [rw.out(y)])
+
+
+def unsqueeze(rw, node):
+    x, y = node.input[0], node.output[0]
+    rank = rw.run2[y].ndim
+    new = sorted(rw.order(y).index(a % rank) for a in rw.ints(node, 1))
+    rw.emit("Unsqueeze", [rw.name(x), rw.const(np.array(new, np.int64))], [rw.out(y)])
+
+
+def slice_(rw, node):
+    x, y = node.input[0], node.output[0]
+    rank = rw.run2[x].ndim
+    starts, ends = rw.ints(node, 1), rw.ints(node, 2)
+    axes = [a % rank for a in (rw.ints(node, 3) or range(len(starts)))]
+    steps = rw.ints(node, 4) or [1] * len(starts)
+    if rw.axis.get(x, 0) in axes:
+        raise rw.refuse(node, "it slices the batch axis")
+    new = [rw.order(x).index(a) for a in axes]
+    args = [rw.const(np.array(v, np.int64)) for v in (starts, ends, new, steps)]
+    rw.emit("Slice", [rw.name(x)] + args, [rw.out(y)])
+
+
+def gather(rw, node):
+    x, idx, y = node.input[0], node.input[1], node.output[0]
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 0) % rw.run2[x].ndim
+    if x in rw.axis and idx in rw.consts and axis != rw.axis[x]:
+        rw.emit("Gather", [rw.name(x), idx], [rw.out(y)], axis=rw.order(x).index(axis))
+    elif x in rw.consts and idx in rw.axis and axis == 0:
+        rw.emit("Gather", [x, rw.name(idx)], [rw.out(y)], axis=0)
+    else:
+        raise rw.refuse(node, "it gathers along the batch axis or with indices computed at run time")
+
+
+def concat(rw, node):
+    y = node.output[0]
+    axis = next(a.i for a in node.attribute if a.name == "axis") % rw.run2[y].ndim
+    layouts = {(rw.axis.get(i), rw.run2[i].ndim) for i in node.input}
+    if len(layouts) != 1 or None in next(iter(layouts)) or axis == rw.axis.get(y, 0):
+        raise rw.refuse(node, "its inputs do not all have the batch on the same axis")
+    rw.emit("Concat", [rw.name(i) for i in node.input], [rw.out(y)], axis=rw.order(y).index(axis))
+
+
+def reverse_sequence(rw, node):
+    """Keras' go_backwards reverses every sequence whole: a reversed Slice along time."""
+    x, lengths, y = node.input[0], node.input[1], node.output[0]
+    attrs = {a.name: a.i for a in node.attribute}
+    time = attrs.get("time_axis", 0)
+    steps = rw.run2[x].shape[time]
+    if attrs.get("batch_axis", 1) != rw.axis.get(x) or lengths not in rw.free or \
+            not all((r[lengths] == steps).all() for r in (rw.run2, rw.run3)):
+        raise rw.refuse(node, "it reverses sequences of different lengths (masking)")
+    args = [rw.const(np.array(v, np.int64)) for v in ([-1], [np.iinfo(np.int64).min],
+                                                       [rw.order(x).index(time)], [-1])]
+    rw.emit("Slice", [rw.name(x)] + args, [rw.out(y)])
+
+
+RULES = {
+    "Reshape": reshape,
+    "Transpose": transpose,
+    "Squeeze": squeeze,
+    "Unsqueeze": unsqueeze,
+    "Slice": slice_,
+    "Gather": gather,
+    "Concat": concat,
+    "ReverseSequence": reverse_sequence,
+}
