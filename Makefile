@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 JOBS ?= 2
 
-.PHONY: setup demo test test-fast bench clean cmake-runtime
+.PHONY: setup demo test test-fast bench gpu-check clean cmake-runtime
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,11 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# Parity of tvm-cuda artifacts on an NVIDIA GPU (builds them first; ARTIFACTS=dir checks
+# artifacts built elsewhere). Without a GPU it builds and says so.
+gpu-check: setup
+	$(PY) scripts/gpu_check.py $(if $(ARTIFACTS),--artifacts $(ARTIFACTS),)
 
 cmake-runtime:
 	cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/cmake -j $(JOBS) && ctest --test-dir build/cmake --output-on-failure

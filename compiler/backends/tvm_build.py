@@ -81,10 +81,12 @@ def to_relax(proto: onnx.ModelProto, batch: int | None = None):
     dtypes = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type).name
               for i in proto.graph.input if i.name not in inits}
     try:
-        return from_onnx(proto, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=False)
+        mod = from_onnx(proto, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=False)
     except Exception as exc:  # TVM raises its own error types
         raise UnsupportedError(f"TVM cannot import this ONNX graph: {_first_line(exc)}. Use the onnx, cpp "
                                "or java targets for this model") from None
+    from .tvm_safe_take import clip_takes
+    return clip_takes(mod)
 
 
 def llvm_target(num_cores: int | None = None):

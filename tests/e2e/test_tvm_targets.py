@@ -212,3 +212,22 @@ def test_cuda_artifact_on_the_gpu(cuda_artifact):
     report = json.loads((out / "parity.json").read_text())
     assert manifest["parity"]["passed"], (out / "parity.md").read_text()
     assert {("tvm-cuda", "program"), ("tvm-cuda", "library")} <= {(c["target"], c["runner"]) for c in report["checks"]}
+
+
+def test_out_of_range_gather_index_reads_an_edge_row_instead_of_crashing(tmp_path):
+    """An embedding lookup with an id outside the table: TVM's Gather would read out of bounds;
+    the artifact clips the index (ONNX Runtime refuses such a row)."""
+    table = np.arange(10, dtype=np.float32).reshape(5, 2)
+    graph = helper.make_graph([helper.make_node("Gather", ["w", "ids"], ["y"], axis=0)], "lookup",
+                              [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 2])],
+                              [numpy_helper.from_array(table, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    valid = np.random.RandomState(0).randint(-5, 5, size=(16, 3)).astype(np.float64)
+    np.save(tmp_path / "rows.npy", valid)
+    manifest = compile_and_check(model, tmp_path, targets=("tvm-llvm",), name="lookup", data=tmp_path / "rows.npy")
+    exe = tmp_path / "out" / "tvm-llvm" / "bin" / manifest["name"]
+    proc = subprocess.run([str(exe)], input="ids_0,ids_1,ids_2\n0,99,-1000000\n", capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert [float(v) for v in proc.stdout.splitlines()[1].split(",")] == [0, 1, 8, 9, 0, 1]
