@@ -136,6 +136,12 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
     proto = run_passes(ir.load(source.onnx))
     graph, kernel_error = _graph(proto)
     targets, program = _choose_targets(targets, graph, name, progress, kernel_error)
+    if graph.fixed_batch:
+        if batch and batch != graph.fixed_batch:
+            raise UsageError(f"the model fixes its batch size at {graph.fixed_batch} (its inputs' first "
+                             f"dimension); --batch {batch} cannot change that")
+        batch = graph.fixed_batch
+        _say(progress, f"the model fixes its batch size at {batch}: the programs run it {batch} row(s) at a time")
     schema = fit_schema(source.schema, graph)
     for c in schema.inputs:
         # A closed column's levels are its whole domain: keep the frontend's own list when
@@ -168,6 +174,7 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
                      "ops": sorted({(n.domain + ":" if n.domain else "") + n.op_type for n in graph.nodes}),
                      "ir_version": proto.ir_version},
             "schema": schema.to_dict(),
+            "fixed_batch": graph.fixed_batch,
             "targets": built,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -53,6 +53,9 @@ class Graph:
     tensors: dict
     nodes: list
     opsets: dict = field(default_factory=dict)
+    # Set when the model fixes its batch size (old exports write 1 in every input's first
+    # dimension): it then runs on exactly that many rows per call.
+    fixed_batch: int | None = None
 
     def opset(self, domain: str) -> int:
         return self.opsets.get("" if domain == "ai.onnx" else domain, 1)
@@ -158,8 +161,22 @@ def _dummy_feed(proto: onnx.ModelProto, n: int, initializers: set) -> dict:
     return feed
 
 
-def measure_shapes(proto: onnx.ModelProto, names: list) -> tuple[dict, dict]:
-    """Run ONNX Runtime at batch sizes 2 and 3 and record every named value's shape and dtype."""
+def fixed_batch(proto: onnx.ModelProto) -> int | None:
+    """The batch size every input fixes in its first dimension, or None when it is free."""
+    inits = {i.name for i in proto.graph.initializer}
+    sizes = set()
+    for i in proto.graph.input:
+        if i.name in inits:
+            continue
+        dims = i.type.tensor_type.shape.dim
+        if not dims or not dims[0].HasField("dim_value") or dims[0].dim_value <= 0:
+            return None
+        sizes.add(dims[0].dim_value)
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def measure_shapes(proto: onnx.ModelProto, names: list, batches=(2, 3)) -> tuple:
+    """Run ONNX Runtime at each batch size and record every named value's shape and dtype."""
     import onnxruntime as ort
 
     m = onnx.ModelProto()
@@ -178,14 +195,14 @@ def measure_shapes(proto: onnx.ModelProto, names: list) -> tuple[dict, dict]:
     inits = {i.name for i in proto.graph.initializer}
     out_names = [o.name for o in m.graph.output]
     runs = []
-    for n in (2, 3):
+    for n in batches:
         try:
             values = sess.run(out_names, _dummy_feed(proto, n, inits))
         except Exception as exc:
             raise UnsupportedError(f"ONNX Runtime cannot run this model on a batch of {n} rows: "
                                    f"{str(exc).splitlines()[0][:300]}") from None
         runs.append({name: np.asarray(v) for name, v in zip(out_names, values)})
-    return runs[0], runs[1]
+    return tuple(runs)
 
 
 def build_graph(proto: onnx.ModelProto) -> Graph:
@@ -229,6 +246,19 @@ def build_io_graph(proto: onnx.ModelProto) -> Graph:
     inits = {i.name for i in proto.graph.initializer}
     inputs = [i.name for i in proto.graph.input if i.name not in inits]
     outputs = [o.name for o in proto.graph.output]
+    fixed = fixed_batch(proto)
+    if fixed:
+        (run,) = measure_shapes(proto, inputs, (fixed,))
+        tensors = {}
+        for name in inputs + outputs:
+            a = run[name]
+            if a.ndim < 1 or a.shape[0] != fixed:
+                raise UnsupportedError(f"output {name!r} has shape {a.shape}: its first dimension must be the "
+                                       f"batch, which this model fixes at {fixed}")
+            tensors[name] = Tensor(name, _dtype(a, name), tuple(a.shape[1:]), True)
+        nodes = [Node(n.op_type, n.domain or "", list(n.input), list(n.output), attributes(n), n.name)
+                 for n in proto.graph.node]
+        return Graph(inputs, outputs, tensors, nodes, opsets, fixed_batch=fixed)
     run2, run3 = measure_shapes(proto, inputs)
     tensors = {}
     for name in inputs + outputs:

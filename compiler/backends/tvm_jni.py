@@ -41,7 +41,7 @@ def generate_java(sig, schema, name, description, banner) -> dict:
     ns = identifier(name)
     members = [
         "    static {",
-        f'        modelport.runtime.NativeLibrary.load({cls}.class, "lib{ns}.so");',
+        f'        modelport.runtime.NativeLibrary.load({cls}.class, "lib{ns}_jni.so");',
         "    }",
         "",
         "    private static native void runNative(Object[] inputs, Object[] outputs, int n);",
@@ -58,15 +58,45 @@ def _native_library_source() -> str:
     return resources.files("modelport.runtimes").joinpath("tvm", "NativeLibrary.java").read_text()
 
 
+def generate_tensors_abi(name: str, banner: str) -> str:
+    """<name>_tensors.cpp, part of lib<name>.so: Model::run behind a C function that reports
+    errors as codes and text, for the JNI library, which loads lib<name>.so itself."""
+    ns = identifier(name)
+    return "\n".join([
+        f"// {ns}_tensors.cpp: {banner}",
+        f'#include "{ns}.hpp"',
+        "",
+        "#include <cstdint>",
+        "#include <cstdio>",
+        "#include <exception>",
+        "#include <stdexcept>",
+        "",
+        "// 0: done; 1: the model failed; 2: a bad input value. `error` gets the message.",
+        f'extern "C" int {ns}_run_tensors(const void* const* inputs, void* const* outputs, int64_t n, char* error,',
+        "                                 size_t error_size) {",
+        "  try {",
+        f"    {ns}::Model::run(inputs, outputs, n);",
+        "    return 0;",
+        "  } catch (const std::invalid_argument& e) {",
+        '    std::snprintf(error, error_size, "%s", e.what());',
+        "    return 2;",
+        "  } catch (const std::exception& e) {",
+        '    std::snprintf(error, error_size, "%s", e.what());',
+        "    return 1;",
+        "  }",
+        "}",
+    ]) + "\n"
+
+
 def generate_jni(sig, name: str, banner: str) -> str:
-    """<name>_jni.cpp: Java arrays in, the C++ stub's Model::run, Java arrays out."""
+    """<name>_jni.cpp, built into lib<name>_jni.so: Java arrays in, lib<name>.so's
+    <name>_run_tensors, Java arrays out. It does not link the TVM runtime: it loads
+    lib<name>.so when Java loads it, keeping the JVM's signal handlers (modelport_jni.hpp)."""
     ns = identifier(name)
     cls = class_name(name)
     symbol = f"Java_{java.PACKAGE.replace('_', '_1').replace('.', '_')}_{cls}_runNative"
     lines = [
         f"// {ns}_jni.cpp: {banner}",
-        f'#include "{ns}.hpp"',
-        "",
         "#include <jni.h>",
         "",
         "#include <cstdint>",
@@ -77,9 +107,19 @@ def generate_jni(sig, name: str, banner: str) -> str:
         "",
         '#include "modelport_jni.hpp"',
         "",
+        "namespace {",
+        "modelport_jni::RunTensors run_tensors = nullptr;",
+        "}  // namespace",
+        "",
+        'extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM*, void*) {',
+        f'  run_tensors = modelport_jni::load_model("lib{ns}.so", "{ns}_run_tensors");',
+        "  return JNI_VERSION_1_8;",
+        "}",
+        "",
         'extern "C" JNIEXPORT void JNICALL',
         f"{symbol}(JNIEnv* env, jclass, jobjectArray inputs, jobjectArray outputs, jint n) {{",
         "  try {",
+        "    if (run_tensors == nullptr) throw std::runtime_error(modelport_jni::load_error());",
     ]
     for i, v in enumerate(sig.inputs):
         jarr, kind, _ = JNI_TYPE[v.dtype]
@@ -94,7 +134,10 @@ def generate_jni(sig, name: str, banner: str) -> str:
                          f"env->GetObjectArrayElement(outputs, {i})), 0);")
     lines.append(f"    const void* in[] = {{{', '.join(f'in{i}.data()' for i in range(len(sig.inputs)))}}};")
     lines.append(f"    void* out[] = {{{', '.join(f'out{i}.data()' for i in range(len(sig.outputs)))}}};")
-    lines.append(f"    {ns}::Model::run(in, out, n);")
+    lines.append("    char error[2048] = {0};")
+    lines.append("    const int rc = run_tensors(in, out, n, error, sizeof error);")
+    lines.append("    if (rc == 2) throw std::invalid_argument(error);")
+    lines.append("    if (rc != 0) throw std::runtime_error(error);")
     for i, v in enumerate(sig.outputs):
         if v.dtype == "str":
             lines.append(f"    modelport_jni::set_strings(env, static_cast<jobjectArray>("

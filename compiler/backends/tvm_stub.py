@@ -143,7 +143,7 @@ def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> 
     libs = tvm_build.copy_runtime(src / "lib", cuda)
     includes = [f"-I{d}" for d in tvm_build.include_dirs() + list(jni or [])]
     runtime, job = cpp._runtime_object(cxx, src)
-    units = [ns, f"{ns}_main", "modelport_tvm"] + ([f"{ns}_jni"] if jni else [])
+    units = [ns, f"{ns}_main", "modelport_tvm"] + ([f"{ns}_tensors", f"{ns}_jni"] if jni else [])
     for unit in units:
         _run([cxx, *cpp.CXX_FLAGS, *includes, "-c", f"{unit}.cpp", "-o", f"{unit}.o"], src)
     if job is not None:
@@ -156,9 +156,12 @@ def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> 
     # --no-as-needed: nothing in the stub names a symbol of the extra runtime; it is loaded
     # for the functions it registers.
     link = ["-Wl,--no-as-needed"] + [f"lib/{lib}" for lib in libs if lib in CPU_RUNTIME] + ["-Wl,--as-needed", "-ldl"]
-    _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", *([f"{ns}_jni.o"] if jni else []), str(runtime),
+    _run([cxx, "-shared", f"{ns}.o", "modelport_tvm.o", *([f"{ns}_tensors.o"] if jni else []), str(runtime),
           "-o", f"lib{ns}.so",
           "-Wl,-rpath,$ORIGIN/lib", *link], src)
+    if jni:
+        # The Java stub's natives: no link to the TVM runtime (it loads lib<name>.so itself).
+        _run([cxx, "-shared", f"{ns}_jni.o", "-o", f"lib{ns}_jni.so", "-ldl"], src)
     (src / "bin").mkdir(exist_ok=True)
     _run([cxx, f"{ns}_main.o", f"lib{ns}.so", "-o", f"bin/{ns}", "-Wl,-rpath,$ORIGIN/..:$ORIGIN/../lib",
           *link], src)

@@ -39,6 +39,7 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     jni = tvm_jni.jni_includes() if shutil.which("javac") and shutil.which("jar") else []
     if jni:
         files[f"{ns}_jni.cpp"] = tvm_jni.generate_jni(sig, name, banner)
+        files[f"{ns}_tensors.cpp"] = tvm_jni.generate_tensors_abi(name, banner)
         files.update(tvm_jni.generate_java(sig, schema, name, description, banner))
     elif progress:
         progress(f"{directory.name}: no JDK found (javac, jar and jni.h): the Java stub is not built")
@@ -47,7 +48,7 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     info.update(tvm_stub.build(directory, name, cuda=cuda, jni=jni))
-    built = [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED]
+    built = [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED] + ([f"lib{ns}_jni.so"] if jni else [])
     if jni:
         info["java"] = java.build(directory / "java", name)
         info["class"] = f"{java.PACKAGE}.{tvm_jni.class_name(name)}"

@@ -50,8 +50,10 @@ def _runners(directory: Path, manifest: dict, schema: Schema, proto):
     targets = manifest["targets"]
     sizes, dtypes = _sizes_and_dtypes(schema, proto)
     float_out = all(dtypes[t] != "str" for t in sizes)
+    batch = manifest.get("fixed_batch")
     if "onnx" in targets:
-        out.append(("onnx", "onnxruntime", lambda table, feed: run_onnxruntime(directory / "onnx" / f"{name}.onnx", feed)))
+        out.append(("onnx", "onnxruntime", lambda table, feed: run_onnxruntime(directory / "onnx" / f"{name}.onnx",
+                                                                               feed, batch)))
     if "cpp" in targets:
         exe = directory / "cpp" / "bin" / name
         out.append(("cpp", "program", lambda table, feed: run_program([str(exe)], table, schema, sizes, dtypes)))
@@ -65,17 +67,18 @@ def _runners(directory: Path, manifest: dict, schema: Schema, proto):
     for target in ("tvm-llvm", "tvm-cuda"):
         if target in targets:
             out += _tvm_runners(directory / target, target, targets[target], name, schema, sizes, dtypes,
-                                numeric and float_out)
+                                numeric and float_out, batch)
     return out
 
 
-def _tvm_runners(folder: Path, target: str, info: dict, name: str, schema: Schema, sizes, dtypes, numeric):
+def _tvm_runners(folder: Path, target: str, info: dict, name: str, schema: Schema, sizes, dtypes, numeric,
+                 batch=None):
     """ONNX Runtime on the graph prepared for TVM, the stub's CSV program and its C ABI.
     CUDA artifacts need a GPU: without one they are reported as not run, with the reason."""
     labels = info.get("label_classes", {})
 
     def prepared(table, feed):
-        outs = run_onnxruntime(folder / "prepared.onnx", feed)
+        outs = run_onnxruntime(folder / "prepared.onnx", feed, batch)
         for t, classes in labels.items():
             outs[t] = np.asarray(classes, dtype=object)[outs[t].astype(np.int64)]
         return outs
@@ -117,11 +120,15 @@ def _store(directory: Path, table: dict, schema: Schema, reference: dict):
     np.savez(directory / STORED_REFERENCE, **arrays)
 
 
+MAX_GENERATED_VALUES = 2_000_000  # generated rows x input columns (images have 150k columns)
+
+
 def run_parity(directory, source=None, data=None, progress=None, rows: int = 256,
                trust_pickle: bool = False) -> ParityReport:
     directory = Path(directory)
     manifest = json.loads((directory / "manifest.json").read_text())
     schema = Schema.from_dict(manifest["schema"])
+    rows = min(rows, max(8, MAX_GENERATED_VALUES // max(1, len(schema.inputs))))
     proto = onnx.load(str(directory / "model.onnx"))
     reference, ref_desc = None, None
     prov = manifest["source"]
@@ -151,7 +158,8 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         ref_desc = f"{framework} predict()"
         if data is None:
             _store(directory, table, schema, reference)
-    ort = {k: _as2d(v) for k, v in run_onnxruntime(directory / "model.onnx", feed).items()}
+    ort = {k: _as2d(v) for k, v in run_onnxruntime(directory / "model.onnx", feed,
+                                                   manifest.get("fixed_batch")).items()}
     if reference is None:
         ref_desc = "ONNX Runtime on model.onnx (the original model is not available)"
     n = len(next(iter(table.values())))

@@ -87,15 +87,35 @@ def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict, 
     return out
 
 
-def run_onnxruntime(model, feed: dict) -> dict:
-    """`model`: a path or an onnx.ModelProto."""
+def _chunked(sess, names, feed, batch) -> list:
+    n = len(next(iter(feed.values())))
+    parts = []
+    for r0 in range(0, n, batch):
+        chunk = {}
+        for k, v in feed.items():
+            part = v[r0:r0 + batch]
+            if len(part) < batch:
+                pad = np.zeros((batch - len(part),) + part.shape[1:], dtype=part.dtype)
+                part = np.concatenate([part, pad])
+            chunk[k] = part
+        m = min(batch, n - r0)
+        parts.append([np.asarray(v)[:m] for v in sess.run(names, chunk)])
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(names))]
+
+
+def run_onnxruntime(model, feed: dict, batch: int | None = None) -> dict:
+    """`model`: a path or an onnx.ModelProto. `batch`: the model's fixed batch size, if any
+    (rows then go in chunks of that size, the last one padded with zero rows)."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     data = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
     sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    values = sess.run(names, feed)
+    if batch:
+        values = _chunked(sess, names, feed, batch)
+    else:
+        values = sess.run(names, feed)
     out = {}
     for name, v in zip(names, values):
         v = np.asarray(v)

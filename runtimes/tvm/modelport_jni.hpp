@@ -4,9 +4,12 @@
 #ifndef MODELPORT_JNI_HPP
 #define MODELPORT_JNI_HPP
 
+#include <dlfcn.h>
 #include <jni.h>
+#include <signal.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -74,6 +77,45 @@ inline void set_strings(JNIEnv* env, jobjectArray array, const std::vector<std::
     env->SetObjectArrayElement(array, static_cast<jsize>(i), s);
     env->DeleteLocalRef(s);
   }
+}
+
+// The model library's entry point: Model::run with errors as codes (see <name>_tensors.cpp).
+using RunTensors = int (*)(const void* const* inputs, void* const* outputs, int64_t n, char* error,
+                           size_t error_size);
+
+inline std::string& load_error() {
+  static std::string error;
+  return error;
+}
+
+// Loads `file` (the C++ stub, which links the TVM runtime) from this library's folder and
+// returns its `symbol`, or nullptr with load_error() set.
+//
+// The TVM runtime installs its own SIGSEGV/SIGBUS handlers when it loads (to print a
+// backtrace). The JVM relies on its own handlers for those signals during normal operation
+// (safepoints, implicit null checks), so TVM's would turn them into crashes: the JVM's
+// handlers are saved before the load and put back after it.
+inline RunTensors load_model(const char* file, const char* symbol) {
+  const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT};
+  struct sigaction saved[sizeof signals / sizeof signals[0]];
+  for (std::size_t i = 0; i < sizeof signals / sizeof signals[0]; ++i) ::sigaction(signals[i], nullptr, &saved[i]);
+  Dl_info info;
+  std::string folder = ".";
+  if (::dladdr(reinterpret_cast<void*>(&load_error), &info) != 0 && info.dli_fname != nullptr) {
+    folder = info.dli_fname;
+    const auto slash = folder.rfind('/');
+    folder = slash == std::string::npos ? "." : folder.substr(0, slash);
+  }
+  const std::string path = folder + "/" + file;
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  for (std::size_t i = 0; i < sizeof signals / sizeof signals[0]; ++i) ::sigaction(signals[i], &saved[i], nullptr);
+  if (handle == nullptr) {
+    load_error() = std::string("cannot load ") + path + ": " + ::dlerror();
+    return nullptr;
+  }
+  void* fn = ::dlsym(handle, symbol);
+  if (fn == nullptr) load_error() = std::string("cannot find ") + symbol + " in " + path;
+  return reinterpret_cast<RunTensors>(fn);
 }
 
 inline void throw_java(JNIEnv* env, const char* class_name, const char* message) {
