@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 JOBS ?= 2
 
-.PHONY: setup demo test test-fast bench gpu-check clean cmake-runtime
+.PHONY: setup demo test test-fast bench gpu-check light-models clean cmake-runtime
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,11 @@ bench: setup
 # artifacts built elsewhere). Without a GPU it builds and says so.
 gpu-check: setup
 	$(PY) scripts/gpu_check.py $(if $(ARTIFACTS),--artifacts $(ARTIFACTS),)
+
+# Every model file the onnx wheel ships, through tvm-llvm and onnx, against its stored outputs
+# (`make test` checks the quick ones).
+light-models: setup
+	MODELPORT_ALL_LIGHT_MODELS=1 $(PY) -m pytest -q -n $(JOBS) tests/e2e/test_onnx_light_models.py
 
 cmake-runtime:
 	cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/cmake -j $(JOBS) && ctest --test-dir build/cmake --output-on-failure

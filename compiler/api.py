@@ -169,7 +169,7 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
             "modelport_version": __version__,
             "name": name,
             "created_by": "modelport compile",
-            "source": source.provenance,
+            "source": {**source.provenance, **_recorded_shapes(shape_options)},
             "onnx": {"opsets": {k or "ai.onnx": v for k, v in graph.opsets.items()},
                      "ops": sorted({(n.domain + ":" if n.domain else "") + n.op_type for n in graph.nodes}),
                      "ir_version": proto.ir_version},
@@ -189,6 +189,12 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
         raise
     manifest["out"] = str(out)
     return manifest
+
+
+def _recorded_shapes(shape_options) -> dict:
+    """The shape options a file model needed, kept so `check` can reload it the same way."""
+    kept = {k: v for k, v in shape_options.items() if k in ("input_shapes", "input_dtypes") and v}
+    return {"shape_options": kept} if kept else {}
 
 
 def _graph(proto):

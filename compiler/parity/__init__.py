@@ -139,7 +139,8 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
             from ..frontends import load_source
             if progress:
                 progress(f"reloading the original model from {prov['source_file']}")
-            source = load_source(prov["source_file"], manifest["name"], trust_pickle)
+            source = load_source(prov["source_file"], manifest["name"], trust_pickle,
+                                 **prov.get("shape_options", {}))
     elif source is not None:
         table = inputs_mod.generate(schema, proto, rows, samples=source.hints.get("samples"))
         table, note = _maybe_missing(table, schema, source, proto)

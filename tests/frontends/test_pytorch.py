@@ -6,6 +6,7 @@ import subprocess
 import sys
 import warnings
 
+import modelport
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -259,6 +260,10 @@ def test_torchscript_file_with_input_shape_and_dtype(tmp_path):
                                  input_shapes={"tokens": [20]}, input_dtypes={"tokens": "int64"})
     assert manifest["source"]["converter"] == "torch.onnx (TorchScript exporter, dynamo=False)"
     assert manifest["source"]["estimator"] == "TextCNN"
+    # `check --data` reloads the .pt file with the shapes the compile was given.
+    assert manifest["source"]["shape_options"] == {"input_shapes": {"tokens": [20]}, "input_dtypes": {"tokens": "int64"}}
+    report = modelport.check(tmp_path / "out", data=tmp_path / "out" / "parity" / "inputs.csv")
+    assert report.passed and report.reference.startswith("pytorch")
 
 
 def test_unsupported_op_names_the_op_and_layer():
