@@ -2,6 +2,20 @@
 from __future__ import annotations
 
 import onnx
+from onnx import helper
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    """The model's default-domain opset version."""
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=1)
+
+
+def attr(node: onnx.NodeProto, name: str, default=None):
+    """One attribute's raw value (bytes for strings), or `default`."""
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
 
 
 def rename_values(model: onnx.ModelProto, mapping: dict) -> onnx.ModelProto:

@@ -28,6 +28,17 @@ def compile_and_check(model, tmp_path: Path, targets=ALL, data=None, name=None, 
     return manifest
 
 
+def classic_data(n: int = 240):
+    """Seeded rows of 5 float32 features with a binary, a 3-class and a regression target,
+    shared by the scikit-learn end-to-end tests."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, 5).astype(np.float32)
+    y2 = (X[:, 0] + 0.8 * X[:, 1] - 0.3 * X[:, 4] + 0.3 * rng.randn(n) > 0).astype(np.int64)
+    y3 = np.digitize(X[:, 0] + 0.5 * X[:, 2] + 0.3 * rng.randn(n), [-0.5, 0.6]).astype(np.int64)
+    yr = X @ np.array([1.0, -2.0, 0.5, 0.0, 1.5]) + 0.5 * np.sin(3 * X[:, 1]) + 0.1 * rng.randn(n)
+    return X, y2, y3, yr
+
+
 def single_op_model(op_type, inputs, outputs, attrs=None, domain="", initializers=(), opset=18):
     """A one-node ONNX model. inputs/outputs: [(name, elem_type, shape)] with shape[0] = 'N'."""
     node = helper.make_node(op_type, [i[0] for i in inputs] + [t.name for t in initializers],
@@ -46,4 +57,4 @@ def single_op_model(op_type, inputs, outputs, attrs=None, domain="", initializer
     return model
 
 
-__all__ = ["compile_and_check", "single_op_model", "TensorProto", "np", "ALL"]
+__all__ = ["compile_and_check", "classic_data", "single_op_model", "TensorProto", "np", "ALL"]

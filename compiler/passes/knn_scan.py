@@ -21,6 +21,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..onnx_edit import attr, default_opset
+
 ELEMENTWISE = {"Identity", "Sub", "Abs", "Pow", "Mul", "Add", "Div", "Sqrt", "Neg", "Max", "Min", "Cast"}
 REDUCTIONS = {"ReduceSum", "ReduceSumSquare", "ReduceMax", "ReduceMean", "ReduceL1", "ReduceL2"}
 # Reductions whose axes became an input (else an attribute) at this opset.
@@ -37,16 +39,6 @@ def run(proto: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def _opset(model) -> int:
-    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=1)
-
-
-def _attr(node, name, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
 
 def _inputs(nodes) -> set:
     """Every name the nodes read, their subgraphs' (outer-scope) reads included."""
@@ -62,11 +54,11 @@ def _inputs(nodes) -> set:
 class _Rewriter:
     def __init__(self, model):
         self.model, self.g = model, model.graph
-        self.opset = _opset(model)
+        self.opset = default_opset(model)
         self.consts = {i.name: numpy_helper.to_array(i) for i in self.g.initializer}
         for n in self.g.node:
-            if n.op_type == "Constant" and _attr(n, "value") is not None:
-                self.consts[n.output[0]] = numpy_helper.to_array(_attr(n, "value"))
+            if n.op_type == "Constant" and attr(n, "value") is not None:
+                self.consts[n.output[0]] = numpy_helper.to_array(attr(n, "value"))
         self.names = {v.name for v in list(self.g.input) + list(self.g.output) + list(self.g.value_info)}
         self.names |= set(self.consts) | {o for n in self.g.node for o in n.output}
         self.count = 0
@@ -123,21 +115,21 @@ class _Rewriter:
 
     def match(self, scan):
         """(the Transpose to drop, the nodes replacing the Scan) or None."""
-        if len(scan.input) != 2 or len(scan.output) != 2 or _attr(scan, "num_scan_inputs") != 1:
+        if len(scan.input) != 2 or len(scan.output) != 2 or attr(scan, "num_scan_inputs") != 1:
             return None
         for a in ("scan_input_axes", "scan_output_axes", "scan_input_directions", "scan_output_directions"):
-            if any(_attr(scan, a, [0])):
+            if any(attr(scan, a, [0])):
                 return None
         x, t = scan.input
         points = self.consts.get(t)
         if points is None or points.ndim != 2 or points.dtype not in (np.float32, np.float64):
             return None
         users = self.consumers(scan.output[1])
-        if len(users) != 1 or users[0].op_type != "Transpose" or list(_attr(users[0], "perm", [])) != [1, 0]:
+        if len(users) != 1 or users[0].op_type != "Transpose" or list(attr(users[0], "perm", [])) != [1, 0]:
             return None
         if any(o.name == scan.output[1] for o in self.g.output):
             return None
-        body = _attr(scan, "body")
+        body = attr(scan, "body")
         if len(body.input) != 2 or len(body.output) != 2:
             return None
         s_in, t_in = body.input[0].name, body.input[1].name
@@ -156,11 +148,11 @@ class _Rewriter:
         if any(n.op_type not in ELEMENTWISE | REDUCTIONS or n.domain not in ("", "ai.onnx") for n in work):
             return None
         reductions = [n for n in work if n.op_type in REDUCTIONS]
-        if len(reductions) != 1 or _attr(reductions[0], "keepdims", 1) != 0:
+        if len(reductions) != 1 or attr(reductions[0], "keepdims", 1) != 0:
             return None
         red = reductions[0]
         body_consts = {i.name: numpy_helper.to_array(i) for i in body.initializer}
-        axes = list(_attr(red, "axes", []) or [])
+        axes = list(attr(red, "axes", []) or [])
         if len(red.input) > 1 and red.input[1]:
             axes = [int(a) for a in body_consts.get(red.input[1], np.array([99])).reshape(-1)]
         if axes not in ([1], [-1]):

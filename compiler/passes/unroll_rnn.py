@@ -23,6 +23,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import UnsupportedError
+from ..onnx_edit import attr, default_opset
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
@@ -41,9 +42,9 @@ FIXED_LENGTH_HINT = ("export the model with a fixed sequence length (a static ti
 def run(proto: onnx.ModelProto) -> onnx.ModelProto:
     if not any(_is_recurrent(n) for n in proto.graph.node):
         return proto
-    if _opset(proto) < 13:
+    if default_opset(proto) < 13:
         raise UnsupportedError(f"unrolling LSTM/GRU/RNN needs default-domain opset 13 or later, the model has "
-                               f"{_opset(proto)}: convert it with onnx.version_converter or export it again")
+                               f"{default_opset(proto)}: convert it with onnx.version_converter or export it again")
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     _Rewriter(out).rewrite()
@@ -53,16 +54,6 @@ def run(proto: onnx.ModelProto) -> onnx.ModelProto:
 def _is_recurrent(node) -> bool:
     return node.op_type in GATES and node.domain in ("", "ai.onnx")
 
-
-def _opset(model) -> int:
-    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=1)
-
-
-def _attr(node, name, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
 
 
 def _graph_names(graph) -> set:
@@ -129,8 +120,8 @@ class _Rewriter:
         fed = {i.name for i in self.g.input}
         self.consts = {i.name: numpy_helper.to_array(i) for i in self.g.initializer if i.name not in fed}
         for n in self.g.node:
-            if n.op_type == "Constant" and _attr(n, "value") is not None:
-                self.consts[n.output[0]] = numpy_helper.to_array(_attr(n, "value"))
+            if n.op_type == "Constant" and attr(n, "value") is not None:
+                self.consts[n.output[0]] = numpy_helper.to_array(attr(n, "value"))
         self.names = _graph_names(self.g)
         self.shapes = _inferred_shapes(model)
         self.symbolic = None
@@ -201,18 +192,18 @@ class _Unroll:
         self.x, self.w, self.r, self.b, self.seq_lens, self.h0, self.c0, self.p = inputs
         if self.kind != "LSTM":
             self.c0 = self.p = ""
-        self.layout = _attr(node, "layout", 0)
+        self.layout = attr(node, "layout", 0)
         # X is [seq, batch, input] (layout 0) or [batch, seq, input]; initial and final states are
         # [dirs, batch, hidden] or [batch, dirs, hidden]: time and state-direction share an axis.
         self.time_axis = 0 if self.layout == 0 else 1
-        self.direction = _attr(node, "direction", b"forward").decode()
+        self.direction = attr(node, "direction", b"forward").decode()
         if self.direction not in ("forward", "reverse", "bidirectional"):
             self.fail(f"unknown direction {self.direction!r}")
         self.dirs = 2 if self.direction == "bidirectional" else 1
         self.dtype = self.element_type()
         self.seq = self.sequence_length()
         self.hidden = self.hidden_size()
-        clip = _attr(node, "clip")
+        clip = attr(node, "clip")
         self.clip_at = None if clip is None or (self.kind == "RNN" and clip < 0) else float(clip)
         self.acts = self.activations()
 
@@ -247,7 +238,7 @@ class _Unroll:
         return seq
 
     def hidden_size(self) -> int:
-        hidden = _attr(self.node, "hidden_size")
+        hidden = attr(self.node, "hidden_size")
         if hidden is None:
             known = self.rw.shape(self.r)
             hidden = known[1][-1] if known and known[1] else None
@@ -257,7 +248,7 @@ class _Unroll:
 
     def activations(self) -> list:
         """Per direction, the activation functions as callables on a value name."""
-        names = [a.decode() if isinstance(a, bytes) else a for a in _attr(self.node, "activations", [])]
+        names = [a.decode() if isinstance(a, bytes) else a for a in attr(self.node, "activations", [])]
         per = len(DEFAULT_ACTIVATIONS[self.kind])
         if not names:
             names = list(DEFAULT_ACTIVATIONS[self.kind]) * self.dirs
@@ -265,8 +256,8 @@ class _Unroll:
             names = names[:1]  # the RNN schema's default lists Tanh twice, one per direction
         if len(names) != per * self.dirs:
             self.fail(f"expected {per * self.dirs} activations for direction {self.direction!r}, got {names}")
-        alphas = list(_attr(self.node, "activation_alpha", []))
-        betas = list(_attr(self.node, "activation_beta", []))
+        alphas = list(attr(self.node, "activation_alpha", []))
+        betas = list(attr(self.node, "activation_beta", []))
         acts = [self.activation(name, alphas, betas) for name in names]
         return [acts[d * per:(d + 1) * per] for d in range(self.dirs)]
 
@@ -394,7 +385,7 @@ class _Unroll:
         r_t = self.transposed(self.take(self.value(self.r), d))          # [H, G*H]
         b = self.take(self.value(self.b), d) if self.b else None
         wb, rb = (self.columns(b, 0, G * H), self.columns(b, G * H, 2 * G * H)) if b is not None else (None, None)
-        lbr = self.kind == "GRU" and _attr(self.node, "linear_before_reset", 0)
+        lbr = self.kind == "GRU" and attr(self.node, "linear_before_reset", 0)
         # Biases that are added every step no matter what go into the one input MatMul; with
         # linear_before_reset, GRU's recurrent bias stays with H*R^T, which the reset gate scales.
         x_bias = wb if lbr else self.add(wb, rb)
@@ -437,7 +428,7 @@ class _Unroll:
         p_i, p_o, p_f = w["peep"]
         i, o, f, g = self.split(self.recurrent(x_t, h, w["r_t"]), [H, H, H, H])
         i = f_act(self.clip(self.peephole(i, p_i, c)))
-        if _attr(self.node, "input_forget", 0):
+        if attr(self.node, "input_forget", 0):
             f = self.op("Sub", [self.scalar(1), i])
         else:
             f = f_act(self.clip(self.peephole(f, p_f, c)))
@@ -450,7 +441,7 @@ class _Unroll:
         H = self.hidden
         f_act, g_act = w["acts"]
         x_zr, x_h = self.split(x_t, [2 * H, H])
-        if _attr(self.node, "linear_before_reset", 0):
+        if attr(self.node, "linear_before_reset", 0):
             # h R^T + Rb as a whole, the reset gate then scales its h part.
             hr = self.add(None if h is None else self.op("MatMul", [h, w["r_t"]]), w["rb"])
             h_zr, h_h = self.split(hr, [2 * H, H])

@@ -20,7 +20,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from helpers import compile_and_check
+from helpers import classic_data, compile_and_check
 
 TVM = ("tvm-llvm",)
 NAMES = np.array(["cat", "dog", "eel"])
@@ -28,11 +28,8 @@ NAMES = np.array(["cat", "dog", "eel"])
 
 @pytest.fixture(scope="module")
 def data():
+    X, y2, y3, yr = classic_data()
     rng = np.random.RandomState(0)
-    X = rng.randn(240, 5).astype(np.float32)
-    y2 = (X[:, 0] + 0.8 * X[:, 1] - 0.3 * X[:, 4] + 0.3 * rng.randn(240) > 0).astype(np.int64)
-    y3 = np.digitize(X[:, 0] + 0.5 * X[:, 2] + 0.3 * rng.randn(240), [-0.5, 0.6]).astype(np.int64)
-    yr = X @ np.array([1.0, -2.0, 0.5, 0.0, 1.5]) + 0.5 * np.sin(3 * X[:, 1]) + 0.1 * rng.randn(240)
     Xn = X.copy()
     Xn[rng.rand(*X.shape) < 0.1] = np.nan
     return X, y2, y3, yr, Xn

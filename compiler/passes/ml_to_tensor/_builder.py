@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from ...ir import attributes  # noqa: F401  (the ml op modules take it from here)
 
 # Reductions whose axes are an input (not an attribute) from this default-domain opset on.
 AXES_INPUT_SINCE = {"ReduceSum": 13, "ReduceMax": 18, "ReduceMin": 18, "ReduceMean": 18,
@@ -125,18 +126,3 @@ class Builder:
     def label_strings(self, name: str, classes) -> None:
         """Record that the int64 value `name` holds indices into the string table `classes`."""
         self.string_tables[name] = [str(c) for c in classes]
-
-
-def attributes(node: onnx.NodeProto) -> dict:
-    """A node's attributes as Python values (strings decoded, tensors as arrays)."""
-    out = {}
-    for a in node.attribute:
-        value = helper.get_attribute_value(a)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        elif isinstance(value, list) and value and isinstance(value[0], bytes):
-            value = [v.decode("utf-8") for v in value]
-        elif isinstance(value, onnx.TensorProto):
-            value = numpy_helper.to_array(value)
-        out[a.name] = value
-    return out
