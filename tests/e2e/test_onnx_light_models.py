@@ -21,7 +21,7 @@ LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 # default run checks the quick ones, `make light-models` (MODELPORT_ALL_LIGHT_MODELS=1) all.
 ALL = sorted(p.stem for p in LIGHT.glob("light_*.onnx"))
 IN_SUITE = ALL if os.environ.get("MODELPORT_ALL_LIGHT_MODELS") else [
-    "light_squeezenet", "light_shufflenet", "light_inception_v1"]
+    "light_squeezenet", "light_shufflenet", "light_zfnet512"]
 
 
 def stored_case(name: str):
