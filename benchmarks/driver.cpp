@@ -29,6 +29,10 @@
 //   single PATH GROUP MAX_GROUPS BUDGET_MS
 //                            groups of GROUP one-row calls on consecutive rows, until
 //                            MAX_GROUPS groups or BUDGET_MS          -> ns per group
+//   calls PATH ROWS K REPS   REPS reps of K calls of ROWS rows each, on consecutive slices of
+//                            the rows (wrapping to row 0 when a slice would run past the
+//                            end; the position carries over between commands)
+//                                                 -> WALL_NS,CPU_NS per rep (for all K calls)
 //   quit
 // PATH is "abi" or "run".
 #include <dlfcn.h>
@@ -277,6 +281,7 @@ int main(int argc, char** argv) {
   std::cout << "ready " << b.n_out << " " << (b.run ? "run" : "-") << " " << (abi ? "abi" : "-") << std::endl;
 
   std::string line;
+  int64_t calls_pos = 0;  // where the next "calls" slice starts
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
     std::string cmd;
@@ -346,6 +351,28 @@ int main(int argc, char** argv) {
       int64_t end = now_ns() + budget_ms * 1000000, row = 0;
       for (int64_t g = 0; g < max_groups && (g < 3 || now_ns() < end); ++g)
         os << (g ? " " : "") << single_group(b, use_run, row, group);
+      std::cout << os.str() << std::endl;
+    } else if (cmd == "calls") {
+      // Fixed-batch models (the TVM targets built with --batch) and calls too short to time one by one.
+      std::string path;
+      int64_t rows, k, reps;
+      in >> path >> rows >> k >> reps;
+      bool use_run = path == "run";
+      if (use_run && !b.run) die("no run path");
+      if (!use_run && !abi) die("no abi path");
+      if (rows < 1 || rows > b.n_rows || k < 1) die("bad calls command: " + line);
+      std::ostringstream os;
+      for (int64_t i = 0; i < reps; ++i) {
+        int64_t c0 = cpu_ns(), t0 = now_ns();
+        for (int64_t j = 0; j < k; ++j) {
+          if (calls_pos + rows > b.n_rows) calls_pos = 0;
+          b.call(use_run, calls_pos, rows);
+          calls_pos += rows;
+        }
+        int64_t t1 = now_ns(), c1 = cpu_ns();
+        os << (t1 - t0) << "," << (c1 - c0) << (i + 1 < reps ? " " : "");
+      }
+      g_sink = use_run ? 0.0f : b.y[0];
       std::cout << os.str() << std::endl;
     } else {
       die("unknown command: " + line);

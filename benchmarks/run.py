@@ -10,7 +10,10 @@ ONNX Runtime are medians of per-round ratios, so that the machine's load changes
 rounds cancel out. The outputs of every runner are checked against scikit-learn first.
 
 The R part (benchmarks/r_models.py: models fitted in R, timed against R's own predict()) runs
-after the scikit-learn models; `--only r` runs only it, `--skip-r` leaves it out.
+after the scikit-learn models; `--only r` runs only it, `--skip-r` leaves it out. The TVM part
+(benchmarks/tvm_models.py: PyTorch and Keras CNNs and a forest compiled for tvm-llvm, untuned
+and tuned with MetaSchedule for `--tune` seconds per build, timed against the framework and
+ONNX Runtime) runs last; `--only tvm` runs only it, `--skip-tvm` leaves it out.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import r_models  # noqa: E402  (benchmarks/, this script's directory)
+import tvm_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -179,11 +183,11 @@ def python_runners(case: Case, est, sess, X: np.ndarray):
 class DriverProcess:
     """A C++ or Java driver process, commanded one line at a time (see driver.cpp)."""
 
-    def __init__(self, cmd: list, what: str):
+    def __init__(self, cmd: list, what: str, env: dict | None = None):
         self.what = what
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
         ready = self._read()
         parts = ready.split()
         if not parts or parts[0] != "ready":
@@ -452,7 +456,7 @@ def versions() -> dict:
 
 
 def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed: float, java_flags: list,
-              r_results: list = ()) -> str:
+              r_results: list = (), t_results: list = ()) -> str:
     ratios = [w / c for res in results for r in res.get("runners", []) for w, c in zip(r.batch_wall_ns, r.batch_ns)
               if c > 0]
     busy = statistics.median(ratios) if ratios else float("nan")
@@ -476,6 +480,8 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
     for res in results:
         for t in res.get("targets", []):
             out.append(f"| {t[0]} | {t[1]} | {t[2]} |")
+    for t in tvm_models.targets(list(t_results)):
+        out.append(f"| {t[0]} | {t[1]} | {t[2]} |")
     out += [""]
     for res in results:
         out += [f"## {res['case'].title}", ""]
@@ -484,6 +490,16 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
             continue
         out += model_table(res) + [""]
     out += r_models.sections(list(r_results), sys.modules[__name__])
+    out += tvm_models.sections(list(t_results), sys.modules[__name__], args)
+    generated = [res for res in [*results, *r_results] if res.get("built")]
+    if not generated:  # a run of the TVM models only: no C++ or Java was generated
+        out += ["## Method", "",
+                "- One core and one thread for every runner: the script pins itself and its drivers to CPU "
+                f"{args.cpu} (`sched_setaffinity`, `taskset -c {args.cpu}`), sets OMP/MKL/OPENBLAS threads to 1, "
+                "and ONNX Runtime to `intra_op_num_threads=1`, `inter_op_num_threads=1`, sequential execution, "
+                "all graph optimizations.",
+                *tvm_models.method(list(t_results), sys.modules[__name__], args), ""]
+        return "\n".join(out)
     out += ["## Generated code and build time", "",
             "| Model | C++ source (.cpp + .hpp) | lib .so | C++ build | Java source | Java table resource "
             "| jar | Java build | `modelport.compile` in all |",
@@ -544,12 +560,13 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
         "labels must be equal except where scikit-learn's top two probabilities tie; otherwise the row "
         "says WRONG and `make bench` fails.",
         *r_models.method(list(r_results), sys.modules[__name__], args),
+        *tvm_models.method(list(t_results), sys.modules[__name__], args),
         "",
     ]
     return "\n".join(out)
 
 
-def console_table(results: list, r_results: list = ()) -> str:
+def console_table(results: list, r_results: list = (), t_results: list = ()) -> str:
     out = []
     for res in results:
         out.append(f"\n{res['case'].title}")
@@ -571,10 +588,13 @@ def console_table(results: list, r_results: list = ()) -> str:
                 continue
             cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
             out.append("  " + " | ".join(cells))
+    out += tvm_models.console(list(t_results))
     out.append("\nTargets")
     for res in results:
         for t in res.get("targets", []):
             out.append(f"  {t[0]}: {t[1]} -> {t[2]}")
+    for t in tvm_models.targets(list(t_results)):
+        out.append(f"  {t[0]}: {t[1]} -> {t[2]}")
     return "\n".join(out)
 
 
@@ -680,8 +700,15 @@ def main(argv=None) -> int:
                     help="the core everything is pinned to (default 0, or $BENCH_CPU)")
     ap.add_argument("--only", default="",
                     help="comma-separated model keys (default: all): " + ", ".join(c.key for c in _cases())
-                    + ", or r (all R models) or " + ", ".join(c.key for c in r_models.cases()))
+                    + ", or r (all R models) or " + ", ".join(c.key for c in r_models.cases())
+                    + ", or tvm (all TVM models) or " + ", ".join(c.key for c in tvm_models.cases()))
     ap.add_argument("--skip-r", action="store_true", help="leave out the R models (benchmarks/r_models.py)")
+    ap.add_argument("--skip-tvm", action="store_true", help="leave out the TVM models (benchmarks/tvm_models.py)")
+    ap.add_argument("--tune", type=float, default=tvm_models.DEFAULT_TUNE_S,
+                    help="seconds of MetaSchedule tuning per tuned TVM build, one per model and batch (default "
+                    f"{tvm_models.DEFAULT_TUNE_S:g}; records are cached and reused; 0: no tuned builds)")
+    ap.add_argument("--mobilenet-size", type=int, default=tvm_models.MOBILENET_SIZE,
+                    help=f"MobileNetV2's input height and width (default {tvm_models.MOBILENET_SIZE})")
     ap.add_argument("--doc", default=str(DOC), help="where to write the report (default docs/performance.md)")
     args = ap.parse_args(argv)
 
@@ -702,16 +729,20 @@ def main(argv=None) -> int:
 
     cases = _cases()
     r_keys = [c.key for c in r_models.cases()]
+    t_keys = [c.key for c in tvm_models.cases()]
     if args.only:
         keep = set(args.only.split(","))
-        unknown = keep - {c.key for c in cases} - set(r_keys) - {"r"}
+        unknown = keep - {c.key for c in cases} - set(r_keys) - {"r"} - set(t_keys) - {"tvm"}
         if unknown:
             print(f"bench: unknown model keys: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
         cases = [c for c in cases if c.key in keep]
         r_keys = [k for k in r_keys if "r" in keep or k in keep]
+        t_keys = [k for k in t_keys if "tvm" in keep or k in keep]
     if args.skip_r:
         r_keys = []
+    if args.skip_tvm:
+        t_keys = []
     # Compile everything first, on every core, then pin for the measurements.
     for case in cases:
         say(f"compiling {case.key}")
@@ -725,6 +756,7 @@ def main(argv=None) -> int:
             say(f"  {case.skipped}")
     r_cases = r_models.prepare(r_keys, sys.modules[__name__], say)
 
+    all_cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {args.cpu})
     results = []
     for case in cases:
@@ -741,12 +773,19 @@ def main(argv=None) -> int:
             results.append({"case": case, "skipped": f"benchmark failed: {type(exc).__name__}: {exc}"[:400],
                             "ok": False, "built": case.built})
     r_results = r_models.bench(r_cases, args, sys.modules[__name__], drivers, java_flags, say)
+    # The TVM part imports PyTorch, TensorFlow and TVM, and tunes on every core: after the
+    # measurements above, unpinned, then pinned again for its own.
+    os.sched_setaffinity(0, all_cpus)
+    t_cases = tvm_models.prepare(t_keys, args, sys.modules[__name__], say)
+    os.sched_setaffinity(0, {args.cpu})
+    t_results = tvm_models.bench(t_cases, args, sys.modules[__name__], drivers, say)
 
     vers = versions()
     if any(r.get("built") for r in r_results):
         vers.update(r_models.versions())
+    vers.update(tvm_models.versions(t_results))
     elapsed = time.time() - t_start
-    text = write_doc(results, info, vers, args, started, elapsed, java_flags, r_results)
+    text = write_doc(results, info, vers, args, started, elapsed, java_flags, r_results, t_results)
     Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
     Path(args.doc).write_text(text)
     (WORK / "results.json").write_text(json.dumps(
@@ -755,10 +794,11 @@ def main(argv=None) -> int:
                        "single_ns_per_call": x.single_ns, "round_batch_ns": x.round_batch,
                        "round_single_ns": x.round_single, "agreement": r.get("agreement", {}).get(x.key)}
                       for x in r.get("runners", [])],
-          "targets": r.get("targets", [])} for r in results] + r_models.json_results(r_results), indent=1))
-    print(console_table(results, r_results))
+          "targets": r.get("targets", [])} for r in results] + r_models.json_results(r_results)
+        + tvm_models.json_results(t_results), indent=1))
+    print(console_table(results, r_results, t_results))
     print(f"\nwrote {os.path.relpath(args.doc, ROOT)} ({elapsed:.0f} s)")
-    failed = [r["case"].key for r in [*results, *r_results] if r.get("ok") is False]
+    failed = [r["case"].key for r in [*results, *r_results, *t_results] if r.get("ok") is False]
     if failed:
         print(f"bench: outputs disagree or a runner failed for: {', '.join(failed)}", file=sys.stderr)
         return 1
