@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 import traceback
@@ -282,7 +283,6 @@ def _task_table(logs: Path) -> dict:
 def _compile(case: TCase, batch: int, tune: float, h, say) -> TBuild:
     import modelport
     out = h.WORK / "tvm" / f"{case.key}_b{batch}_{'tuned' if tune else 'untuned'}"
-    import shutil
     shutil.rmtree(out, ignore_errors=True)
     b = TBuild(out)
     t0 = time.perf_counter()
