@@ -566,29 +566,28 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
     return "\n".join(out)
 
 
-def console_table(results: list, r_results: list = (), t_results: list = ()) -> str:
+def console_row(line: str) -> str:
+    """A markdown table row as a console line (cells joined, no emphasis)."""
+    return "  " + " | ".join(c.strip().replace("**", "") for c in line.strip("|").split("|"))
+
+
+def console_section(results: list, table) -> list:
+    """Each result's title and its markdown table (from `table(res)`) as console lines."""
     out = []
     for res in results:
         out.append(f"\n{res['case'].title}")
         if res.get("skipped"):
             out.append(f"  {res['skipped']}")
             continue
-        for line in model_table(res):
-            if line.startswith("|---"):
-                continue
-            cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
-            out.append("  " + " | ".join(cells))
-    for res in r_results:
-        out.append(f"\n{res['case'].title}")
-        if res.get("skipped"):
-            out.append(f"  {res['skipped']}")
-            continue
-        for line in r_models.table(res, sys.modules[__name__]):
-            if line.startswith("|---"):
-                continue
-            cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
-            out.append("  " + " | ".join(cells))
-    out += tvm_models.console(list(t_results))
+        out += [console_row(line) for line in table(res) if not line.startswith("|---")]
+    return out
+
+
+def console_table(results: list, r_results: list = (), t_results: list = ()) -> str:
+    out = console_section(results, model_table)
+    out += console_section(r_results, lambda res: r_models.table(res, sys.modules[__name__]))
+    out += console_section(list(t_results), tvm_models.table)
+    out += tvm_models.console_builds(list(t_results), console_row)
     out.append("\nTargets")
     for res in results:
         for t in res.get("targets", []):

@@ -741,23 +741,11 @@ def targets(results: list) -> list:
     return out
 
 
-def console(results: list) -> list:
-    out = []
-    for res in results:
-        out.append(f"\n{res['case'].title}")
-        if res.get("skipped"):
-            out.append(f"  {res['skipped']}")
-            continue
-        for line in table(res):
-            if line.startswith("|---"):
-                continue
-            cells = [c.strip().replace("**", "") for c in line.strip("|").split("|")]
-            out.append("  " + " | ".join(cells))
-    if results:
-        out.append("\nTVM builds")
-        for line in builds_table(results)[2:]:
-            out.append("  " + " | ".join(c.strip().replace("**", "") for c in line.strip("|").split("|")))
-    return out
+def console_builds(results: list, row) -> list:
+    """The builds table as console lines (`row` formats one markdown row)."""
+    if not results:
+        return []
+    return ["\nTVM builds"] + [row(line) for line in builds_table(results)[2:]]
 
 
 def versions(results: list) -> dict:

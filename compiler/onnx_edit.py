@@ -18,6 +18,17 @@ def attr(node: onnx.NodeProto, name: str, default=None):
     return default
 
 
+def reads(nodes) -> set:
+    """Every name the nodes read, their subgraphs' (outer-scope) reads included."""
+    out = set()
+    for n in nodes:
+        out.update(n.input)
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                out |= reads(sub.node)
+    return out
+
+
 def rename_values(model: onnx.ModelProto, mapping: dict) -> onnx.ModelProto:
     """Rename graph values (inputs, outputs, intermediates) everywhere they occur."""
     g = model.graph

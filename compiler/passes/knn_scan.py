@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..onnx_edit import attr, default_opset
+from ..onnx_edit import attr, default_opset, reads
 
 ELEMENTWISE = {"Identity", "Sub", "Abs", "Pow", "Mul", "Add", "Div", "Sqrt", "Neg", "Max", "Min", "Cast"}
 REDUCTIONS = {"ReduceSum", "ReduceSumSquare", "ReduceMax", "ReduceMean", "ReduceL1", "ReduceL2"}
@@ -36,18 +36,6 @@ def run(proto: onnx.ModelProto) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     _Rewriter(out).rewrite()
-    return out
-
-
-
-def _inputs(nodes) -> set:
-    """Every name the nodes read, their subgraphs' (outer-scope) reads included."""
-    out = set()
-    for n in nodes:
-        out.update(n.input)
-        for a in n.attribute:
-            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
-                out |= _inputs(sub.node)
     return out
 
 
@@ -103,7 +91,7 @@ class _Rewriter:
         self.g.node.extend(result)
         # The training set now lives in the rewritten nodes' own constants (or is still
         # used as it was): drop the Scan's copy when nothing reads it any more.
-        used = _inputs(result) | {o.name for o in self.g.output}
+        used = reads(result) | {o.name for o in self.g.output}
         scan_inputs = {n.input[1] for n in nodes if id(n) in replaced}
         for init in [i for i in self.g.initializer if i.name in scan_inputs and i.name not in used]:
             self.g.initializer.remove(init)

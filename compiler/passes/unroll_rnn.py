@@ -23,7 +23,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import UnsupportedError
-from ..onnx_edit import attr, default_opset
+from ..onnx_edit import attr, default_opset, reads
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
@@ -55,7 +55,6 @@ def _is_recurrent(node) -> bool:
     return node.op_type in GATES and node.domain in ("", "ai.onnx")
 
 
-
 def _graph_names(graph) -> set:
     """Every value name in the graph and its subgraphs (a new name must shadow none of them)."""
     names = {v.name for v in list(graph.input) + list(graph.output) + list(graph.value_info)}
@@ -68,17 +67,6 @@ def _graph_names(graph) -> set:
             for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
                 names |= _graph_names(sub)
     return names
-
-
-def _reads(nodes) -> set:
-    """Every name the nodes read, their subgraphs' (outer-scope) reads included."""
-    out = set()
-    for n in nodes:
-        out.update(n.input)
-        for a in n.attribute:
-            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
-                out |= _reads(sub.node)
-    return out
 
 
 def _shapes(graph) -> dict:
@@ -173,7 +161,7 @@ class _Rewriter:
 
     def drop_unread(self, candidates):
         """The weights now live in the unrolled nodes' own constants: drop the originals nothing reads."""
-        used = _reads(self.g.node) | {o.name for o in self.g.output}
+        used = reads(self.g.node) | {o.name for o in self.g.output}
         dead = candidates - used - {i.name for i in self.g.input}
         for init in [i for i in self.g.initializer if i.name in dead]:
             self.g.initializer.remove(init)

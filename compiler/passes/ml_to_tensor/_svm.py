@@ -10,19 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._builder import F32, F64, Builder, Value
 from ...errors import UnsupportedError
-
-KERNELS = ("LINEAR", "POLY", "RBF", "SIGMOID")
-
-
-def params(op: str, attrs: dict):
-    kind = attrs.get("kernel_type", "LINEAR")
-    if kind not in KERNELS:
-        raise UnsupportedError(f"{op} kernel_type {kind} is not supported ({', '.join(KERNELS)})")
-    p = [float(np.float32(v)) for v in attrs.get("kernel_params") or []]
-    gamma, coef0, degree = (p + [0.0, 0.0, 0.0])[:3]
-    return kind, gamma, coef0, degree
+# The kernel type and parameters are read as the C++/Java kernels read them.
+from ...ops._svm import params  # noqa: F401  (the svm op modules take it from here)
+from ._builder import F32, F64, Builder, Value
 
 
 def input64(b: Builder, x: Value) -> str:
