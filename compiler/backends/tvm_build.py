@@ -163,18 +163,39 @@ def _tune(mod, target, seconds: float, progress):
             progress(f"tuning with MetaSchedule: {spent['seconds']:.0f} of {seconds:.0f} s, "
                      f"{spent['trials']} trials so far (records in {work})")
         t0 = time.time()
-        trials = spent["trials"] + TRIALS_PER_ROUND
         with _quiet():
+            # Each call runs this many new trials on top of the records already in `work`.
             ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work),
-                                            max_trials_global=trials, max_trials_per_task=trials,
-                                            num_trials_per_iter=16)
-        spent = {"seconds": spent["seconds"] + time.time() - t0, "trials": trials}
+                                            max_trials_global=TRIALS_PER_ROUND,
+                                            max_trials_per_task=TRIALS_PER_ROUND, num_trials_per_iter=16,
+                                            builder=ms.builder.LocalBuilder(f_build=_ms_build))
+        spent = {"seconds": spent["seconds"] + time.time() - t0,
+                 "trials": _measured(ms.database.JSONDatabase(work_dir=str(work)))}
         ledger.write_text(json.dumps(spent))
     db = ms.database.JSONDatabase(work_dir=str(work))
+    measured = _measured(db)
+    if not measured and progress:
+        progress(f"tuning measured no candidate (see the logs in {work}/logs): the build uses TVM's "
+                 "default schedules")
     with target, db, tvm().transform.PassContext(opt_level=3):
         mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    return mod, {"tuned": True, "trials": spent["trials"], "tuning_seconds": round(spent["seconds"], 1),
+    return mod, {"tuned": measured > 0, "trials": measured, "tuning_seconds": round(spent["seconds"], 1),
                  "records": str(work)}
+
+
+def _measured(db) -> int:
+    """Tuning records whose candidate was built and timed (failed ones carry a 1e10 s run time)."""
+    return sum(1 for r in db.get_all_tuning_records()
+               if r.run_secs and all(float(t) < 1e9 for t in r.run_secs))
+
+
+def _ms_build(mod, target, _params):
+    """MetaSchedule's candidate build, without its default's import of TVM's tensor
+    intrinsics: that import takes 30-85 s of a builder worker (over its 30 s timeout), so
+    every candidate timed out. Module level, so that the builder's workers can import it."""
+    from tvm.driver import build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+    return build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
 
 
 def export(executable, path: Path, target):
