@@ -222,27 +222,27 @@ def _unavailable(case: TCase) -> str | None:
 
 
 def _records(folder) -> dict | None:
-    """What a MetaSchedule records folder holds: trials (tuning records), those built and
-    measured (finite run times), workloads (tasks) and those with a measured trial."""
+    """What a tuning records folder holds: trials (MetaSchedule's tuning records), those built
+    and measured (finite run times), and from modelport's ledger the tasks, those with a
+    measured trial, and their share of the model's FLOPs."""
     if not folder:
         return None
     folder = Path(folder)
-    rec, wl = folder / "database_tuning_record.json", folder / "database_workload.json"
-    out = {"folder": str(folder), "trials": 0, "measured": 0, "tasks": 0, "tasks_measured": 0, "errors": {}}
-    if wl.exists():
-        out["tasks"] = sum(1 for line in wl.read_text().splitlines() if line.strip())
-    good = set()
+    rec, ledger = folder / "database_tuning_record.json", folder / "modelport-tuning.json"
+    out = {"folder": str(folder), "trials": 0, "measured": 0, "tasks": 0, "tasks_measured": 0,
+           "measured_tasks": [], "flop_share": None, "errors": {}}
     if rec.exists():
         for line in rec.read_text().splitlines():
             if not line.strip():
                 continue
-            workload, (_, run_secs, *_) = json.loads(line)
+            _, (_, run_secs, *_) = json.loads(line)
             out["trials"] += 1
-            if run_secs and all(float(s) < 1e9 for s in run_secs):
-                out["measured"] += 1
-                good.add(workload)
-    out["tasks_measured"] = len(good)
-    out.update(_task_table(folder / "logs"))
+            out["measured"] += bool(run_secs and all(float(s) < 1e9 for s in run_secs))
+    if ledger.exists():
+        tasks = json.loads(ledger.read_text())["tasks"]
+        timed = sorted((t for t in tasks if t["best_s"] is not None), key=lambda t: -t["flop_share"])
+        out.update(tasks=len(tasks), tasks_measured=len(timed), measured_tasks=[t["name"] for t in timed],
+                   flop_share=sum(t["flop_share"] for t in timed))
     # Why trials failed, from MetaSchedule's logs (the first line of each message, counted).
     logs = folder / "logs"
     if out["measured"] < out["trials"] and logs.is_dir():
@@ -252,31 +252,6 @@ def _records(folder) -> dict | None:
                 if "Error in building" in line or "Error in running" in line:
                     msg = next((m.strip() for m in lines[i + 1:i + 4] if m.strip()), line.strip())
                     out["errors"][msg[:200]] = out["errors"].get(msg[:200], 0) + 1
-    return out
-
-
-def _task_table(logs: Path) -> dict:
-    """From the task scheduler's tables in MetaSchedule's log: the tasks that got a measured
-    trial (a latency) in any tuning call, and their share of the model's FLOPs (FLOP x weight)."""
-    out = {"measured_tasks": [], "flop_share": None}
-    log = next(iter(sorted(logs.glob("*task_scheduler.log"))), None) if logs.is_dir() else None
-    if log is None:
-        return out
-    flops, measured = {}, set()
-    for line in log.read_text(errors="replace").splitlines():
-        cells = [c.strip() for c in line.split("|")]
-        if len(cells) != 9 or not cells[0].isdigit():
-            continue
-        name, flop, weight, latency = cells[1], cells[2], cells[3], cells[5]
-        try:
-            flops[name] = float(flop) * float(weight)
-        except ValueError:
-            continue
-        if latency not in ("N/A", ""):
-            measured.add(name)
-    total = sum(flops.values())
-    out["measured_tasks"] = sorted(measured, key=lambda n: -flops.get(n, 0))
-    out["flop_share"] = sum(flops[n] for n in measured) / total if total else None
     return out
 
 
@@ -692,9 +667,10 @@ def method(results: list, h, args) -> list:
     return [
         "- TVM models, builds: `modelport.compile(model, targets=[\"tvm-llvm\"], batch=B, tune=S)` for each model "
         f"and batch: untuned (S = 0: TVM's default lowering) and tuned (S = `--tune`, {args.tune:g} s here, of "
-        "MetaSchedule, in rounds that are not cut short); compiled after the other sections' measurements, "
-        "with the process unpinned (every core), and with TVM_NUM_THREADS=1 so that MetaSchedule measures its "
-        "candidates on one thread, as they are timed here.",
+        "MetaSchedule, one task at a time, the heaviest first, in rounds of 16 candidates that are not cut "
+        "short); compiled after the other sections' measurements, with the process unpinned (every core), and "
+        "with TVM_NUM_THREADS=1 so that MetaSchedule measures its candidates on one thread, as they are timed "
+        "here.",
         "- TVM models, runners: the framework in this process (PyTorch: `torch.set_num_threads(1)`, eval mode, "
         "`torch.no_grad()`; Keras: `predict_on_batch`, TensorFlow with one intra-op and one inter-op thread; "
         "scikit-learn: `predict`, `n_jobs=1`); ONNX Runtime's Python API on the artifact's `model.onnx` (the "

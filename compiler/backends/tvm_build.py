@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import onnx
@@ -141,52 +140,29 @@ def compile_module(mod, target, tune_seconds: float = 0, progress=None):
         raise BuildError(f"TVM could not build the model for {target.kind.name}: {_first_line(exc)}") from None
 
 
-TRIALS_PER_ROUND = 32
-
-
 def _tune(mod, target, seconds: float, progress):
-    """MetaSchedule tuning in rounds of TRIALS_PER_ROUND trials until `seconds` have passed
-    (a round is not cut short). Records accumulate in tuning_dir(); seconds already spent
-    on this module and target count toward the budget, so a rebuild reuses them."""
+    """MetaSchedule tuning for about `seconds` (tvm_tune: task by task, the heaviest first),
+    then the best schedules found applied. Records accumulate in tuning_dir(); seconds
+    already spent on this module and target count toward the budget."""
     from tvm import relax
     from tvm.s_tir import meta_schedule as ms
+    from . import tvm_tune
     with target:
         mod = relax.get_pipeline("zero")(mod)
     work = tuning_dir(mod, target)
-    ledger = work / "modelport-tuning.json"
-    spent = json.loads(ledger.read_text()) if ledger.exists() else {"seconds": 0.0, "trials": 0}
-    if spent["seconds"] >= seconds and progress:
-        progress(f"tuning records reused from {work} ({spent['trials']} trials, {spent['seconds']:.0f} s)")
-    work.mkdir(parents=True, exist_ok=True)
-    while spent["seconds"] < seconds:
-        if progress:
-            progress(f"tuning with MetaSchedule: {spent['seconds']:.0f} of {seconds:.0f} s, "
-                     f"{spent['trials']} trials so far (records in {work})")
-        t0 = time.time()
-        with _quiet():
-            # Each call runs this many new trials on top of the records already in `work`.
-            ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work),
-                                            max_trials_global=TRIALS_PER_ROUND,
-                                            max_trials_per_task=TRIALS_PER_ROUND, num_trials_per_iter=16,
-                                            builder=ms.builder.LocalBuilder(f_build=_ms_build))
-        spent = {"seconds": spent["seconds"] + time.time() - t0,
-                 "trials": _measured(ms.database.JSONDatabase(work_dir=str(work)))}
-        ledger.write_text(json.dumps(spent))
+    with _quiet():
+        ledger = tvm_tune.tune(mod, target, work, seconds, progress, build=_ms_build)
     db = ms.database.JSONDatabase(work_dir=str(work))
-    measured = _measured(db)
+    measured = tvm_tune.measured(db)
     if not measured and progress:
         progress(f"tuning measured no candidate (see the logs in {work}/logs): the build uses TVM's "
                  "default schedules")
     with target, db, tvm().transform.PassContext(opt_level=3):
         mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    return mod, {"tuned": measured > 0, "trials": measured, "tuning_seconds": round(spent["seconds"], 1),
-                 "records": str(work)}
-
-
-def _measured(db) -> int:
-    """Tuning records whose candidate was built and timed (failed ones carry a 1e10 s run time)."""
-    return sum(1 for r in db.get_all_tuning_records()
-               if r.run_secs and all(float(t) < 1e9 for t in r.run_secs))
+    tuned = [t for t in ledger["tasks"] if t["best_s"] is not None]
+    return mod, {"tuned": measured > 0, "trials": measured, "tuning_seconds": round(ledger["seconds"], 1),
+                 "records": str(work), "tasks": len(ledger["tasks"]), "tasks_tuned": len(tuned),
+                 "flop_share_tuned": round(sum(t["flop_share"] for t in tuned), 4)}
 
 
 def _ms_build(mod, target, _params):
