@@ -48,9 +48,10 @@ def models():
             ("forest", forest, {})]
 
 
-def build(archs: str) -> list:
+def build(archs: str) -> tuple:
+    """Builds the artifacts; returns their folders and {folder name: original model}."""
     import modelport
-    dirs = []
+    dirs, originals = [], {}
     for name, model, options in models():
         out = OUT / name
         t0 = time.time()
@@ -58,7 +59,8 @@ def build(archs: str) -> list:
                           cuda_arch=archs, **options)
         print(f"built {out} in {time.time() - t0:.0f} s", flush=True)
         dirs.append(out)
-    return dirs
+        originals[name] = model
+    return dirs, originals
 
 
 def check_program(folder: Path, target: str) -> dict:
@@ -86,17 +88,99 @@ def check_program(folder: Path, target: str) -> dict:
     return {"passed": all(r["passed"] for r in results.values()), "max_abs_error": worst}
 
 
+def time_artifact(folder: Path, targets: list, batches, seconds: float, originals: dict) -> list:
+    """Latency per call of each target's library (C ABI, in a child process), ONNX Runtime on the
+    CPU, and PyTorch on the GPU where the original model is at hand and torch has CUDA."""
+    import onnx
+    import onnxruntime as ort
+    from modelport.parity.inputs import read_data, to_feed
+    from modelport.parity.isolated_library import time_calls
+    from modelport.schema import Schema
+    manifest = json.loads((folder / "manifest.json").read_text())
+    name, schema = manifest["name"], Schema.from_dict(manifest["schema"])
+    proto = onnx.load(str(folder / "model.onnx"))
+    table = read_data(folder / "parity" / "inputs.csv", schema)
+    x = np.column_stack([np.asarray(table[c.name], dtype=np.float32) for c in schema.inputs])
+    x = np.nan_to_num(x)  # latency only: missing values take other paths in trees
+    feed = to_feed({c.name: x[:, i] for i, c in enumerate(schema.inputs)}, schema, proto)
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    rows = []
+    for batch in batches:
+        row = {"model": name, "batch": batch}
+        for target in targets:
+            lib = folder / target / f"lib{name}.so"
+            try:
+                t = time_calls(lib, name, x, len(schema.outputs), batch, seconds)
+                row[target] = float(np.median(t))
+            except Exception as exc:  # noqa: BLE001 - reported in the table
+                row[target] = f"failed: {str(exc)[-200:]}"
+        big = {k: np.resize(v, (max(batch, len(v)),) + v.shape[1:])[:batch] for k, v in feed.items()}
+        row["onnxruntime-cpu"] = _median_ns(lambda: sess.run(None, big), seconds)
+        row["pytorch-gpu"] = _torch_gpu(originals.get(folder.name), big, seconds)
+        rows.append(row)
+    return rows
+
+
+def _median_ns(fn, seconds: float) -> float:
+    fn()
+    times, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end or len(times) < 3:
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - t0)
+    return float(np.median(times))
+
+
+def _torch_gpu(model, feed: dict, seconds: float):
+    if model is None:
+        return "not run: the original model is not at hand (artifacts built elsewhere)"
+    try:
+        import torch
+    except ImportError:
+        return "not run: torch is not installed"
+    if not isinstance(model, torch.nn.Module):
+        return "not run: not a PyTorch model"
+    if not torch.cuda.is_available():
+        return f"not run: this torch ({torch.__version__}) has no CUDA"
+    gpu = model.to("cuda")
+    args = [torch.from_numpy(v).to("cuda") for v in feed.values()]
+
+    def call():
+        with torch.no_grad():
+            gpu(*args)
+        torch.cuda.synchronize()
+    return _median_ns(call, seconds)
+
+
+def _cell(v) -> str:
+    return f"{v / 1e3:.1f} µs" if isinstance(v, float) else str(v)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--artifacts", type=Path, help="check artifacts built before (a folder of them)")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--cuda-arch", default="sm_80,sm_90")
+    ap.add_argument("--targets", default="tvm-cuda,tvm-llvm",
+                    help="targets to check and time (default tvm-cuda,tvm-llvm; tvm-llvm alone needs no GPU)")
+    ap.add_argument("--seconds", type=float, default=1.0, help="timing per runner and batch (default 1)")
+    ap.add_argument("--results", type=Path, default=OUT / "results.md", help="where the tables go "
+                    f"(default {(OUT / 'results.md').relative_to(ROOT)})")
     args = ap.parse_args(argv)
     from modelport.parity.gpu import cuda_available
-    dirs = sorted(p for p in args.artifacts.iterdir() if (p / "manifest.json").exists()) if args.artifacts \
-        else build(args.cuda_arch)
+    targets = [t for t in args.targets.split(",") if t]
+    originals = {}
+    if args.artifacts:
+        dirs = sorted(p for p in args.artifacts.iterdir() if (p / "manifest.json").exists())
+    else:
+        dirs, originals = build(args.cuda_arch)
+    lacking = [d for d in dirs if not (d / "parity" / "inputs.csv").exists()]
+    if lacking:
+        print("gpu-check: no stored parity rows (parity/inputs.csv, written when modelport.compile ran the "
+              f"original model) in: {', '.join(str(d) for d in lacking)}", file=sys.stderr)
+        return 2
     ok, why = cuda_available()
-    if args.build_only or not ok:
+    if args.build_only or (not ok and "tvm-cuda" in targets):
         print(f"gpu-check: {'built only' if args.build_only else 'not run: ' + why}. Artifacts: "
               f"{', '.join(str(d) for d in dirs)}; on a machine with an NVIDIA GPU run "
               f"`make gpu-check ARTIFACTS={OUT.relative_to(ROOT)}`.")
@@ -104,14 +188,21 @@ def main(argv=None) -> int:
     lines = ["| model | target | parity | max abs error |", "|---|---|---|---|"]
     failed = False
     for d in dirs:
-        for target in ("tvm-cuda", "tvm-llvm"):
+        for target in targets:
             r = check_program(d, target)
             failed |= not r["passed"]
-            lines.append(f"| {d.name} | {target} | {'pass' if r['passed'] else 'FAIL'} | "
+            lines.append(f"| {json.loads((d / 'manifest.json').read_text())['name']} | {target} | {'pass' if r['passed'] else 'FAIL'} | "
                          f"{r.get('max_abs_error', r.get('error', ''))} |")
+    cols = [*targets, "onnxruntime-cpu", "pytorch-gpu"]
+    lines += ["", f"Latency per call (median; {'GPU: ' + why if ok else 'no GPU'}; ONNX Runtime with its "
+              "default threads):", "", "| model | batch | " + " | ".join(cols) + " |",
+              "|---|---:|" + "---:|" * len(cols)]
+    for d in dirs:
+        for row in time_artifact(d, targets, (1, 64), args.seconds, originals):
+            lines.append(f"| {row['model']} | {row['batch']} | " + " | ".join(_cell(row[c]) for c in cols) + " |")
     text = "\n".join(lines) + "\n"
-    (OUT / "results.md").parent.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.md").write_text(text)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(text)
     print(text)
     return 1 if failed else 0
 

@@ -4,7 +4,9 @@ The TVM stubs carry their own copy of the TVM runtime (lib/); loading it into a 
 that has imported tvm would put two runtimes, with two global registries, in one process.
 A child process keeps each artifact's runtime its own, as on a deployment machine.
 
-Usage: python -m modelport.parity.isolated_library LIB NAME IN.npy OUT.npy
+Usage: python -m modelport.parity.isolated_library LIB NAME IN.npy OUT.npy N_OUT [BATCH SECONDS]
+(with BATCH and SECONDS it times calls of BATCH rows for about SECONDS instead, and writes the
+per-call times in nanoseconds to OUT.npy).
 """
 from __future__ import annotations
 
@@ -29,13 +31,49 @@ def call(lib: Path, name: str, x: np.ndarray, n_out: int) -> np.ndarray:
         return np.load(yout)
 
 
+def time_calls(lib: Path, name: str, x: np.ndarray, n_out: int, batch: int, seconds: float = 1.0) -> np.ndarray:
+    """Wall-clock nanoseconds of calls of `batch` rows (cycling through `x`) for about `seconds`,
+    after one warm-up call, in a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        xin, yout = Path(tmp) / "x.npy", Path(tmp) / "t.npy"
+        np.save(xin, np.ascontiguousarray(x, dtype=np.float32))
+        proc = subprocess.run([sys.executable, "-m", __name__, str(lib), name, str(xin), str(yout), str(n_out),
+                               str(batch), str(seconds)], capture_output=True, text=True, timeout=600 + seconds)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{lib.name}: {name}_predict failed: {proc.stderr.strip()[-2000:]}")
+        return np.load(yout)
+
+
+def _timed(fn, x: np.ndarray, n_out: int, batch: int, seconds: float) -> np.ndarray:
+    import time
+    starts = list(range(0, max(1, len(x) - batch + 1), batch))
+    y = np.zeros((batch, n_out), dtype=np.float32)
+    times, end, i = [], time.perf_counter() + seconds, 0
+    fn(x[:batch].ctypes.data, batch, y.ctypes.data)  # warm-up (a GPU's first call loads its kernels)
+    while time.perf_counter() < end or len(times) < 3:
+        xb = x[starts[i % len(starts)]:][:batch]
+        t0 = time.perf_counter_ns()
+        rc = fn(xb.ctypes.data, batch, y.ctypes.data)
+        times.append(time.perf_counter_ns() - t0)
+        if rc != 0:
+            sys.exit(f"predict returned {rc}")
+        i += 1
+    return np.array(times, dtype=np.int64)
+
+
 def main(argv):
-    lib, name, xin, yout, n_out = argv
+    lib, name, xin, yout, n_out = argv[:5]
     dll = ctypes.CDLL(lib)
     fn = getattr(dll, f"{name}_predict")
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
     x = np.load(xin)
+    if len(argv) > 5:
+        batch = int(argv[5])
+        if len(x) < batch:
+            x = np.resize(x, (batch, x.shape[1]))
+        np.save(yout, _timed(fn, np.ascontiguousarray(x), int(n_out), batch, float(argv[6])))
+        return
     y = np.zeros((len(x), int(n_out)), dtype=np.float32)
     rc = fn(x.ctypes.data, len(x), y.ctypes.data)
     if rc != 0:

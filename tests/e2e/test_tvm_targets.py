@@ -123,6 +123,33 @@ def test_missing_module_is_a_clear_error(cnn_artifact, tmp_path):
     assert "MODELPORT_TVM_MODULE" in proc.stderr
 
 
+def test_gpu_check_script_checks_and_times_artifacts(tmp_path):
+    """`make gpu-check`'s script on a tvm-llvm artifact (the same code runs tvm-cuda on a GPU)."""
+    from sklearn.ensemble import RandomForestClassifier
+    X = RNG.randn(200, 4).astype(np.float32)
+    forest = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
+    compile_and_check(forest, tmp_path / "artifacts" / "forest", targets=("tvm-llvm",), name="forest", rows=32)
+    results = tmp_path / "results.md"
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "gpu_check.py")
+    proc = subprocess.run([sys.executable, script, "--artifacts", str(tmp_path / "artifacts" / "forest"), "--targets",
+                           "tvm-llvm", "--seconds", "0.2", "--results", str(results)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = results.read_text()
+    assert "| forest | tvm-llvm | pass |" in text
+    timed = [line.split(" | ") for line in text.splitlines() if line.startswith(("| forest | 1 |", "| forest | 64 |"))]
+    assert len(timed) == 2, text
+    for cells in timed:
+        assert cells[2].endswith(" µs") and cells[3].endswith(" µs"), cells  # tvm-llvm, ONNX Runtime
+        assert float(cells[2].split()[0]) > 0 and float(cells[3].split()[0]) > 0
+        assert "not run: the original model is not at hand" in cells[4]
+    # Artifacts without stored rows (compiled from a bare ONNX graph) are refused with the reason.
+    compile_and_check(two_in_two_out(), tmp_path / "bare", targets=("tvm-llvm",), name="two")
+    proc = subprocess.run([sys.executable, script, "--artifacts", str(tmp_path / "bare"), "--targets", "tvm-llvm"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "no stored parity rows" in proc.stderr, proc.stderr
+
+
 def test_two_inputs_two_outputs_keep_their_names(tmp_path):
     manifest = compile_and_check(two_in_two_out(), tmp_path, targets=("tvm-llvm",), name="two", rows=32)
     cols = manifest["schema"]
