@@ -112,16 +112,18 @@ def _run_body(program: Program, r: CppRenderer) -> list:
     return lines
 
 
-def _float_rows(program: Program, schema: Schema) -> list:
+def _float_rows(program: Program, schema: Schema, batch: int = 0) -> list:
     """Model::predict over rows of floats, specialized to this model's tensors: columns are
-    gathered into typed blocks on the stack (no allocation), and outputs scattered back."""
+    gathered into typed blocks (on the stack when small) and outputs scattered back. A single
+    float input and output whose columns are the tensors' own elements pass straight through,
+    all rows in one call. `batch`: the fixed batch of a TVM stub, which runs whole multiples of
+    it (a smaller block would pad every block to a full batch)."""
     if any(v.dtype == "i64" for v in program.inputs):
         # Integer inputs need the runtime's integrality check.
         return ["int Model::predict(const float* x, int64_t n_rows, float* y) {",
                 "  return modelport::predict_float_rows(kSpec, x, n_rows, y);", "}"]
     n_in, n_out = len(schema.inputs), len(schema.outputs)
     widest = max([v.size for v in program.inputs + program.outputs] + [1])
-    block = max(1, min(256, 4096 // widest))
     in_names = [v.info.name for v in program.inputs]
     out_names = [v.info.name for v in program.outputs]
     direct_in = (len(program.inputs) == 1 and program.inputs[0].dtype == "f32"
@@ -129,14 +131,24 @@ def _float_rows(program: Program, schema: Schema) -> list:
     direct_out = (len(program.outputs) == 1 and program.outputs[0].dtype == "f32"
                   and [(c.tensor, c.offset) for c in schema.outputs] == [(out_names[0], i) for i in range(n_out)])
     lines = ["int Model::predict(const float* x, int64_t n_rows, float* y) {",
-             "  if (n_rows < 0 || (n_rows > 0 && (x == nullptr || y == nullptr))) return 1;",
-             f"  constexpr int64_t kBlock = {block};"]
-    for i, v in enumerate(program.inputs):
-        if not direct_in:
-            lines.append(f"  {CTYPE[v.dtype]} in{i}[kBlock * {v.size}];")
-    for i, v in enumerate(program.outputs):
-        if not direct_out:
-            lines.append(f"  {CTYPE[v.dtype]} out{i}[kBlock * {v.size}];")
+             "  if (n_rows < 0 || (n_rows > 0 && (x == nullptr || y == nullptr))) return 1;"]
+    if direct_in and direct_out:
+        return lines + ["  const void* inputs[] = {x};", "  void* outputs[] = {y};", "  run(inputs, outputs, n_rows);",
+                        "  return 0;", "}"]
+    block = max(1, min(256, 4096 // widest))
+    if batch:
+        block = batch * max(1, block // batch)
+    lines.append(f"  constexpr int64_t kBlock = {block};")
+    # Up to 4096 values a tensor on the stack (no allocation per call); more on the heap.
+    on_stack = block * widest <= 4096
+    buffers = [(f"in{i}", v) for i, v in enumerate(program.inputs) if not direct_in]
+    buffers += [(f"out{i}", v) for i, v in enumerate(program.outputs) if not direct_out]
+    for buf, v in buffers:
+        if on_stack:
+            lines.append(f"  {CTYPE[v.dtype]} {buf}[kBlock * {v.size}];")
+        else:
+            lines += [f"  std::vector<{CTYPE[v.dtype]}> {buf}_storage(static_cast<size_t>(kBlock * {v.size}));",
+                      f"  {CTYPE[v.dtype]}* {buf} = {buf}_storage.data();"]
     lines += ["  for (int64_t b = 0; b < n_rows; b += kBlock) {",
               "    const int64_t m = n_rows - b < kBlock ? n_rows - b : kBlock;",
               f"    const float* xb = x + b * {n_in};",
@@ -302,7 +314,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     ]
     if numeric and float_out:
         cpp += [
-            *_float_rows(program, schema),
+            *_float_rows(program, schema, (native or {}).get("batch", 0)),
             "std::vector<float> Model::predict_row(const std::vector<float>& x) {",
             "  std::vector<float> y(kNumOutputColumns);",
             "  if (static_cast<int64_t>(x.size()) != kNumInputColumns || predict(x.data(), 1, y.data()) != 0) y.clear();",

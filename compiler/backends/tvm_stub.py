@@ -78,7 +78,7 @@ def native(sig: SimpleNamespace, labels: dict, ns: str, device: str, batch: int 
     body = []
     if not mapped:
         body.append("  kTvmModel.run(inputs, outputs, n);")
-        return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body}
+        return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body, "batch": batch}
     body.append(f"  void* tvm_outputs[] = {{{', '.join(f'outputs[{i}]' for i in range(len(sig.outputs)))}}};")
     for i, v in mapped:
         body += [f"  std::vector<int64_t> index{i}(static_cast<size_t>(n * {v.size}));",
@@ -91,7 +91,7 @@ def native(sig: SimpleNamespace, labels: dict, ns: str, device: str, batch: int 
                  f"    const int64_t c = index{i}[static_cast<size_t>(j)];",
                  f"    labels{i}[j] = (c >= 0 && c < {count}) ? kLabels{i}[c] : std::string();",
                  "  }"]
-    return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body}
+    return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body, "batch": batch}
 
 
 def generate(sig, labels, schema, name, description, banner, device: str, batch: int = 0) -> dict:

@@ -10,6 +10,7 @@ so a later build reuses them and tunes further only when given more seconds.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def tune(mod, target, work: Path, seconds: float, progress=None, build=None) -> 
             progress(f"tuning with MetaSchedule: {ledger['seconds']:.0f} of {seconds:.0f} s, {ledger['trials']} "
                      f"trials so far; task {entry['name']} ({_pct(entry['flop_share'])} of the FLOPs)")
         t0 = time.time()
+        # MetaSchedule's console handler takes this logger's level when each call sets up its
+        # loggers (its log files keep everything): its progress is not the user's business.
+        logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts([tasks[i]], str(work))
         if contexts:
             ms.tune.tune_tasks(tasks=contexts, task_weights=weights, work_dir=str(work),

@@ -150,6 +150,22 @@ def test_gpu_check_script_checks_and_times_artifacts(tmp_path):
     assert proc.returncode == 2 and "no stored parity rows" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("model, direct", [(residual_cnn, True), (two_in_two_out, False)])
+def test_fixed_batch_c_abi_runs_whole_batches(model, direct, tmp_path):
+    """`<name>_predict` hands a fixed-batch library whole batches: one image input passes all rows
+    straight through; other layouts gather rows in blocks that are a multiple of the batch (a
+    block of one row would pad each row to a full batch)."""
+    manifest = compile_and_check(model(), tmp_path, targets=("tvm-llvm",), name="m", rows=21, batch=4)
+    source = (tmp_path / "out" / "tvm-llvm" / f"{manifest['name']}.cpp").read_text()
+    predict = source[source.index("int Model::predict(const float* x"):]
+    predict = predict[:predict.index("\n}\n")]
+    if direct:
+        assert "run(inputs, outputs, n_rows);" in predict and "kBlock" not in predict, predict
+    else:
+        block = int(predict.split("constexpr int64_t kBlock = ")[1].split(";")[0])
+        assert block >= 4 and block % 4 == 0, predict
+
+
 def test_two_inputs_two_outputs_keep_their_names(tmp_path):
     manifest = compile_and_check(two_in_two_out(), tmp_path, targets=("tvm-llvm",), name="two", rows=32)
     cols = manifest["schema"]
