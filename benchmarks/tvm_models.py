@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 TARGET_RATIO = 1.2      # tvm-llvm tuned latency, x ONNX Runtime's (the project's target)
-DEFAULT_TUNE_S = 120.0  # MetaSchedule seconds per tuned build (one per model and batch)
+DEFAULT_TUNE_S = 360.0  # MetaSchedule seconds per tuned build (one per model and batch)
 MOBILENET_SIZE = 224    # MobileNetV2's standard input: 224 x 224 x 3
 REP_S = 0.1             # a timed rep repeats calls until it lasts about this long
 SLOW_S = 1.0            # runners slower than this per call do one rep per round

@@ -16,6 +16,7 @@ from pathlib import Path
 
 TRIALS_PER_ROUND = 16   # one search iteration: a round on one task
 FAILED_RUN_S = 1e9      # MetaSchedule records a failed build or run as 1e10 s
+DONE = 1 << 20          # rounds of a task that gets no more
 
 
 def tune(mod, target, work: Path, seconds: float, progress=None, build=None) -> dict:
@@ -52,10 +53,12 @@ def tune(mod, target, work: Path, seconds: float, progress=None, build=None) -> 
                                num_trials_per_iter=TRIALS_PER_ROUND, builder=builder, database=db)
         entry["rounds"] += 1
         entry["best_s"] = _best(db, tasks[i])
-        if not contexts:  # already scheduled: nothing to search
-            entry["rounds"] = 1 << 20
+        before, ledger["trials"] = ledger["trials"], measured(db)
+        if not contexts or ledger["trials"] == before:
+            # Already scheduled, or the search found no new candidate (a small design space,
+            # all of it measured): no more rounds for this task.
+            entry["rounds"] = DONE
         ledger["seconds"] += time.time() - t0
-        ledger["trials"] = measured(db)
         ledger_file.write_text(json.dumps(ledger, indent=1))
     return ledger
 
@@ -79,7 +82,7 @@ def _next_task(entries: list) -> int | None:
     fresh = [i for i, e in enumerate(entries) if e["rounds"] == 0]
     if fresh:
         return max(fresh, key=lambda i: entries[i]["flop_share"])
-    timed = [i for i, e in enumerate(entries) if e["best_s"] is not None and e["rounds"] < 1 << 20]
+    timed = [i for i, e in enumerate(entries) if e["best_s"] is not None and e["rounds"] < DONE]
     if not timed:
         return None
     return max(timed, key=lambda i: entries[i]["best_s"] * entries[i]["weight"] / entries[i]["rounds"])
