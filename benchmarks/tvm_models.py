@@ -658,7 +658,25 @@ def sections(results: list, h, args) -> list:
                 + ": the manifest says tuned, but MetaSchedule's records hold only failed trials, so those \"tuned\" "
                 "libraries run TVM's default (untuned) code. Errors in MetaSchedule's logs: " + (top or "none logged")
                 + f". Records and logs: `{failed[0][2]['folder']}` (and the other builds' folders).", ""]
-    return out
+    return out + gpu_section(h.ROOT)
+
+
+def gpu_section(root: Path) -> list:
+    """What `make gpu-check` found (build/gpu-check/results.md), or why there is nothing: this
+    benchmark times the CPU only."""
+    from modelport.parity.gpu import cuda_available
+    results = root / "build" / "gpu-check" / "results.md"
+    out = ["### GPU (tvm-cuda)", ""]
+    if results.exists():
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(results.stat().st_mtime))
+        return out + [f"From `make gpu-check` (`{results.relative_to(root)}`, written {when}):", "",
+                      *results.read_text().strip().splitlines(), ""]
+    ok, why = cuda_available()
+    state = f"this machine has {why}" if ok else why
+    return out + ["Not measured. `make bench` times the CPU; the GPU check is `make gpu-check` (parity of "
+                  "tvm-cuda artifacts from their own folders, and their latency against ONNX Runtime on the "
+                  "CPU and PyTorch on the GPU), which writes `build/gpu-check/results.md`, shown here when "
+                  f"present. It has not run where this file was written: {state}.", ""]
 
 
 def method(results: list, h, args) -> list:

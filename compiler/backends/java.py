@@ -34,18 +34,36 @@ def _blob(program: Program) -> bytes:
                     for b in program.tables if b.dtype != "str")
 
 
+def _runs(columns, names) -> list:
+    """Columns as runs of consecutive elements of one tensor: [(first column, tensor index,
+    first offset, length)], so that wide rows copy in a few statements (a method's 64 KB)."""
+    runs = []
+    for j, c in enumerate(columns):
+        i = names.index(c.tensor)
+        if runs and runs[-1][1] == i and runs[-1][0] + runs[-1][3] == j and runs[-1][2] + runs[-1][3] == c.offset:
+            runs[-1][3] += 1
+        else:
+            runs.append([j, i, c.offset, 1])
+    return runs
+
+
+def _copy(dst: str, dst_at: str, src: str, src_at: str, n: int, cast: str) -> str:
+    if n == 1:
+        return f"{dst}[{dst_at}] = {cast}{src}[{src_at}];"
+    if not cast:
+        return f"System.arraycopy({src}, {src_at}, {dst}, {dst_at}, {n});"
+    return f"for (int k = 0; k < {n}; k++) {dst}[{dst_at} + k] = {cast}{src}[{src_at} + k];"
+
+
 def _float_rows(program: Program, schema: Schema) -> list:
     """predict(float[][]) specialized to this model: typed arrays filled straight from the
-    rows (one array copy per row when the columns are the one float input in order)."""
+    rows, one copy per run of columns that are consecutive elements of one tensor."""
     if any(v.dtype == "i64" for v in program.inputs):
         # Integer inputs need the runtime's integrality check.
         return ["    public static float[][] predict(float[][] rows) {",
                 "        return CsvProgram.predictFloatRows(SPEC, rows);", "    }"]
     n_in, n_out = len(schema.inputs), len(schema.outputs)
-    in_names = [v.info.name for v in program.inputs]
-    out_names = [v.info.name for v in program.outputs]
     ins, outs = program.inputs, program.outputs
-    direct = len(ins) == 1 and [(c.tensor, c.offset) for c in schema.inputs] == [(in_names[0], i) for i in range(n_in)]
     lines = ["    public static float[][] predict(float[][] rows) {",
              "        final int n = rows.length;"]
     for i, v in enumerate(ins):
@@ -55,13 +73,9 @@ def _float_rows(program: Program, schema: Schema) -> list:
     lines.append(f"            if (row.length != {n_in}) {{")
     lines.append(f'                throw new IllegalArgumentException("row " + r + " has " + row.length + " values, expected {n_in}");')
     lines.append("            }")
-    if direct and ins[0].dtype == "f32":
-        lines.append(f"            System.arraycopy(row, 0, in0, r * {n_in}, {n_in});")
-    else:
-        for j, c in enumerate(schema.inputs):
-            i = in_names.index(c.tensor)
-            cast = "" if ins[i].dtype == "f32" else f"({JTYPE[ins[i].dtype]}) "
-            lines.append(f"            in{i}[r * {ins[i].size} + {c.offset}] = {cast}row[{j}];")
+    for j, i, off, n in _runs(schema.inputs, [v.info.name for v in ins]):
+        cast = "" if ins[i].dtype == "f32" else f"({JTYPE[ins[i].dtype]}) "
+        lines.append("            " + _copy(f"in{i}", f"r * {ins[i].size} + {off}", "row", str(j), n, cast))
     lines.append("        }")
     for i, v in enumerate(outs):
         lines.append(f"        final {JTYPE[v.dtype]}[] out{i} = new {JTYPE[v.dtype]}[n * {v.size}];")
@@ -70,10 +84,9 @@ def _float_rows(program: Program, schema: Schema) -> list:
     lines.append(f"        final float[][] y = new float[n][{n_out}];")
     lines.append("        for (int r = 0; r < n; r++) {")
     lines.append("            final float[] yr = y[r];")
-    for j, c in enumerate(schema.outputs):
-        i = out_names.index(c.tensor)
+    for j, i, off, n in _runs(schema.outputs, [v.info.name for v in outs]):
         cast = "" if outs[i].dtype == "f32" else "(float) "
-        lines.append(f"            yr[{j}] = {cast}out{i}[r * {outs[i].size} + {c.offset}];")
+        lines.append("            " + _copy("yr", str(j), f"out{i}", f"r * {outs[i].size} + {off}", n, cast))
     lines += ["        }", "        return y;", "    }"]
     return lines
 

@@ -37,6 +37,17 @@ namespace modelport {
 namespace detail {
 
 constexpr int64_t kBlockRows = 1024;
+constexpr int64_t kBlockBytes = int64_t(1) << 26;  // 64 MiB
+
+// Rows per block: kBlockRows, fewer where rows are wide (images) so that a block's
+// buffers stay within about kBlockBytes (8 bytes counted per element).
+inline int64_t block_rows(const ModelSpec& spec) {
+  int64_t row_bytes = 0;
+  for (int i = 0; i < spec.num_inputs; ++i) row_bytes += 8 * spec.inputs[i].row_size;
+  for (int i = 0; i < spec.num_outputs; ++i) row_bytes += 8 * spec.outputs[i].row_size;
+  const int64_t fit = row_bytes > 0 ? kBlockBytes / row_bytes : kBlockRows;
+  return fit < 1 ? 1 : (fit < kBlockRows ? fit : kBlockRows);
+}
 constexpr size_t kOutFlushBytes = size_t(1) << 16;
 constexpr size_t kInBufBytes = size_t(1) << 16;
 
@@ -765,7 +776,7 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
   if (!header_ok) return kExitBadInput;
 
   // ---- buffers
-  const int64_t block = kBlockRows;
+  const int64_t block = block_rows(spec);
   BlockBuffers bufs(spec, block);
   const LevelSets levels(spec);
   std::vector<TensorBuf>& ins = bufs.ins;
@@ -971,7 +982,8 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
       return kPredictOk;
     }
 
-    const int64_t block = n_rows < detail::kBlockRows ? n_rows : detail::kBlockRows;
+    const int64_t most = detail::block_rows(spec);
+    const int64_t block = n_rows < most ? n_rows : most;
     detail::BlockBuffers bufs(spec, block);
     std::vector<detail::TensorBuf>& ins = bufs.ins;
     std::vector<detail::TensorBuf>& outs = bufs.outs;

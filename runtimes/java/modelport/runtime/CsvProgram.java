@@ -26,6 +26,21 @@ public final class CsvProgram {
 
   /** Rows parsed and evaluated per call of the model's runner. */
   public static final int BLOCK_ROWS = 1024;
+  static final long BLOCK_BYTES = 1L << 26; // 64 MiB
+
+  /** Rows per block: BLOCK_ROWS, fewer where rows are wide (images), so that a block's arrays
+   *  stay within about BLOCK_BYTES (8 bytes counted per element). */
+  static int blockRows(ModelSpec spec) {
+    long rowBytes = 0;
+    for (ModelSpec.TensorSpec t : spec.inputs) {
+      rowBytes += 8L * t.rowSize;
+    }
+    for (ModelSpec.TensorSpec t : spec.outputs) {
+      rowBytes += 8L * t.rowSize;
+    }
+    long fit = rowBytes > 0 ? BLOCK_BYTES / rowBytes : BLOCK_ROWS;
+    return (int) Math.max(1, Math.min(BLOCK_ROWS, fit));
+  }
 
   public static final int EXIT_OK = 0;
   /** The model threw, or reading/writing failed. */
@@ -190,7 +205,7 @@ public final class CsvProgram {
     }
 
     // ---- buffers
-    final int block = BLOCK_ROWS;
+    final int block = blockRows(spec);
     Object[] ins = allocate(spec.inputs, block);
     Object[] outs = allocate(spec.outputs, block);
 
@@ -835,7 +850,7 @@ public final class CsvProgram {
     if (rows.length == 0) {
       return result;
     }
-    final int block = Math.min(rows.length, BLOCK_ROWS);
+    final int block = Math.min(rows.length, blockRows(spec));
     Object[] ins = allocate(spec.inputs, block);
     Object[] outs = allocate(spec.outputs, block);
     for (int r0 = 0; r0 < rows.length; r0 += block) {
