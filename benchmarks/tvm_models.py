@@ -263,7 +263,7 @@ def _compile(case: TCase, batch: int, tune: float, h, say) -> TBuild:
     t0 = time.perf_counter()
 
     def progress(msg):
-        if "tuning" in msg or "records" in msg:
+        if "tuning" in msg or "records" in msg or "kernels" in msg:
             say(f"    {msg}")
     try:
         b.manifest = modelport.compile(case.model, targets=["tvm-llvm"], out=out, name=case.name, batch=batch,
@@ -648,6 +648,14 @@ def sections(results: list, h, args) -> list:
             f"{k} batch {b:,}: trials measured on {', '.join(f'`{n}`' for n in r['measured_tasks'][:4])}"
             f"{' and others' if len(r['measured_tasks']) > 4 else ''} ({_pct(r['flop_share'])} of the FLOPs)"
             for k, b, r in partial) + "; the other tasks run TVM's default code.", ""]
+    rejected = [(res["case"].key, batch, b.manifest["targets"]["tvm-llvm"].get("kernels_rejected"))
+                for res in results for (batch, tuned), b in res["case"].builds.items() if tuned and b.manifest]
+    rejected = [(k, b, names) for k, b, names in rejected if names]
+    if rejected:
+        out += ["Tuned kernels checked against TVM's default ones (modelport does this for every tuned build; "
+                "MetaSchedule times candidates but does not check them) that disagreed, so that a slower record "
+                "or the default schedule was used instead: " + "; ".join(
+                    f"{k} batch {b:,}: " + ", ".join(_kernel(n) for n in names) for k, b, names in rejected) + ".", ""]
     if failed:
         errs = {}
         for _, _, r in failed:
@@ -659,6 +667,12 @@ def sections(results: list, h, args) -> list:
                 "libraries run TVM's default (untuned) code. Errors in MetaSchedule's logs: " + (top or "none logged")
                 + f". Records and logs: `{failed[0][2]['folder']}` (and the other builds' folders).", ""]
     return out + gpu_section(h.ROOT)
+
+
+def _kernel(entry: str) -> str:
+    """`name` (what was used instead) from a manifest's kernels_rejected entry."""
+    name, _, rest = entry.partition(" (")
+    return f"`{name}`" + (f" ({rest}" if rest else " (the default schedule)")
 
 
 def gpu_section(root: Path) -> list:

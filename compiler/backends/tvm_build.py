@@ -145,15 +145,13 @@ def _tune(mod, target, seconds: float, progress):
     then the best schedules found applied. Records accumulate in tuning_dir(); seconds
     already spent on this module and target count toward the budget."""
     from tvm import relax
-    from tvm.s_tir import meta_schedule as ms
     from . import tvm_tune
     with target:
         mod = relax.get_pipeline("zero")(mod)
     work = tuning_dir(mod, target)
     with _quiet():
-        ledger = tvm_tune.tune(mod, target, work, seconds, progress, build=_ms_build)
-    db = ms.database.JSONDatabase(work_dir=str(work))
-    measured = tvm_tune.measured(db)
+        ledger, db = tvm_tune.tune(mod, target, work, seconds, progress, build=_ms_build)
+    measured = ledger["trials"]
     if not measured and progress:
         progress(f"tuning measured no candidate (see the logs in {work}/logs): the build uses TVM's "
                  "default schedules")
@@ -162,7 +160,8 @@ def _tune(mod, target, seconds: float, progress):
     tuned = [t for t in ledger["tasks"] if t["best_s"] is not None]
     return mod, {"tuned": measured > 0, "trials": measured, "tuning_seconds": round(ledger["seconds"], 1),
                  "records": str(work), "tasks": len(ledger["tasks"]), "tasks_tuned": len(tuned),
-                 "flop_share_tuned": round(sum(t["flop_share"] for t in tuned), 4)}
+                 "flop_share_tuned": round(sum(t["flop_share"] for t in tuned), 4),
+                 "kernels_rejected": ledger["rejected"]}
 
 
 def _ms_build(mod, target, _params):

@@ -19,20 +19,33 @@ FAILED_RUN_S = 1e9      # MetaSchedule records a failed build or run as 1e10 s
 DONE = 1 << 20          # rounds of a task that gets no more
 
 
-def tune(mod, target, work: Path, seconds: float, progress=None, build=None) -> dict:
+def tune(mod, target, work: Path, seconds: float, progress=None, build=None) -> tuple:
     """Tune `mod` (a Relax module after the "zero" pipeline) for about `seconds` in all,
-    counting seconds spent earlier in `work`. Returns the ledger: seconds, trials (measured
-    candidates) and, per task, its name, FLOPs share, rounds and best time."""
+    counting seconds spent earlier in `work`. Returns (ledger, database): the ledger holds
+    seconds, trials (measured candidates) and, per task, its name, FLOPs share, rounds and
+    best time; the database the records to build with (on CPUs, only kernels checked against
+    TVM's default ones: tvm_tune_check)."""
     from tvm.s_tir import meta_schedule as ms
     tasks = ms.relax_integration.extract_tasks(mod, target)
     work.mkdir(parents=True, exist_ok=True)
     ledger_file = work / "modelport-tuning.json"
     ledger = _load(ledger_file, tasks)
+    db = ms.database.JSONDatabase(work_dir=str(work))
     if ledger["seconds"] >= seconds:
         if progress:
             progress(f"tuning records reused from {work} ({ledger['trials']} trials, {ledger['seconds']:.0f} s)")
-        return ledger
-    db = ms.database.JSONDatabase(work_dir=str(work))
+    else:
+        _rounds(tasks, target, work, db, ledger, ledger_file, seconds, progress, build)
+    ledger["rejected"] = []
+    if target.kind.name == "llvm":
+        from .tvm_tune_check import checked_database
+        db, ledger["rejected"] = checked_database(tasks, db, target, ledger, progress)
+        ledger_file.write_text(json.dumps(ledger, indent=1))
+    return ledger, db
+
+
+def _rounds(tasks, target, work, db, ledger, ledger_file, seconds, progress, build):
+    from tvm.s_tir import meta_schedule as ms
     builder = ms.builder.LocalBuilder(f_build=build) if build else "local"
     while ledger["seconds"] < seconds:
         i = _next_task(ledger["tasks"])
@@ -60,7 +73,6 @@ def tune(mod, target, work: Path, seconds: float, progress=None, build=None) -> 
             entry["rounds"] = DONE
         ledger["seconds"] += time.time() - t0
         ledger_file.write_text(json.dumps(ledger, indent=1))
-    return ledger
 
 
 def _load(path: Path, tasks) -> dict:

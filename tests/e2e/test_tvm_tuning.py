@@ -48,3 +48,34 @@ def test_rebuild_reuses_the_records(tuned, tmp_path):
     assert info["records"] == before["records"]
     assert (info["trials"], info["tuning_seconds"]) == (before["trials"], before["tuning_seconds"])
     assert any("tuning records reused" in s for s in said), said
+
+
+def test_tuned_kernels_are_checked_against_the_default_ones(tuned):
+    _, manifest = tuned
+    info = manifest["targets"]["tvm-llvm"]
+    assert info["kernels_rejected"] == []
+    ledger = json.loads((Path(info["records"]) / "modelport-tuning.json").read_text())
+    checked = [t for t in ledger["tasks"] if t.get("checked")]
+    assert checked and all(t["checked"]["rank"] == 0 for t in checked), checked
+
+
+def test_a_kernel_that_disagrees_is_left_out(tuned, tmp_path, monkeypatch):
+    """Fault injection: every tuned kernel made to disagree with the default one. The build
+    leaves them all out (TVM's default schedules) and still passes parity."""
+    from modelport.backends import tvm_tune_check
+    _, first = tuned
+    ledger_file = Path(first["targets"]["tvm-llvm"]["records"]) / "modelport-tuning.json"
+    saved = ledger_file.read_text()
+    ledger = json.loads(saved)
+    for t in ledger["tasks"]:
+        t.pop("checked", None)
+    ledger_file.write_text(json.dumps(ledger))
+    monkeypatch.setattr(tvm_tune_check, "_close", lambda got, want: False)
+    try:
+        manifest = modelport.compile(residual_cnn(), targets=["tvm-llvm"], out=tmp_path / "out", name="cnn",
+                                     rows=16, batch=2, tune=1)
+    finally:
+        ledger_file.write_text(saved)
+    assert manifest["parity"]["passed"]
+    heaviest = max(ledger["tasks"], key=lambda t: t["flop_share"])["name"]
+    assert heaviest in manifest["targets"]["tvm-llvm"]["kernels_rejected"]
