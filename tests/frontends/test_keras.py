@@ -52,7 +52,7 @@ def mlp():
 
 
 def test_sequential_mlp(tmp_path):
-    manifest = compile_onnx(seeded(mlp), tmp_path, TVM)
+    manifest = compile_onnx(seeded(mlp), tmp_path, ("cpp", "java", *TVM))
     schema = manifest["schema"]
     assert [c["name"] for c in schema["inputs"]] == [f"x_{i}" for i in range(8)]
     assert [c["name"] for c in schema["outputs"]] == ["probs_0", "probs_1", "probs_2"]
@@ -125,7 +125,7 @@ def test_functional_model_with_two_inputs(tmp_path):
     assert [o.name for o in source.onnx.graph.output] == ["score"]
     names = [c.name for c in source.schema.inputs]
     assert names[:5] == [f"vec_{i}" for i in range(5)] and names[5:] == [f"seq_{i}" for i in range(21)]
-    compile_onnx(model, tmp_path, TVM)
+    compile_onnx(model, tmp_path, ("cpp", "java", *TVM))
 
 
 def test_mobilenet_v2(tmp_path):

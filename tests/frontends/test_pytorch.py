@@ -172,7 +172,8 @@ def test_is_model_checks_classes_by_name():
 def test_mlp_keeps_names_and_training_mode(tmp_path):
     model = seeded(MLP).train()  # dropout on: the reference and the export must switch it off
     x = torch.randn(16, 4)
-    manifest = compile_and_check(model, tmp_path, targets=("tvm-llvm", "onnx"), example_inputs=(x,), rows=64)
+    manifest = compile_and_check(model, tmp_path, targets=("cpp", "java", "tvm-llvm", "onnx"), example_inputs=(x,),
+                                 rows=64)
     assert model.training and all(m.training for m in model.modules())
     schema = manifest["schema"]
     assert [c["name"] for c in schema["inputs"]] == [f"features_{i}" for i in range(4)]
@@ -209,7 +210,7 @@ def test_text_cnn_with_embedding_gets_valid_token_ids(tmp_path):
 
 def test_two_inputs_two_outputs_keep_their_names(tmp_path):
     model = seeded(TwoHeads)
-    manifest = compile_and_check(model, tmp_path, targets=("tvm-llvm", "onnx"),
+    manifest = compile_and_check(model, tmp_path, targets=("cpp", "java", "tvm-llvm", "onnx"),
                                  example_inputs=(torch.randn(3, 4), torch.randn(3, 6)), rows=64)
     names = [c["name"] for c in manifest["schema"]["inputs"]]
     assert names == [f"image_{i}" for i in range(4)] + [f"meta_{i}" for i in range(6)]
