@@ -122,13 +122,8 @@ def time_artifact(folder: Path, targets: list, batches, seconds: float, original
 
 
 def _median_ns(fn, seconds: float) -> float:
-    fn()
-    times, end = [], time.perf_counter() + seconds
-    while time.perf_counter() < end or len(times) < 3:
-        t0 = time.perf_counter_ns()
-        fn()
-        times.append(time.perf_counter_ns() - t0)
-    return float(np.median(times))
+    from modelport.parity.isolated_library import timed
+    return float(np.median(timed(fn, seconds)))
 
 
 def _torch_gpu(model, feed: dict, seconds: float):
@@ -188,10 +183,11 @@ def main(argv=None) -> int:
     lines = ["| model | target | parity | max abs error |", "|---|---|---|---|"]
     failed = False
     for d in dirs:
+        name = json.loads((d / "manifest.json").read_text())["name"]
         for target in targets:
             r = check_program(d, target)
             failed |= not r["passed"]
-            lines.append(f"| {json.loads((d / 'manifest.json').read_text())['name']} | {target} | {'pass' if r['passed'] else 'FAIL'} | "
+            lines.append(f"| {name} | {target} | {'pass' if r['passed'] else 'FAIL'} | "
                          f"{r.get('max_abs_error', r.get('error', ''))} |")
     cols = [*targets, "onnxruntime-cpu", "pytorch-gpu"]
     lines += ["", f"Latency per call (median; {'GPU: ' + why if ok else 'no GPU'}; ONNX Runtime with its "

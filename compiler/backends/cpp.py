@@ -185,8 +185,8 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
 
     `native` replaces the generated kernel by another implementation of the same tensors
     (the TVM stubs): {"includes": [header], "prelude": [lines at file scope],
-    "run_rows": [body lines of run_rows(inputs, outputs, n)]}; `program` then needs only
-    its inputs and outputs."""
+    "run_rows": [body lines of run_rows(inputs, outputs, n)], "batch": the implementation's
+    fixed batch, or 0}; `program` then needs only its inputs and outputs."""
     r = CppRenderer()
     ns = identifier(name)
     numeric = all(v.dtype != "str" for v in program.inputs)

@@ -104,15 +104,18 @@ def _best(db, task) -> float | None:
     mod = task.dispatched[0]
     if not db.has_workload(mod):
         return None
-    runs = [sum(float(s) for s in r.run_secs) / len(r.run_secs) for r in db.get_top_k(db.commit_workload(mod), 1)
-            if r.run_secs]
-    return runs[0] if runs and runs[0] < FAILED_RUN_S else None
+    top = [r for r in db.get_top_k(db.commit_workload(mod), 1) if succeeded(r)]
+    return sum(float(s) for s in top[0].run_secs) / len(top[0].run_secs) if top else None
+
+
+def succeeded(record) -> bool:
+    """Whether a tuning record's candidate was built and timed (failed ones carry a 1e10 s run time)."""
+    return bool(record.run_secs) and all(float(t) < FAILED_RUN_S for t in record.run_secs)
 
 
 def measured(db) -> int:
-    """Tuning records whose candidate was built and timed (failed ones carry a 1e10 s run time)."""
-    return sum(1 for r in db.get_all_tuning_records()
-               if r.run_secs and all(float(t) < FAILED_RUN_S for t in r.run_secs))
+    """Tuning records whose candidate was built and timed."""
+    return sum(1 for r in db.get_all_tuning_records() if succeeded(r))
 
 
 def _pct(x: float) -> str:

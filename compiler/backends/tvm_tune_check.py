@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tvm_tune import succeeded
+
 TOP_K = 5  # records tried per task, fastest first
 
 
@@ -53,7 +55,7 @@ def _first_agreeing(mod, records, target, tvm) -> int | None:
     except Exception:  # noqa: BLE001 - no default kernel to compare with: the records are not used
         return None
     for rank, record in enumerate(records):
-        if not record.run_secs or any(float(s) >= 1e9 for s in record.run_secs):
+        if not succeeded(record):
             continue
         sch = tvm.s_tir.Schedule(mod)
         try:

@@ -44,21 +44,32 @@ def time_calls(lib: Path, name: str, x: np.ndarray, n_out: int, batch: int, seco
         return np.load(yout)
 
 
-def _timed(fn, x: np.ndarray, n_out: int, batch: int, seconds: float) -> np.ndarray:
+def timed(call, seconds: float) -> np.ndarray:
+    """Nanoseconds of each `call()` for about `seconds` (at least 3 calls), after one warm-up
+    call (a GPU's first call loads its kernels)."""
     import time
-    starts = list(range(0, max(1, len(x) - batch + 1), batch))
-    y = np.zeros((batch, n_out), dtype=np.float32)
-    times, end, i = [], time.perf_counter() + seconds, 0
-    fn(x[:batch].ctypes.data, batch, y.ctypes.data)  # warm-up (a GPU's first call loads its kernels)
+    call()
+    times, end = [], time.perf_counter() + seconds
     while time.perf_counter() < end or len(times) < 3:
-        xb = x[starts[i % len(starts)]:][:batch]
         t0 = time.perf_counter_ns()
-        rc = fn(xb.ctypes.data, batch, y.ctypes.data)
+        call()
         times.append(time.perf_counter_ns() - t0)
+    return np.array(times, dtype=np.int64)
+
+
+def _timed(fn, x: np.ndarray, n_out: int, batch: int, seconds: float) -> np.ndarray:
+    """`<name>_predict` on `batch` rows at a time, cycling through the batches of `x`."""
+    batches = [np.ascontiguousarray(x[r0:r0 + batch]) for r0 in range(0, max(1, len(x) - batch + 1), batch)]
+    y = np.zeros((batch, n_out), dtype=np.float32)
+    state = {"i": 0}
+
+    def call():
+        xb = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        rc = fn(xb.ctypes.data, batch, y.ctypes.data)
         if rc != 0:
             sys.exit(f"predict returned {rc}")
-        i += 1
-    return np.array(times, dtype=np.int64)
+    return timed(call, seconds)
 
 
 def main(argv):
