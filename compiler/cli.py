@@ -60,6 +60,11 @@ def _shape_options(input_shape, input_dtype) -> dict:
     return {"input_shapes": shapes or None, "input_dtypes": dtypes or None}
 
 
+PRECISION_OPTION = click.option(
+    "--precision", type=click.Choice(["float32"]), default=None,
+    help="float32: round the inputs of a model that computes in double (R, most scikit-learn models) to "
+         "float32, trading exactness for speed; the parity report shows the cost on your unrounded values. "
+         "Default: the original model's own precision.")
 SHAPE_HELP = ("Row shape of a model input, without the batch dimension (NAME=D1,D2,...), for models "
               "that do not record their input shapes (TorchScript .pt files). Repeatable.")
 DTYPE_HELP = "Element type of a model input (NAME=float32|float64|int64|int32), with --input-shape. Repeatable."
@@ -105,15 +110,17 @@ def main():
               help="Compile the tvm targets for exactly this many rows per call (static shapes; needed by "
                    "--tune). Bigger inputs run in chunks. Default: any batch size.")
 @click.option("--cuda-arch", help="GPU architectures of tvm-cuda, e.g. sm_80 or sm_80,sm_90 (default: sm_80,sm_90).")
+@PRECISION_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, tune, batch, cuda_arch,
-            quiet):
+            precision, quiet):
     """Compile MODEL to the chosen targets, build them, and check parity."""
     from .api import compile as compile_model
     try:
         manifest = compile_model(model, targets=targets, out=out, data=data, name=name,
                                  trust_pickle=trust_pickle, progress=_Progress(quiet), rows=rows,
-                                 tune=tune, batch=batch, cuda_arch=cuda_arch, **_shape_options(input_shape, input_dtype))
+                                 tune=tune, batch=batch, cuda_arch=cuda_arch, precision=precision,
+                                 **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     directory = Path(manifest["out"])
@@ -130,13 +137,14 @@ def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, in
 @click.option("--trust-pickle", is_flag=True, help="Allow .pkl/.joblib files (runs code stored in them).")
 @click.option("--input-shape", multiple=True, help=SHAPE_HELP)
 @click.option("--input-dtype", multiple=True, help=DTYPE_HELP)
-def convert(model, out, name, trust_pickle, input_shape, input_dtype):
+@PRECISION_OPTION
+def convert(model, out, name, trust_pickle, input_shape, input_dtype, precision):
     """Convert MODEL to ONNX (the graph `compile` builds from)."""
     import onnx
 
     from .api import convert as convert_model
     try:
-        proto = convert_model(model, name=name, trust_pickle=trust_pickle,
+        proto = convert_model(model, name=name, trust_pickle=trust_pickle, precision=precision,
                               **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
@@ -171,12 +179,13 @@ def check(directory, data, junit, trust_pickle, quiet):
 @click.option("--trust-pickle", is_flag=True, help="Allow .pkl/.joblib files (runs code stored in them).")
 @click.option("--input-shape", multiple=True, help=SHAPE_HELP)
 @click.option("--input-dtype", multiple=True, help=DTYPE_HELP)
+@PRECISION_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect(model, trust_pickle, input_shape, input_dtype, as_json):
+def inspect(model, trust_pickle, input_shape, input_dtype, precision, as_json):
     """Show MODEL's schema, its ONNX ops, and which targets support it."""
     from .api import inspect as inspect_model
     try:
-        info = inspect_model(model, trust_pickle=trust_pickle, **_shape_options(input_shape, input_dtype))
+        info = inspect_model(model, trust_pickle=trust_pickle, precision=precision, **_shape_options(input_shape, input_dtype))
     except ModelportError as exc:
         _fail(exc)
     if as_json:

@@ -21,3 +21,11 @@ class SourceModel:
     name: str
     # Values worth testing per input column (thresholds, category levels, statistics).
     hints: dict = field(default_factory=dict)
+    # The precision the original model computes in ("float64" or "float32") and why; the
+    # artifacts read, compare and answer in it (docs/parity.md).
+    precision: str = "float32"
+    precision_reason: str = ""
+    # True when `reference` takes numbers as the user has them (float64, never rounded):
+    # the original then sees exactly the values the artifacts see. False for frameworks
+    # whose models take float32 tensors (a user casts first).
+    reference_float64: bool = False

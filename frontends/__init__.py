@@ -27,16 +27,24 @@ BY_OBJECT = ["pytorch", "tf_keras"]
 #   input_shapes: {input name: row shape without the batch dimension},
 #   input_dtypes: {input name: "float32" | "int64" | ...}.
 SHAPE_OPTIONS = ("example_inputs", "input_shapes", "input_dtypes")
+# --precision: None follows the original model; "float32" trades exactness for speed.
+PRECISIONS = (None, "float32")
 
 
 def frontend(name: str):
     return importlib.import_module(f".{name}", __package__)
 
 
-def load_source(model, name: str | None = None, trust_pickle: bool = False, **options):
+def load_source(model, name: str | None = None, trust_pickle: bool = False, precision: str | None = None,
+                **options):
     """A path or a Python object -> SourceModel. A SourceModel is taken as it is (renamed when
     `name` is given): frontends and tests can build one by hand. `options` are SHAPE_OPTIONS,
-    passed to the deep-learning frontends."""
+    passed to the deep-learning frontends. `precision`: None (the original model's own) or
+    "float32" (R and scikit-learn models that compute in double, rounded to float32 on
+    purpose)."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}: use float32 (or leave it out: the original "
+                         "model's own precision)")
     unknown = set(options) - set(SHAPE_OPTIONS)
     if unknown:
         raise TypeError(f"unknown frontend option(s): {', '.join(sorted(unknown))}")
@@ -65,24 +73,24 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False, **op
         if module == "onnx_file":
             return fe.to_source(path, name)
         if module == "r":
-            return fe.to_source(fe.load(path), name, source_file=path)
+            return fe.to_source(fe.load(path), name, source_file=path, precision=precision)
         if module in BY_OBJECT:
             return fe.to_source(path, name, source_file=path, **options)
-        return fe.to_source(fe.load(path, trust_pickle), name, source_file=path)
+        return fe.to_source(fe.load(path, trust_pickle), name, source_file=path, precision=precision)
     import onnx
     if isinstance(model, onnx.ModelProto):
         return frontend("onnx_file").to_source(model, name or "model")
     if type(model).__module__.startswith("rpy2."):
         fe = frontend("r")
         if fe.is_r_object(model):
-            return fe.to_source(model, name or "r_model")
+            return fe.to_source(model, name or "r_model", precision=precision)
     for module in BY_OBJECT:
         fe = frontend(module)
         if fe.is_model(model):
             return fe.to_source(model, name or type(model).__name__, **options)
     fe = frontend("sklearn")
     if fe.is_estimator(model):
-        return fe.to_source(model, name or type(model).__name__)
+        return fe.to_source(model, name or type(model).__name__, precision=precision)
     raise UsageError(f"cannot compile an object of type {type(model).__module__}.{type(model).__name__}: "
                      "supported are fitted scikit-learn estimators, R models (rpy2 objects), PyTorch modules and "
                      "exported programs, Keras models and TensorFlow modules, onnx.ModelProto, "

@@ -104,15 +104,16 @@ def _levels(est) -> dict:
             for c, cats in _encoded_columns(est).items()}
 
 
-def to_source(est, name: str = "model", source_file: Path | None = None) -> SourceModel:
-    """Convert a fitted estimator with skl2onnx; describe its schema and reference."""
+def to_source(est, name: str = "model", source_file: Path | None = None, precision: str | None = None) -> SourceModel:
+    """Convert a fitted estimator with skl2onnx; describe its schema and reference.
+    `precision`: None (the estimator's own, see sklearn_precision) or "float32"."""
     import sklearn
     import sklearn.base
     import skl2onnx
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
     from sklearn.utils.validation import check_is_fitted
 
-    from . import sklearn_hist_gradient_boosting
+    from . import sklearn_hist_gradient_boosting, sklearn_precision
 
     sklearn_hist_gradient_boosting.install()
     try:
@@ -126,11 +127,16 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
         raise UnsupportedError(f"cannot tell how many features {type(est).__name__} takes")
     strings = _string_columns(est)
     per_column = bool(strings)
+    own, why = sklearn_precision.precision(est)
+    if precision == "float32" and own == "float64":
+        why = "float32 asked for (--precision float32): " + why + ", so inputs are rounded to float32"
+    precision = precision or own
+    number = DoubleTensorType if precision == "float64" else FloatTensorType
     if per_column:
-        initial = [(c, StringTensorType([None, 1]) if c in strings else FloatTensorType([None, 1]))
+        initial = [(c, StringTensorType([None, 1]) if c in strings else number([None, 1]))
                    for c in feature_names]
     else:
-        initial = [("X", FloatTensorType([None, n_features]))]
+        initial = [("X", number([None, n_features]))]
     options = {}
     if sklearn.base.is_classifier(final):
         from skl2onnx._supported_operators import sklearn_operator_name_map
@@ -144,8 +150,21 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
-                                     target_opset=TARGET_OPSET)
+            try:
+                proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                         target_opset=TARGET_OPSET)
+            except Exception as exc:
+                if precision != "float64":
+                    raise
+                # skl2onnx has no double form of some operators (LinearSVC's LinearClassifier):
+                # such a model is compiled in float32, and the report says so.
+                msg = str(exc).splitlines()[0][:200]
+                precision, why = "float32", (f"{why}, but skl2onnx cannot convert it in double ({msg}): inputs "
+                                             "are rounded to float32 (the parity report shows the cost)")
+                initial = [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t)
+                           for n, t in initial]
+                proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                         target_opset=TARGET_OPSET)
         except Exception as exc:
             msg = str(exc).splitlines()[0][:300]
             raise UnsupportedError(
@@ -169,8 +188,58 @@ def to_source(est, name: str = "model", source_file: Path | None = None) -> Sour
         "source_file": str(source_file) if source_file else None,
         "source_sha256": digest,
     }
-    hints = {c: lv for c, lv in _levels(est).items()}
-    return SourceModel(proto, schema, reference, provenance, name, {"levels": hints})
+    hints = {"levels": {c: lv for c, lv in _levels(est).items()}}
+    thresholds = _thresholds(est, schema)
+    if thresholds:
+        hints["thresholds"] = thresholds
+    if hasattr(final, "kneighbors") and hasattr(final, "n_neighbors"):
+        hints["tie_rows"] = _knn_ties(est, final, schema, per_column)
+    return SourceModel(proto, schema, reference, provenance, name, hints, precision=precision,
+                       precision_reason=why, reference_float64=True)
+
+
+def _thresholds(est, schema) -> dict:
+    """{input column: split points of the original trees}, for a bare tree model (whose
+    features are the input columns): parity rows sit on them and one step beside."""
+    final = _final_step(est)
+    if final is not est:
+        return {}
+    trees = []
+    if hasattr(final, "tree_"):
+        trees = [final.tree_]
+    elif hasattr(final, "estimators_"):
+        for e in np.asarray(final.estimators_, dtype=object).reshape(-1):
+            if hasattr(e, "tree_"):
+                trees.append(e.tree_)
+    names = [c.name for c in schema.inputs]
+    out = {}
+    for t in trees:
+        internal = t.feature >= 0
+        for f, v in zip(t.feature[internal], t.threshold[internal]):
+            if f < len(names):
+                out.setdefault(names[f], []).append(float(v))
+    return out
+
+
+def _knn_ties(est, final, schema, per_column):
+    """rows -> bool per row: the k-th and (k+1)-th nearest training points are equally far,
+    so which one scikit-learn counts is a tie (any port may take the other)."""
+    def tie_rows(feed):
+        import pandas as pd
+        if per_column:
+            x = pd.DataFrame({c.name: np.asarray(feed[c.tensor]).reshape(-1) for c in schema.inputs})
+        else:
+            x = np.asarray(feed["X"])
+        head = est[:-1] if hasattr(est, "steps") else None
+        if head is not None and len(head):
+            x = head.transform(x)
+        k = int(final.n_neighbors)
+        n_fit = int(final.n_samples_fit_)
+        if k >= n_fit:
+            return np.zeros(len(x), bool)
+        d, _ = final.kneighbors(x, n_neighbors=k + 1)
+        return np.isclose(d[:, k - 1], d[:, k], rtol=1e-9, atol=0.0)
+    return tie_rows
 
 
 def _describe_estimator(est) -> str:
@@ -220,6 +289,7 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
             Column(f"{kind}_{c}", "probabilities", i, "probability" if has_proba else "value")
             for i, c in enumerate(classes)]
         task = "classifier"
+        score_width = _output_width(proto, outs[1])
 
         def reference(feed):
             x = frame(feed)
@@ -229,9 +299,11 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
             else:
                 scores = est.decision_function(x)
                 if scores.ndim == 1:
-                    # skl2onnx's binary layouts: kernel SVMs give [d, -d], linear models d.
+                    # skl2onnx's binary layouts: kernel SVMs give [d, -d]; linear models d,
+                    # or [-d, d] where the conversion has two columns (SGDClassifier, Perceptron).
                     svm = hasattr(final, "support_vectors_")
-                    scores = np.stack([scores, -scores], axis=1) if svm else scores[:, None]
+                    scores = np.stack([scores, -scores], axis=1) if svm else \
+                        np.stack([-scores, scores], axis=1) if score_width == 2 else scores[:, None]
             return {"label": label, "probabilities": scores}
     elif len(outs) == 1:
         task = "regressor" if _has(final, "predict") and not _has(final, "transform") else "transformer"

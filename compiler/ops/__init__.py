@@ -62,6 +62,7 @@ REGISTRY = {
     ("ai.onnx.ml", "LinearRegressor"): "linear_regressor",
     ("ai.onnx.ml", "TreeEnsembleRegressor"): "tree_ensemble_regressor",
     ("ai.onnx.ml", "TreeEnsembleClassifier"): "tree_ensemble_classifier",
+    ("ai.onnx.ml", "TreeEnsemble"): "tree_ensemble",
 }
 
 

@@ -5,8 +5,12 @@ from ..kernel import ast as k
 
 
 def lower(ctx, node, ins, outs):
+    return lower_attrs(ctx, node.attrs, ins, outs)
+
+
+def lower_attrs(ctx, a: dict, ins, outs):
+    """The lowering from the attributes (TreeEnsemble, ai.onnx.ml 5, is turned into these)."""
     x, out = ins[0], outs[0]
-    a = node.attrs
     n_targets = int(a.get("n_targets", 1))
     agg = a.get("aggregate_function", "SUM")
     if agg not in ("SUM", "AVERAGE"):
@@ -17,7 +21,7 @@ def lower(ctx, node, ins, outs):
     forest = _trees.build(a, "target", n_targets, x.size, dtype)
     acc = ctx.scratch_buf("acc", "f64", n_targets)
     stmts = _trees.accumulate(ctx, forest, x, acc, dtype)
-    base = list(a.get("base_values") or [0.0] * n_targets)
+    base = list(_trees._values(a, "base_values")) or [0.0] * n_targets
     scale = 1.0 / len(forest.roots) if agg == "AVERAGE" else 1.0
 
     def value(r, j):

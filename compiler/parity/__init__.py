@@ -35,6 +35,20 @@ def _sizes_and_dtypes(schema: Schema, proto):
     return sizes, dtypes
 
 
+def precisions(proto) -> dict:
+    """{output tensor: "float64" | "float32"}: the precision each output is computed in (a
+    double output, or a label or index decided from double scores, is float64)."""
+    out = {o.name: ("float64" if o.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE else "float32")
+           for o in proto.graph.output}
+    floats = [o for o in proto.graph.output if o.type.tensor_type.elem_type in
+              (onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT)]
+    model = "float64" if floats and all(out[o.name] == "float64" for o in floats) else "float32"
+    for o in proto.graph.output:
+        if o not in floats:
+            out[o.name] = model
+    return out
+
+
 def _kinds(schema: Schema) -> dict:
     kinds = {}
     for c in schema.outputs:
@@ -139,10 +153,11 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
             from ..frontends import load_source
             if progress:
                 progress(f"reloading the original model from {prov['source_file']}")
-            source = load_source(prov["source_file"], manifest["name"], trust_pickle,
+            source = load_source(prov["source_file"], manifest["name"], trust_pickle, prov.get("precision_option"),
                                  **prov.get("shape_options", {}))
     elif source is not None:
-        table = inputs_mod.generate(schema, proto, rows, samples=source.hints.get("samples"))
+        table = inputs_mod.generate(schema, proto, rows, samples=source.hints.get("samples"),
+                                    thresholds=source.hints.get("thresholds"))
         table, note = _maybe_missing(table, schema, source, proto)
         data_desc = f"{len(next(iter(table.values())))} rows generated from the model" + (f"; {note}" if note else "")
     elif (directory / STORED_INPUTS).exists():
@@ -154,8 +169,13 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         table = inputs_mod.generate(schema, proto, rows)
         data_desc = f"{rows} rows generated from the model"
     feed = inputs_mod.to_feed(table, schema, proto)
+    tie_rows = None
     if source is not None and source.reference is not None:
-        reference = {k: _as2d(v) for k, v in source.reference(feed).items()}
+        # The original sees the values as the user has them (float64), never rounded.
+        ref_feed = inputs_mod.to_feed(table, schema, proto, float64=source.reference_float64)
+        reference = {k: _as2d(v) for k, v in source.reference(ref_feed).items()}
+        if source.hints.get("tie_rows"):
+            tie_rows = source.hints["tie_rows"](ref_feed)
         ref_desc = f"{framework} predict()"
         if data is None:
             _store(directory, table, schema, reference)
@@ -164,14 +184,16 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
     if reference is None:
         ref_desc = "ONNX Runtime on model.onnx (the original model is not available)"
     n = len(next(iter(table.values())))
-    report = ParityReport(manifest["name"], n, data_desc, ref_desc)
+    report = ParityReport(manifest["name"], n, data_desc, ref_desc,
+                          precision=manifest.get("precision", {}).get("model", "float32"))
     kinds = _kinds(schema)
+    precision = precisions(proto)
     scores_name = next((t for t, kd in kinds.items() if kd in ("probability", "value") and kinds.get("label")), None)
 
     def add(target, runner, outputs, against, expected):
         for tname, kind in kinds.items():
             scores = expected.get(scores_name) if scores_name else None
-            res = compare(kind, _as2d(outputs[tname]), _as2d(expected[tname]), scores)
+            res = compare(kind, _as2d(outputs[tname]), _as2d(expected[tname]), scores, precision[tname], tie_rows)
             report.checks.append({"target": target, "runner": runner, "output": tname, "kind": kind,
                                   "against": against, **res})
 
@@ -208,7 +230,7 @@ def _maybe_missing(table, schema, source, proto):
     missing = inputs_mod.with_missing(table, schema)
     feed = inputs_mod.to_feed(missing, schema, proto)
     try:
-        ref = source.reference(feed)
+        ref = source.reference(inputs_mod.to_feed(missing, schema, proto, float64=source.reference_float64))
     except Exception:
         return table, "the original model rejects missing values"
     kinds = _kinds(schema)
@@ -216,8 +238,10 @@ def _maybe_missing(table, schema, source, proto):
         return table, "missing values not checked: the original model gives no class (NA) for them"
     ort = run_onnxruntime(proto, feed)
     scores = next((ref[t] for t, kd in kinds.items() if kd != "label"), None)
+    precision = precisions(proto)
     for t, kind in kinds.items():
-        if not compare(kind, _as2d(ort[t]), _as2d(ref[t]), _as2d(scores) if scores is not None else None)["passed"]:
+        if not compare(kind, _as2d(ort[t]), _as2d(ref[t]), _as2d(scores) if scores is not None else None,
+                       precision[t])["passed"]:
             return table, ("missing values not checked: the ONNX conversion does not reproduce "
                            "what the original model does with them")
     half = len(next(iter(table.values()))) // 2

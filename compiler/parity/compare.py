@@ -1,12 +1,14 @@
-"""Comparison rules, one per output kind (documented in docs/parity.md)."""
+"""Comparison rules, one per output kind and precision (documented in docs/parity.md)."""
 from __future__ import annotations
 
 import numpy as np
 
-# |target - expected| <= ATOL[kind] * scale + RTOL[kind] * |expected|
-RTOL = {"probability": 1e-4, "value": 1e-4}
-ATOL = {"probability": 1e-5, "value": 1e-5}
-TIE = 1e-5  # labels may differ where the top two expected scores are this close
+# |target - expected| <= ATOL[precision][kind] * scale + RTOL[precision][kind] * |expected|
+# (scale: the root mean square of the expected values, at least 1; probabilities: 1).
+RTOL = {"float32": {"probability": 1e-4, "value": 1e-4}, "float64": {"probability": 1e-9, "value": 1e-9}}
+ATOL = {"float32": {"probability": 1e-5, "value": 1e-5}, "float64": {"probability": 1e-9, "value": 1e-9}}
+# Labels may differ where the top two expected scores are this close (a tie).
+TIE = {"float32": 1e-5, "float64": 1e-12}
 
 
 def _label_equal(a, b) -> bool:
@@ -16,22 +18,29 @@ def _label_equal(a, b) -> bool:
         return str(a) == str(b)
 
 
-def compare(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray | None = None) -> dict:
-    """Compare one output tensor; `scores` (expected probabilities) excuse exact ties in labels."""
+def compare(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray | None = None,
+            precision: str = "float32", tie_rows=None) -> dict:
+    """Compare one output tensor in `precision` ("float32" or "float64": the precision the
+    artifact computes this output in). `scores` (expected probabilities) excuse labels whose
+    top two scores tie; `tie_rows` (a bool per row, e.g. k-NN rows whose k-th and (k+1)-th
+    neighbours are equally far) excuse any difference on those rows, counted as ties."""
     n = len(expected)
     if got.shape != expected.shape:
-        return {"passed": False, "rows": n, "detail": f"shape {got.shape} != expected {expected.shape}"}
+        return {"passed": False, "rows": n, "precision": precision,
+                "detail": f"shape {got.shape} != expected {expected.shape}"}
+    tied = np.zeros(n, bool) if tie_rows is None else np.asarray(tie_rows, bool).reshape(-1)[:n]
     if kind == "label":
         bad = [i for i in range(n) if not all(_label_equal(a, b) for a, b in zip(got[i], expected[i]))]
-        ties = []
-        if scores is not None and bad:
+        ties = [i for i in bad if tied[i]]
+        if scores is not None:
             for i in bad:
                 top = np.sort(np.asarray(scores[i], dtype=np.float64))[::-1]
-                if len(top) > 1 and top[0] - top[1] <= TIE:
+                if i not in ties and len(top) > 1 and top[0] - top[1] <= TIE[precision] * max(1.0, abs(top[0])):
                     ties.append(i)
-        real = [i for i in bad if i not in ties]
-        return {"passed": not real, "rows": n, "mismatched": len(real), "ties": len(ties),
-                "first_mismatch_row": real[0] if real else None}
+        real = [i for i in bad if i not in set(ties)]
+        return {"passed": not real, "rows": n, "precision": precision, "mismatched": len(real),
+                "ties": len(ties), "tie_rows": sorted(ties)[:20], "first_mismatch_row": real[0] if real else None,
+                "mismatch_rows": real[:20]}
     g = np.asarray(got, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     both_nan = np.isnan(g) & np.isnan(e)
@@ -39,13 +48,19 @@ def compare(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray
     err = np.where(np.isnan(err), np.inf, err)
     finite = np.abs(e[np.isfinite(e)])
     scale = max(1.0, float(np.sqrt(np.mean(finite ** 2)))) if finite.size else 1.0
-    rtol, atol = RTOL.get(kind, 1e-4), ATOL.get(kind, 1e-5) * (1.0 if kind == "probability" else scale)
+    rtol = RTOL[precision].get(kind, RTOL[precision]["value"])
+    atol = ATOL[precision].get(kind, ATOL[precision]["value"]) * (1.0 if kind == "probability" else scale)
     tol = atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))
     same_inf = np.isinf(g) & np.isinf(e) & (np.sign(g) == np.sign(e))
     ok = (err <= tol) | same_inf
-    bad_rows = np.where(~ok.all(axis=1))[0] if ok.ndim == 2 else np.where(~ok)[0]
-    finite_err = err[np.isfinite(err) & ~same_inf]
-    return {"passed": bool(ok.all()), "rows": n, "mismatched": int(len(bad_rows)),
+    row_ok = ok.all(axis=1) if ok.ndim == 2 else ok
+    tie_bad = np.where(~row_ok & tied)[0]
+    bad_rows = np.where(~row_ok & ~tied)[0]
+    counted = err[~tied] if err.ndim else err
+    finite_err = counted[np.isfinite(counted) & ~same_inf[~tied]]
+    return {"passed": not len(bad_rows), "rows": n, "precision": precision, "mismatched": int(len(bad_rows)),
+            "ties": int(len(tie_bad)), "tie_rows": tie_bad[:20].tolist(),
             "max_abs_error": float(finite_err.max()) if finite_err.size else 0.0,
             "tolerance": {"rtol": rtol, "atol": atol},
-            "first_mismatch_row": int(bad_rows[0]) if len(bad_rows) else None}
+            "first_mismatch_row": int(bad_rows[0]) if len(bad_rows) else None,
+            "mismatch_rows": bad_rows[:20].tolist()}

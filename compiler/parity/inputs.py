@@ -1,6 +1,7 @@
 """Parity inputs: the user's data file, or rows generated from the schema and from what the
-model itself carries (tree thresholds and the float steps around them, scaler statistics,
-category levels)."""
+model itself carries (tree thresholds and the double and float32 steps around them, training
+values, scaler statistics, category levels). Numbers are float64, as a user has them: they
+are never rounded before the original model or an artifact sees them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,11 @@ def read_data(path, schema: Schema) -> dict:
             import pyarrow.parquet as pq
             df = pq.read_table(path).to_pandas()
         elif suffix in (".csv", ".txt"):
+            # round_trip: pandas' default parser can be one unit off in the last place of a
+            # double; the values must be exactly the user's.
             df = pd.read_csv(path, dtype={n: str for n in strings}, keep_default_na=False,
-                             na_values={n: ["", "NaN", "nan"] for n in names if n not in strings})
+                             na_values={n: ["", "NaN", "nan"] for n in names if n not in strings},
+                             float_precision="round_trip")
         else:
             raise UsageError(f"unknown data file type {suffix!r}: use .csv, .npy or .parquet")
     except UsageError:
@@ -96,7 +100,10 @@ def model_hints(proto: onnx.ModelProto, schema: Schema) -> dict:
             continue
         cols = layout[node.input[0]]
         a = attributes(node)
-        if node.op_type.startswith("TreeEnsemble"):
+        if node.op_type == "TreeEnsemble":  # ai.onnx.ml 5
+            for f, v in zip(a["nodes_featureids"], np.asarray(a["nodes_splits"]).reshape(-1)):
+                add(cols, f, v)
+        elif node.op_type.startswith("TreeEnsemble"):
             vals = a.get("nodes_values")
             if vals is None and "nodes_values_as_tensor" in a:
                 vals = np.asarray(a["nodes_values_as_tensor"]).tolist()
@@ -113,13 +120,33 @@ def model_hints(proto: onnx.ModelProto, schema: Schema) -> dict:
     return hints
 
 
+def steps(h: np.ndarray) -> np.ndarray:
+    """Each value of h, the doubles one step either side, and the nearest float32 with the
+    float32 values one step either side (as doubles): where a port that rounds or compares
+    differently goes the other way."""
+    h = np.asarray(h, dtype=np.float64)
+    h = h[np.isfinite(h)]
+    with np.errstate(over="ignore"):
+        f = h.astype(np.float32)
+    f = f[np.isfinite(f)]
+    out = [h, np.nextafter(h, -np.inf), np.nextafter(h, np.inf),
+           f.astype(np.float64), np.nextafter(f, np.float32(-np.inf)).astype(np.float64),
+           np.nextafter(f, np.float32(np.inf)).astype(np.float64)]
+    return np.unique(np.concatenate(out))
+
+
 def generate(schema: Schema, proto: onnx.ModelProto, rows: int, seed: int = 0, levels=None,
-             samples=None) -> dict:
-    """Rows from the schema and the model: a third at and one float step around thresholds.
-    `samples` ({column: {"values": [...], "exact": bool}}, from the frontend) are values the
-    model was trained on: rows take them, or (unless exact) uniform values within their range."""
+             samples=None, thresholds=None) -> dict:
+    """Rows (float64) from the schema and the model. Per numeric column, when the model splits
+    on it: a third of the rows on a split point or one double or float32 step beside one
+    (split points from the graph and, `thresholds` {column: [values]}, from the original
+    model). `samples` ({column: {"values": [...], "exact": bool}}, from the frontend) are
+    values the model was trained on: rows take them too (or, unless exact, uniform values
+    within their range); the rest are uniform over the range of the split points, or normal."""
     rng = np.random.RandomState(seed)
     hints = model_hints(proto, schema)
+    for col, vals in (thresholds or {}).items():
+        hints.setdefault(col, []).extend(float(v) for v in vals)
     table = {}
     for c in schema.inputs:
         if c.kind == "string":
@@ -127,29 +154,29 @@ def generate(schema: Schema, proto: onnx.ModelProto, rows: int, seed: int = 0, l
             table[c.name] = np.array([lv[i] for i in rng.randint(0, len(lv), rows)], dtype=object)
             continue
         s = (samples or {}).get(c.name)
-        if s is not None and len(s["values"]) and not hints.get(c.name):
-            vals = np.asarray(s["values"], dtype=np.float64)
-            col = vals[rng.randint(0, len(vals), rows)]
-            if not s.get("exact"):
-                spread = rng.uniform(vals.min(), vals.max(), rows)
-                col = np.where(rng.rand(rows) < 0.5, col, spread)
-            table[c.name] = col.astype(np.float32).astype(np.float64)
-            continue
         h = np.asarray(hints.get(c.name, []), dtype=np.float64)
         h = h[np.isfinite(h)]
+        sampled = None
+        if s is not None and len(s["values"]):
+            vals = np.asarray(s["values"], dtype=np.float64)
+            vals = vals[np.isfinite(vals)] if np.isfinite(vals).any() else vals
+            sampled = vals[rng.randint(0, len(vals), rows)]
+            if not s.get("exact"):
+                spread = rng.uniform(vals.min(), vals.max(), rows)
+                sampled = np.where(rng.rand(rows) < 0.5, sampled, spread)
         if h.size:
             lo, hi = h.min(), h.max()
             pad = max(hi - lo, 1e-3) * 0.25 + 1e-3
             col = rng.uniform(lo - pad, hi + pad, rows)
-            special = rng.rand(rows) < 0.35
-            picks = np.float32(h[rng.randint(0, h.size, rows)])
-            step = rng.randint(-1, 2, rows)
-            picks = np.where(step < 0, np.nextafter(picks, np.float32(-np.inf)),
-                             np.where(step > 0, np.nextafter(picks, np.float32(np.inf)), picks))
-            col = np.where(special, picks.astype(np.float64), col)
+            near = steps(h)
+            col = np.where(rng.rand(rows) < 0.35, near[rng.randint(0, near.size, rows)], col)
+            if sampled is not None:
+                col = np.where(rng.rand(rows) < 0.35, sampled, col)
+        elif sampled is not None:
+            col = sampled
         else:
             col = rng.normal(0.0, 2.0, rows)
-        table[c.name] = col.astype(np.float32).astype(np.float64)
+        table[c.name] = np.asarray(col, dtype=np.float64)
     return table
 
 
@@ -165,8 +192,9 @@ def with_missing(table: dict, schema: Schema, fraction: float = 0.1, seed: int =
     return out
 
 
-def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto) -> dict:
-    """{column: values} -> {ONNX input: array [n, row_size]} in the model's dtypes."""
+def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto, float64: bool = False) -> dict:
+    """{column: values} -> {ONNX input: array [n, row_size]} in the model's dtypes; with
+    `float64`, floating-point inputs stay float64 (the values as the user has them)."""
     from ..ir import NUMPY_OF_ELEM
     n = len(next(iter(table.values())))
     feed = {}
@@ -176,6 +204,8 @@ def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto) -> dict:
             continue
         cols = [c for c in schema.inputs if c.tensor == inp.name]
         dtype = NUMPY_OF_ELEM[inp.type.tensor_type.elem_type]
+        if float64 and np.dtype(dtype).kind == "f":
+            dtype = np.float64
         arr = np.empty((n, len(cols)), dtype=dtype)
         for c in cols:
             arr[:, c.offset] = table[c.name]

@@ -18,6 +18,9 @@ class ParityReport:
     # Runners this machine cannot run (a GPU artifact without a GPU): target, runner, reason.
     # They neither pass nor fail; every report lists them.
     skipped: list = field(default_factory=list)
+    # The precision the model computes in (float64 or float32): each check's tolerance follows
+    # the precision of its output (docs/parity.md).
+    precision: str = "float32"
 
     @property
     def passed(self) -> bool:
@@ -25,6 +28,7 @@ class ParityReport:
 
     def summary(self) -> dict:
         return {"passed": self.passed, "rows": self.rows, "data": self.data, "reference": self.reference,
+                "precision": self.precision,
                 "checks": len(self.checks), "failed": sum(not c["passed"] for c in self.checks) + len(self.errors),
                 "not_run": [f"{s['target']} ({s['runner']}): {s['reason']}" for s in self.skipped]}
 
@@ -38,8 +42,9 @@ class ParityReport:
         for (target, runner), cs in rows.items():
             worst = max((c.get("max_abs_error", 0.0) for c in cs), default=0.0)
             labels = sum(c.get("mismatched", 0) for c in cs if c["kind"] == "label")
+            precs = sorted({c.get("precision", "float32") for c in cs})
             out.append({"target": target, "runner": runner, "passed": all(c["passed"] for c in cs),
-                        "max_abs_error": worst, "label_mismatches": labels,
+                        "precision": "/".join(precs), "max_abs_error": worst, "label_mismatches": labels,
                         "ties": sum(c.get("ties", 0) for c in cs)})
         for e in self.errors:
             out.append({"target": e["target"], "runner": e["runner"], "passed": False, "error": e["error"]})
@@ -57,7 +62,7 @@ class ParityReport:
     def junit(self) -> str:
         cases = []
         for c in self.checks:
-            name = f"{c['target']}/{c['runner']}: {c['output']} vs {c['against']}"
+            name = f"{c['target']}/{c['runner']}: {c['output']} vs {c['against']} ({c.get('precision', 'float32')})"
             body = ""
             if not c["passed"]:
                 msg = c.get("detail") or (f"{c.get('mismatched', 0)} of {c['rows']} rows differ; "
@@ -81,16 +86,20 @@ class ParityReport:
     def markdown(self) -> str:
         lines = [f"# Parity: {self.model}", "",
                  f"**{'PASSED' if self.passed else 'FAILED'}** on {self.rows} rows ({self.data}); "
-                 f"reference: {self.reference}.", "",
-                 "| target | runs as | result | max abs error | label mismatches | ties |",
-                 "|---|---|---|---|---|---|"]
+                 f"reference: {self.reference}; the model computes in {self.precision}.", "",
+                 "| target | runs as | result | precision | max abs error | label mismatches | ties |",
+                 "|---|---|---|---|---|---|---|"]
         for r in self.table():
             if "error" in r:
-                lines.append(f"| {r['target']} | {r['runner']} | ERROR: {r['error'][:120]} | | | |")
+                lines.append(f"| {r['target']} | {r['runner']} | ERROR: {r['error'][:120]} | | | | |")
             else:
                 lines.append(f"| {r['target']} | {r['runner']} | {'pass' if r['passed'] else 'FAIL'} | "
-                             f"{r['max_abs_error']:.3g} | {r['label_mismatches']} | {r['ties']} |")
+                             f"{r['precision']} | {r['max_abs_error']:.3g} | {r['label_mismatches']} | {r['ties']} |")
         for s in self.skipped:
-            lines.append(f"| {s['target']} | {s['runner']} | not run: {s['reason']} | | | |")
+            lines.append(f"| {s['target']} | {s['runner']} | not run: {s['reason']} | | | | |")
+        tie_rows = sorted({i for c in self.checks for i in c.get("tie_rows", [])})
+        if tie_rows:
+            lines += ["", "Rows counted as ties (the original's own answer is decided by a tie, e.g. two "
+                      f"neighbours at the same distance): {', '.join(str(i) for i in tie_rows[:40])}"]
         lines += ["", "Details per output: parity.json. Tolerances: docs/parity.md."]
         return "\n".join(lines) + "\n"

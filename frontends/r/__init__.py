@@ -71,12 +71,15 @@ def converter(obj):
                            f"{supported()} (see docs/support-matrix.md)")
 
 
-def to_source(obj, name: str = "model", source_file: Path | None = None) -> SourceModel:
+def to_source(obj, name: str = "model", source_file: Path | None = None, precision: str | None = None) -> SourceModel:
+    """`precision`: None (R's own: double) or "float32" (inputs and outputs rounded to
+    float32 on purpose, for speed; the parity report shows what that costs)."""
     from .graph import Graph
     rclass, module, package = converter(obj)
     if package not in ("stats", "base"):
         bridge.require(package, f"the R class {rclass}")
-    g = Graph(name)
+    precision = precision or "float64"
+    g = Graph(name, precision)
     try:
         conv = module.convert(obj, g)
     except bridge.RError as exc:
@@ -112,5 +115,8 @@ def to_source(obj, name: str = "model", source_file: Path | None = None) -> Sour
         "source_file": str(source_file) if source_file else None,
         "source_sha256": digest,
     }
+    why = ("R computes in double" if precision == "float64" else
+           "float32 asked for (--precision float32): R computes in double, so inputs are rounded to float32")
     return SourceModel(proto, schema, reference, provenance, name,
-                       {"levels": levels, "samples": frame.samples(obj)})
+                       {"levels": levels, "samples": frame.samples(obj)}, precision=precision,
+                       precision_reason=why, reference_float64=True)

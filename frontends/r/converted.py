@@ -8,7 +8,7 @@ from typing import Callable
 from modelport.schema import Column
 
 from . import bridge
-from .graph import FLOAT, Graph
+from .graph import Graph
 from .terms import Frame
 
 
@@ -26,9 +26,9 @@ class Converted:
 
 def value_output(g: Graph, value: str, name: str, width: int = 1, kind: str = "value",
                  names: list | None = None) -> list:
-    """Add a float output tensor `name` [N, width] and return its schema columns
-    (`name`, or `name_<i>` / `name_<names[i]>` for several)."""
-    g.output(g.to_float(value), name, FLOAT, width)
+    """Add a numeric output tensor `name` [N, width] (double, or float32 when asked) and
+    return its schema columns (`name`, or `name_<i>` / `name_<names[i]>` for several)."""
+    g.output(g.to_number(value), name, g.number, width)
     if width == 1:
         return [Column(name, name, 0, kind)]
     suffixes = names or [str(i) for i in range(width)]
@@ -48,7 +48,7 @@ def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probab
     label = g.op("Gather", names, idx, axis=0)
     label = g.op("Reshape", label, g.const(np.array([-1, 1], dtype=np.int64), np.int64))
     g.output(label, "label", STRING, 1)
-    g.output(g.to_float(scores), "probabilities", FLOAT, len(classes))
+    g.output(g.to_number(scores), "probabilities", g.number, len(classes))
     prefix = "prob" if kind == "probability" else "score"
     return [Column("label", "label", 0, "label")] + [
         Column(f"{prefix}_{c}", "probabilities", i, kind) for i, c in enumerate(classes)]

@@ -1,6 +1,7 @@
 """A small ONNX graph builder for the R converters. Every value is a 2-D tensor [N, k]
-(N rows of the data frame); numbers are computed in double and only the outputs are
-narrowed to float."""
+(N rows of the data frame); numbers are computed in double, as R computes. Numeric inputs
+and outputs are double too, unless the user asked for float32 (`precision`), which rounds
+inputs to float32 and narrows outputs on purpose."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,11 @@ DOUBLE, FLOAT, STRING, INT64, BOOL = TensorProto.DOUBLE, TensorProto.FLOAT, Tens
 
 
 class Graph:
-    def __init__(self, name: str = "r_model"):
+    def __init__(self, name: str = "r_model", precision: str = "float64"):
         self.name = name
+        self.precision = precision
+        # The element type of numeric inputs and outputs.
+        self.number = DOUBLE if precision == "float64" else FLOAT
         self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
         self._n = 0
         self._consts = {}
@@ -70,6 +74,10 @@ class Graph:
     def to_float(self, v):
         return self.op("Cast", v, to=FLOAT)
 
+    def to_number(self, v):
+        """A double value as the numeric output type."""
+        return v if self.number == DOUBLE else self.to_float(v)
+
     def columns(self, v, idx):
         """Columns `idx` of [N, k] value v."""
         return self.op("Gather", v, self.const(np.asarray(idx, dtype=np.int64), np.int64), axis=1)
@@ -93,7 +101,10 @@ class Graph:
     def model(self) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, initializer=self.inits)
         used = {n.domain or "" for n in self.nodes}
-        opsets = [helper.make_opsetid(d, v) for d, v in OPSETS.items() if d == "" or d in used]
+        versions = dict(OPSETS)
+        if any(n.op_type == "TreeEnsemble" for n in self.nodes):
+            versions["ai.onnx.ml"] = 5  # TreeEnsemble (double sums) is ai.onnx.ml 5
+        opsets = [helper.make_opsetid(d, v) for d, v in versions.items() if d == "" or d in used]
         proto = helper.make_model(graph, opset_imports=opsets, producer_name="modelport-r")
         proto.ir_version = 8
         onnx.checker.check_model(proto)

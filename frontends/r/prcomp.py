@@ -13,7 +13,6 @@ from modelport.schema import Column
 
 from . import bridge
 from .converted import Converted
-from .graph import FLOAT
 from .terms import Frame
 
 R_MODEL = r"""
@@ -47,7 +46,7 @@ def convert(fit, g) -> Converted:
         x = g.div(x, g.const(np.asarray(m["scale"], dtype=np.float64).reshape(1, -1)))
     scores = g.matmul(x, g.const(rot))
     # one output per component, named as R names them (PC1, PC2, ...)
-    g.output(g.to_float(scores), "scores", FLOAT, k)
+    g.output(g.to_number(scores), "scores", g.number, k)
     outputs = [Column(pc, "scores", i, "value") for i, pc in enumerate(pcs)]
     cols_r = bridge.robjects().StrVector(names)
 

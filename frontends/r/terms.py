@@ -17,7 +17,7 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 from . import bridge, expr
-from .graph import FLOAT, STRING, Graph
+from .graph import DOUBLE, FLOAT, STRING, Graph
 
 # R: everything about a terms object that the model matrix depends on.
 R_TERMS = r"""
@@ -235,11 +235,12 @@ class Frame:
             else:
                 self._vars[f"factor:{name}"] = upstream(name, "string", list(levels or []))
             return col
-        tensor = self.g.input(STRING if kind == "string" else FLOAT)
+        number = self.g.number
+        tensor = self.g.input(STRING if kind == "string" else number)
         col = Column(name, kind, tensor, levels or [])
         self.columns[name] = col
         if kind == "number":
-            self._values[name] = self.g.to_double(tensor)
+            self._values[name] = tensor if number == DOUBLE else self.g.to_double(tensor)
         return col
 
     def known_columns(self) -> dict:
@@ -255,10 +256,11 @@ class Frame:
         return self._values[name]
 
     def float_column(self, name: str) -> str:
-        """The float [N, 1] value of a numeric column (the input tensor itself when it is one)."""
+        """The float [N, 1] value of a numeric column (the input tensor itself when it is a
+        float32 one)."""
         value = self.numeric_column(name)
         col = self.columns.get(name)
-        return col.tensor if col is not None else self.g.to_float(value)
+        return col.tensor if col is not None and self.g.number == FLOAT else self.g.to_float(value)
 
     def factor_column(self, name: str, levels: list) -> Variable:
         """A string input column read as a factor with these levels."""

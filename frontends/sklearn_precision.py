@@ -1,0 +1,51 @@
+"""The precision a fitted scikit-learn estimator computes in, and why.
+
+scikit-learn's trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting's trees,
+IsolationForest) cast X to float32 before they compare, so their artifacts read float32
+(numbers parsed as double, then rounded as numpy rounds). Everything else keeps X in float64
+(linear models, naive Bayes, k-NN, MLPs, scalers, PCA, k-means, HistGradientBoosting): their
+artifacts compute in double. SVMs compute in double too, but skl2onnx's SVM operators take
+float32 (ONNX Runtime has no double SVMRegressor): they stay float32, and say so.
+"""
+from __future__ import annotations
+
+FLOAT32_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor",
+                 "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
+                 "GradientBoostingClassifier", "GradientBoostingRegressor", "IsolationForest",
+                 "AdaBoostClassifier", "AdaBoostRegressor", "BaggingClassifier", "BaggingRegressor",
+                 "RandomTreesEmbedding")
+FLOAT32_CONVERTERS = ("SVC", "SVR", "NuSVC", "NuSVR", "OneClassSVM")
+
+
+def _steps(est):
+    """Every estimator inside `est` (pipelines, column transformers, ensembles' templates)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    yield est
+    if isinstance(est, Pipeline):
+        for _, s in est.steps:
+            yield from _steps(s)
+    elif isinstance(est, ColumnTransformer):
+        for _, t, _ in est.transformers_:
+            if not isinstance(t, str):
+                yield from _steps(t)
+    elif isinstance(est, FeatureUnion):
+        for _, t in est.transformer_list:
+            yield from _steps(t)
+    for attr in ("estimator", "base_estimator"):
+        inner = getattr(est, attr, None)
+        if inner is not None and hasattr(inner, "fit"):
+            yield from _steps(inner)
+
+
+def precision(est) -> tuple:
+    """("float64" | "float32", why)."""
+    names = [type(s).__name__ for s in _steps(est)]
+    trees = [n for n in names if n in FLOAT32_TREES]
+    if trees:
+        return "float32", f"scikit-learn's {trees[0]} casts its input to float32 before comparing"
+    svms = [n for n in names if n in FLOAT32_CONVERTERS]
+    if svms:
+        return "float32", (f"{svms[0]} computes in float64, but the ONNX SVM operators take float32: inputs are "
+                           "rounded to float32 (the parity report shows the cost)")
+    return "float64", "scikit-learn computes this model in float64"
