@@ -147,24 +147,18 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
             allowed = {}
         if "zipmap" in allowed:
             options[id(final)] = {"zipmap": False}
+    from . import sklearn_hist_gradient_boosting_double as hgb_double
+    if hgb_double.applies(final) and precision == "float64" and final is not est:
+        precision, why = "float32", ("HistGradientBoosting computes in float64, but inside a pipeline it is "
+                                     "converted in float32: inputs are rounded (the parity report shows the cost)")
+        initial = [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t) for n, t in initial]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            try:
-                proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
-                                         target_opset=TARGET_OPSET)
-            except Exception as exc:
-                if precision != "float64":
-                    raise
-                # skl2onnx has no double form of some operators (LinearSVC's LinearClassifier):
-                # such a model is compiled in float32, and the report says so.
-                msg = str(exc).splitlines()[0][:200]
-                precision, why = "float32", (f"{why}, but skl2onnx cannot convert it in double ({msg}): inputs "
-                                             "are rounded to float32 (the parity report shows the cost)")
-                initial = [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t)
-                           for n, t in initial]
-                proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
-                                         target_opset=TARGET_OPSET)
+            if hgb_double.applies(est) and precision == "float64" and not per_column:
+                proto = hgb_double.convert(est, n_features)
+            else:
+                proto, precision, why = _skl2onnx(est, initial, options, precision, why)
         except Exception as exc:
             msg = str(exc).splitlines()[0][:300]
             raise UnsupportedError(
@@ -240,6 +234,25 @@ def _knn_ties(est, final, schema, per_column):
         d, _ = final.kneighbors(x, n_neighbors=k + 1)
         return np.isclose(d[:, k - 1], d[:, k], rtol=1e-9, atol=0.0)
     return tie_rows
+
+
+def _skl2onnx(est, initial, options, precision, why) -> tuple:
+    """(proto, precision, why). skl2onnx has no double form of some operators (LinearSVC's
+    LinearClassifier): such a model is compiled in float32, and the reason says so."""
+    import skl2onnx
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    try:
+        return skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                target_opset=TARGET_OPSET), precision, why
+    except Exception as exc:
+        if precision != "float64":
+            raise
+        msg = str(exc).splitlines()[0][:200]
+    why = (f"{why}, but skl2onnx cannot convert it in double ({msg}): inputs are rounded to float32 "
+           "(the parity report shows the cost)")
+    initial = [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t) for n, t in initial]
+    return skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                            target_opset=TARGET_OPSET), "float32", why
 
 
 def _describe_estimator(est) -> str:
