@@ -1,4 +1,5 @@
-// modelport_runtime.cpp: the implementation of modelport_runtime.hpp (CSV program, float-row C ABI helper).
+// modelport_runtime.cpp: the implementation of modelport_runtime.hpp (CSV program, float- and
+// double-row C ABI helpers).
 // Standard library only; compiled once per toolchain and linked into every model.
 #include "modelport_runtime.hpp"
 
@@ -268,9 +269,13 @@ inline bool parse_real(const char* s, size_t len, bool single, double* out_d, fl
   }
   if (!is_decimal(b, e)) return false;
   char* end = nullptr;
-  // The syntax was checked above; strtod/strtof round correctly (overflow gives +-inf).
-  if (single) *out_f = std::strtof(b, &end);
-  else *out_d = std::strtod(b, &end);
+  // The syntax was checked above; strtod rounds correctly (overflow gives +-inf). A float32
+  // is the double narrowed (round to nearest even), as numpy's float64 -> float32 and every
+  // reader that parses to double first: parsing straight to float32 (strtof) differs on
+  // decimal strings between a float32 midpoint and the double nearest to it.
+  const double d = std::strtod(b, &end);
+  if (single) *out_f = static_cast<float>(d);
+  else *out_d = d;
   return end == e;
 }
 
@@ -943,16 +948,23 @@ int csv_main(const ModelSpec& spec, int argc, char** argv) {
   return csv_main(spec, argc, argv, stdin, stdout, stderr);
 }
 
-int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept {
+namespace detail {
+
+// predict_float_rows and predict_double_rows: rows of `Real` in input-column order to rows of
+// `Real` in output-column order. Values reach float32 tensors narrowed (round to nearest even),
+// float64 tensors widened or as they are; outputs are converted to Real.
+template <typename Real>
+int predict_rows(const ModelSpec& spec, const Real* x, int64_t n_rows, Real* y) noexcept {
+  constexpr DType kSame = sizeof(Real) == sizeof(float) ? DType::F32 : DType::F64;
   if (n_rows < 0) return kPredictBadArguments;
   if (n_rows > 0 && (x == nullptr || y == nullptr)) return kPredictBadArguments;
   if (spec.run == nullptr || spec.num_inputs < 0 || spec.num_outputs < 0 || spec.num_input_columns < 0 ||
       spec.num_output_columns < 0)
     return kPredictUnsupported;
   for (int i = 0; i < spec.num_inputs; ++i)
-    if (spec.inputs[i].dtype == DType::STR || !detail::valid_dtype(spec.inputs[i].dtype)) return kPredictUnsupported;
+    if (spec.inputs[i].dtype == DType::STR || !valid_dtype(spec.inputs[i].dtype)) return kPredictUnsupported;
   for (int i = 0; i < spec.num_outputs; ++i)
-    if (spec.outputs[i].dtype == DType::STR || !detail::valid_dtype(spec.outputs[i].dtype)) return kPredictUnsupported;
+    if (spec.outputs[i].dtype == DType::STR || !valid_dtype(spec.outputs[i].dtype)) return kPredictUnsupported;
   for (int k = 0; k < spec.num_input_columns; ++k) {
     const ColumnSpec& c = spec.input_columns[k];
     if (c.tensor < 0 || c.tensor >= spec.num_inputs || c.offset < 0 || c.offset >= spec.inputs[c.tensor].row_size)
@@ -967,9 +979,9 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
   const int64_t nin = spec.num_input_columns;
   const int64_t nout = spec.num_output_columns;
   try {
-    // Fast path: one float32 input and one float32 output whose columns are laid out in order.
+    // Fast path: one input and one output of type Real whose columns are laid out in order.
     auto identity = [](const ColumnSpec* cols, int64_t n, const TensorSpec& t) {
-      if (t.dtype != DType::F32 || t.row_size != n) return false;
+      if (t.dtype != kSame || t.row_size != n) return false;
       for (int64_t k = 0; k < n; ++k)
         if (cols[k].tensor != 0 || cols[k].offset != k) return false;
       return true;
@@ -982,26 +994,27 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
       return kPredictOk;
     }
 
-    const int64_t most = detail::block_rows(spec);
+    const int64_t most = block_rows(spec);
     const int64_t block = n_rows < most ? n_rows : most;
-    detail::BlockBuffers bufs(spec, block);
-    std::vector<detail::TensorBuf>& ins = bufs.ins;
-    std::vector<detail::TensorBuf>& outs = bufs.outs;
+    BlockBuffers bufs(spec, block);
+    std::vector<TensorBuf>& ins = bufs.ins;
+    std::vector<TensorBuf>& outs = bufs.outs;
     for (int64_t r0 = 0; r0 < n_rows; r0 += block) {
       const int64_t n = (n_rows - r0 < block) ? n_rows - r0 : block;
       for (int64_t r = 0; r < n; ++r) {
-        const float* xr = x + (r0 + r) * nin;
+        const Real* xr = x + (r0 + r) * nin;
         for (int64_t k = 0; k < nin; ++k) {
           const ColumnSpec& c = spec.input_columns[k];
-          detail::TensorBuf& t = ins[static_cast<size_t>(c.tensor)];
+          TensorBuf& t = ins[static_cast<size_t>(c.tensor)];
           size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
-          float v = xr[k];
+          const Real v = xr[k];
           switch (t.dtype) {
-            case DType::F32: t.f32[idx] = v; break;
+            case DType::F32: t.f32[idx] = static_cast<float>(v); break;
             case DType::F64: t.f64[idx] = static_cast<double>(v); break;
             case DType::I64:
-              // Every float in [-2^63, 2^63) that is an integer converts exactly.
-              if (!(v >= -9223372036854775808.0f && v < 9223372036854775808.0f) || std::trunc(v) != v)
+              // Every value in [-2^63, 2^63) that is an integer converts exactly.
+              if (!(v >= static_cast<Real>(-9223372036854775808.0) && v < static_cast<Real>(9223372036854775808.0)) ||
+                  std::trunc(v) != v)
                 return kPredictBadValue;
               t.i64[idx] = static_cast<int64_t>(v);
               break;
@@ -1011,15 +1024,15 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
       }
       spec.run(bufs.in_ptrs.data(), bufs.out_ptrs.data(), n);
       for (int64_t r = 0; r < n; ++r) {
-        float* yr = y + (r0 + r) * nout;
+        Real* yr = y + (r0 + r) * nout;
         for (int64_t k = 0; k < nout; ++k) {
           const ColumnSpec& c = spec.output_columns[k];
-          const detail::TensorBuf& t = outs[static_cast<size_t>(c.tensor)];
+          const TensorBuf& t = outs[static_cast<size_t>(c.tensor)];
           size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
           switch (t.dtype) {
-            case DType::F32: yr[k] = t.f32[idx]; break;
-            case DType::F64: yr[k] = static_cast<float>(t.f64[idx]); break;
-            case DType::I64: yr[k] = static_cast<float>(t.i64[idx]); break;
+            case DType::F32: yr[k] = static_cast<Real>(t.f32[idx]); break;
+            case DType::F64: yr[k] = static_cast<Real>(t.f64[idx]); break;
+            case DType::I64: yr[k] = static_cast<Real>(t.i64[idx]); break;
             case DType::STR: return kPredictUnsupported;
           }
         }
@@ -1029,6 +1042,16 @@ int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, fl
   } catch (...) {
     return kPredictModelError;
   }
+}
+
+}  // namespace detail
+
+int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept {
+  return detail::predict_rows<float>(spec, x, n_rows, y);
+}
+
+int predict_double_rows(const ModelSpec& spec, const double* x, int64_t n_rows, double* y) noexcept {
+  return detail::predict_rows<double>(spec, x, n_rows, y);
 }
 
 }  // namespace modelport

@@ -3,7 +3,8 @@
 // C++17, standard library only: the declarations; modelport_runtime.cpp implements them. It provides
 //   * the model description types (ModelSpec, TensorSpec, ColumnSpec),
 //   * csv_main(): the complete command-line program (CSV on stdin -> CSV on stdout),
-//   * predict_float_rows(): the helper behind the generated C ABI entry point,
+//   * predict_float_rows(), predict_double_rows(): the helpers behind the generated C ABI entry
+//     points of models with int64 inputs (<name>_predict, <name>_predict_f64),
 //   * LevelIndex: the check of closed string columns (known levels) for the typed APIs.
 //
 // The program contract is documented in docs/csv-interface.md; the Java runtime
@@ -66,7 +67,7 @@ constexpr int kExitFailure = 1;      // the model threw, or writing the output f
 constexpr int kExitBadInput = 2;     // bad arguments, bad header, bad value, bad row
 constexpr int kExitInvalidSpec = 3;  // the ModelSpec itself is inconsistent (a code generation bug)
 
-// Return codes of predict_float_rows.
+// Return codes of predict_float_rows and predict_double_rows.
 constexpr int kPredictOk = 0;
 constexpr int kPredictBadArguments = 1;  // null pointer or negative n_rows
 constexpr int kPredictUnsupported = 2;   // the model has string tensors or an invalid spec
@@ -99,7 +100,15 @@ class LevelIndex {
 int csv_main(const ModelSpec& spec, int argc, char** argv);
 int csv_main(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,
              std::FILE* err);
+// Rows of numbers in input-column order (x: n_rows * num_input_columns values, row-major) to
+// rows in output-column order (y: n_rows * num_output_columns values, preallocated). Returns a
+// kPredict* code. predict_float_rows passes float32 values only: a float64 model gets its
+// inputs as float32 values and its outputs rounded to float32. predict_double_rows narrows to
+// float32 only where a tensor is float32 (static_cast: round to nearest even, as numpy's
+// float64 -> float32) and keeps float64 tensors exact. A value for an int64 input must be an
+// integer in [-2^63, 2^63) (else kPredictBadValue); int64 outputs are converted.
 int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept;
+int predict_double_rows(const ModelSpec& spec, const double* x, int64_t n_rows, double* y) noexcept;
 
 }  // namespace modelport
 

@@ -1,8 +1,8 @@
 """Tests of the C++ runtime (runtimes/cpp/modelport_runtime.hpp).
 
 A hand-written fake model (fixtures/fake_model.cpp) is compiled with g++ into a CSV program
-and a shared library; the program is run on real CSV input and predict_float_rows is called
-through ctypes.
+and a shared library; the program is run on real CSV input and predict_float_rows and
+predict_double_rows are called through ctypes.
 """
 
 from __future__ import annotations
@@ -356,6 +356,32 @@ def test_snprintf_fallback_matches(built):
     assert out1 == out2
 
 
+def _midpoint_texts(rng, n):
+    """(texts, float32 values numpy gives them): decimal strings next to midpoints of adjacent
+    float32 values (repr of the midpoint, its exact value plus and minus a millionth of its
+    double ulp), where parsing straight to float32 (strtof) and numpy's float64 -> float32 differ."""
+    from decimal import Decimal
+    import math
+    a = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
+    texts = []
+    for v in a:
+        m = (float(v) + float(np.nextafter(v, np.float32(np.inf)))) / 2
+        step = Decimal(math.ulp(m)) / Decimal(10 ** 6)
+        texts += [repr(m), str(Decimal(m) + step), str(Decimal(m) - step)]
+    texts.append("1.8685027956962585")
+    return texts, np.array([np.float32(np.float64(t)) for t in texts], dtype=np.float32)
+
+
+def test_float32_columns_parse_to_double_then_narrow(built):
+    texts, want = _midpoint_texts(np.random.default_rng(21), 300)
+    assert want[-1] == np.float32(1.8685029)  # strtof gives 1.86850274
+    rows = [["0", "0", t] for t in texts]
+    rc, out, err = run(built, ["--linear-model"], stdin=write_csv(["x0", "x1", "x2"], rows))
+    assert rc == 0, err
+    got = np.array([np.float32(float(r[1])) for r in read_csv(out)[1:]], dtype=np.float32)
+    np.testing.assert_array_equal(got, np.float32(2) * want)  # y1 = 2 x2, exact
+
+
 def test_invalid_spec_is_refused(built):
     rc, out, err = run(built, ["--invalid-model"], stdin="x0,x1\n1,2\n")
     assert rc == 3
@@ -434,16 +460,17 @@ def test_levels_on_a_float_column_are_refused(built):
 @pytest.fixture(scope="module")
 def lib(built):
     so = ctypes.CDLL(str(built.lib))
-    for name in ("fake_numeric_predict", "fake_linear_predict", "fake_mixed_predict"):
-        fn = getattr(so, name)
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-        fn.restype = ctypes.c_int
+    for model in ("numeric", "linear", "mixed"):
+        for suffix in ("", "_f64"):
+            fn = getattr(so, f"fake_{model}_predict{suffix}")
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+            fn.restype = ctypes.c_int
     return so
 
 
-def call(fn, x: np.ndarray, n_out: int, n_rows: int | None = None):
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.full((x.shape[0], n_out), -123.0, dtype=np.float32)
+def call(fn, x: np.ndarray, n_out: int, n_rows: int | None = None, dtype=np.float32):
+    x = np.ascontiguousarray(x, dtype=dtype)
+    y = np.full((x.shape[0], n_out), -123.0, dtype=dtype)
     rc = fn(x.ctypes.data, x.shape[0] if n_rows is None else n_rows, y.ctypes.data)
     return rc, y
 
@@ -485,3 +512,52 @@ def test_predict_float_rows_bad_arguments(lib):
     # string tensors are not allowed through the float C ABI
     rc, _ = call(lib.fake_mixed_predict, np.zeros((1, 4)), 4)
     assert rc != 0
+
+
+# ---------------------------------------------------------------------------------------------
+# predict_double_rows through the C ABI
+# ---------------------------------------------------------------------------------------------
+
+
+def test_predict_double_rows_keeps_float64_exact(lib):
+    rng = np.random.default_rng(8)
+    n = 2500  # several blocks
+    u1 = rng.standard_normal(n) * 10.0 ** rng.integers(-100, 100, n)
+    u0 = rng.standard_normal(n)
+    k = rng.integers(-(2**52), 2**52, n).astype(np.float64)  # exact in double, not in float32
+    rc, y = call(lib.fake_numeric_predict_f64, np.stack([u1, k, u0], axis=1), 4, dtype=np.float64)
+    assert rc == 0
+    with np.errstate(over="ignore"):
+        u1_32, u0_32 = u1.astype(np.float32).astype(np.float64), u0.astype(np.float32).astype(np.float64)
+    # pair_1, sum, kk, pair_0: float32 outputs widened, float64 and int64 ones exact.
+    np.testing.assert_array_equal(y, np.stack([u1_32, u0 + u1 + k, 2 * k, u0_32], axis=1))
+
+
+def test_predict_double_rows_narrows_as_numpy(lib):
+    texts, want = _midpoint_texts(np.random.default_rng(22), 500)
+    x = np.zeros((len(texts), 3))
+    x[:, 2] = [float(t) for t in texts]
+    x[:, 0] = x[:, 2]
+    rc, y = call(lib.fake_linear_predict_f64, x, 2, dtype=np.float64)
+    assert rc == 0
+    np.testing.assert_array_equal(y[:, 0], want.astype(np.float64))  # x0 + x1 with x1 = 0
+    np.testing.assert_array_equal(y[:, 1], (np.float32(2) * want).astype(np.float64))
+
+
+def test_predict_double_rows_bad_arguments(lib):
+    fn = lib.fake_numeric_predict_f64
+    x = np.zeros((2, 3))
+    y = np.zeros((2, 4))
+    assert fn(x.ctypes.data, -1, y.ctypes.data) == 1
+    assert fn(None, 2, y.ctypes.data) == 1
+    assert fn(x.ctypes.data, 2, None) == 1
+    assert fn(None, 0, None) == 0
+    # int64 input given a non-integer, NaN, or a value outside int64
+    for bad in (2.5, np.nan, np.inf, 2.0**63, -(2.0**64), 2.0**51 + 0.5):
+        rc, _ = call(fn, np.array([[1.0, bad, 3.0]]), 4, dtype=np.float64)
+        assert rc == 3, bad
+    rc, y = call(fn, np.array([[1.0, -(2.0**62), 3.0]]), 4, dtype=np.float64)
+    assert rc == 0 and y[0, 2] == -(2.0**63)  # kk = 2k
+    # string tensors are not allowed through the C ABI
+    rc, _ = call(lib.fake_mixed_predict_f64, np.zeros((1, 4)), 4, dtype=np.float64)
+    assert rc == 2
