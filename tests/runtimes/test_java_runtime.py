@@ -333,6 +333,43 @@ def test_float32_text_reads_back_exactly(jar):
         assert float(row[1]) == float(v)
 
 
+def _midpoint_texts(rng, n):
+    """(texts, float32 values numpy gives them): decimal strings next to midpoints of adjacent
+    float32 values (repr of the midpoint, its exact value plus and minus a millionth of its
+    double ulp), where Float.parseFloat and numpy's float64 -> float32 differ."""
+    from decimal import Decimal
+    a = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
+    texts = []
+    for v in a:
+        m = (float(v) + float(np.nextafter(v, np.float32(np.inf)))) / 2
+        step = Decimal(math.ulp(m)) / Decimal(10 ** 6)
+        texts += [repr(m), str(Decimal(m) + step), str(Decimal(m) - step)]
+    texts.append("1.8685027956962585")
+    return texts, np.array([np.float32(np.float64(t)) for t in texts], dtype=np.float32)
+
+
+def test_float32_columns_parse_to_double_then_narrow(jar):
+    texts, want = _midpoint_texts(np.random.default_rng(21), 300)
+    assert want[-1] == np.float32(1.8685029)  # Float.parseFloat gives 1.8685027
+    rc, out, err = run(jar, ["--linear-model"], stdin=write_csv(["x0", "x1", "x2"], [["0", "0", t] for t in texts]))
+    assert rc == 0, err
+    got = np.array([np.float32(float(r[1])) for r in read_csv(out)[1:]], dtype=np.float32)
+    np.testing.assert_array_equal(got, np.float32(2) * want)  # y1 = 2 x2, exact
+
+
+def test_float64_text_reads_back_exactly(jar):
+    # Every double printed (Double.toString) must read back as the same double.
+    rng = np.random.default_rng(13)
+    values = rng.integers(0, 2**63, 4000, dtype=np.uint64).view(np.float64)
+    values = np.concatenate([values[np.isfinite(values)], -values[:100], [5e-324, 2.2250738585072014e-308,
+                                                                          1.7976931348623157e308, 1e23, 2e-3]])
+    text = "u0,u1,k\n" + "".join(f"{float(v)!r},0,0\n" for v in values)
+    rc, out, err = run(jar, ["--numeric-model"], stdin=text)
+    assert rc == 0, err
+    got = np.array([float(row[1]) for row in read_csv(out)[1:]])  # sum = u0 + 0 + 0
+    np.testing.assert_array_equal(got.view(np.int64), (values + 0.0).view(np.int64))
+
+
 def test_invalid_spec_is_refused(jar):
     rc, out, _ = run(jar, ["--bad-spec"])
     assert rc == 0
@@ -402,13 +439,13 @@ def test_levels_on_a_float_column_are_refused(jar):
 
 
 # ---------------------------------------------------------------------------------------------
-# predictFloatRows
+# predictFloatRows, predictDoubleRows
 # ---------------------------------------------------------------------------------------------
 
 
-def predict(jar, model: str, x: np.ndarray):
-    text = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in x)
-    return run(jar, ["--predict", model], stdin=text)
+def predict(jar, model: str, x: np.ndarray, mode="--predict"):
+    text = "".join(",".join("NaN" if v != v else repr(float(v)) for v in row) + "\n" for row in x)
+    return run(jar, [mode, model], stdin=text)
 
 
 def test_predict_float_rows(jar):
@@ -437,4 +474,44 @@ def test_predict_float_rows_bad_arguments(jar):
     rc, out, _ = predict(jar, "numeric", np.array([[1.0, 2.5, 3.0]]))
     assert rc == 3 and 'column "k"' in out and "not an integer" in out
     rc, out, _ = predict(jar, "mixed", np.zeros((1, 4)))
+    assert rc == 3 and "string tensor" in out
+
+
+def _doubles(out: str) -> np.ndarray:
+    return np.array([[float(v) for v in line.split(",")] for line in out.splitlines()])
+
+
+def test_predict_double_rows_keeps_float64_exact(jar):
+    rng = np.random.default_rng(8)
+    n = 2500  # several blocks
+    u1 = rng.standard_normal(n) * 10.0 ** rng.integers(-100, 100, n)
+    u0 = rng.standard_normal(n)
+    k = rng.integers(-(2**52), 2**52, n).astype(np.float64)  # exact in double, not in float32
+    rc, out, err = predict(jar, "numeric", np.stack([u1, k, u0], axis=1), "--predict-double")
+    assert rc == 0, err
+    with np.errstate(over="ignore"):
+        u1_32, u0_32 = u1.astype(np.float32).astype(np.float64), u0.astype(np.float32).astype(np.float64)
+    # pair_1, sum, kk, pair_0: float32 outputs widened, float64 and int64 ones exact.
+    np.testing.assert_array_equal(_doubles(out), np.stack([u1_32, u0 + u1 + k, 2 * k, u0_32], axis=1))
+
+
+def test_predict_double_rows_narrows_as_numpy(jar):
+    texts, want = _midpoint_texts(np.random.default_rng(22), 500)
+    x = np.zeros((len(texts), 3))
+    x[:, 2] = x[:, 0] = [float(t) for t in texts]
+    rc, out, err = predict(jar, "linear", x, "--predict-double")
+    assert rc == 0, err
+    y = _doubles(out)
+    np.testing.assert_array_equal(y[:, 0], want.astype(np.float64))  # x0 + x1 with x1 = 0
+    np.testing.assert_array_equal(y[:, 1], (np.float32(2) * want).astype(np.float64))
+
+
+def test_predict_double_rows_bad_arguments(jar):
+    rc, out, _ = predict(jar, "numeric", np.array([[1.0, 2.0, 3.0], [1.0, 2.0]], dtype=object), "--predict-double")
+    assert rc == 3 and out == "IllegalArgumentException: row 1 has 2 values, expected 3\n"
+    for bad, shown in [(2.5, "2.5"), (np.nan, "NaN"), (2.0**63, "9.223372036854776E18"),
+                       (2.0**51 + 0.5, "2.2517998136852485E15")]:
+        rc, out, _ = predict(jar, "numeric", np.array([[1.0, bad, 3.0]]), "--predict-double")
+        assert rc == 3 and out == f'IllegalArgumentException: row 0, column "k": {shown} is not an integer\n', out
+    rc, out, _ = predict(jar, "mixed", np.zeros((1, 4)), "--predict-double")
     assert rc == 3 and "string tensor" in out

@@ -515,7 +515,10 @@ public final class CsvProgram {
         return false;
       }
       if (single) {
-        f[idx] = Float.parseFloat(s);
+        // The double narrowed (round to nearest even), as numpy's float64 -> float32 and the C++
+        // runtime: Float.parseFloat differs on decimal strings between a float32 midpoint and
+        // the double nearest to it.
+        f[idx] = (float) Double.parseDouble(s);
       } else {
         d[idx] = Double.parseDouble(s);
       }
@@ -817,14 +820,37 @@ public final class CsvProgram {
   /**
    * Evaluates a model whose inputs and outputs are all numeric on rows of floats. Each row
    * holds one value per input column, in {@code spec.inputColumns} order; each result row holds
-   * one value per output column, in {@code spec.outputColumns} order (int64 outputs converted
-   * to float).
+   * one value per output column, in {@code spec.outputColumns} order. Every value passes as a
+   * float32: float64 outputs are rounded to float32, int64 outputs converted to float. For a
+   * float64 model, {@link #predictDoubleRows} keeps the values exact.
    *
    * @throws IllegalArgumentException when rows is null, a row has the wrong length, the model
    *     has string tensors, or a value for an int64 input is not an integer
    */
   public static float[][] predictFloatRows(ModelSpec spec, float[][] rows) {
-    if (spec == null || rows == null) {
+    if (rows == null) {
+      throw new IllegalArgumentException("spec and rows must not be null");
+    }
+    return (float[][]) predictRows(spec, rows, null, rows.length);
+  }
+
+  /**
+   * {@link #predictFloatRows} on rows of doubles: values reach float64 tensors exactly and
+   * float32 tensors narrowed ({@code (float)}: round to nearest even, as numpy's float64 to
+   * float32); outputs are widened (float32, int64) or exact (float64).
+   *
+   * @throws IllegalArgumentException as {@link #predictFloatRows}
+   */
+  public static double[][] predictDoubleRows(ModelSpec spec, double[][] rows) {
+    if (rows == null) {
+      throw new IllegalArgumentException("spec and rows must not be null");
+    }
+    return (double[][]) predictRows(spec, null, rows, rows.length);
+  }
+
+  /** Rows of floats ({@code f}) or of doubles ({@code d}) to rows of the same type. */
+  private static Object predictRows(ModelSpec spec, float[][] f, double[][] d, int nrows) {
+    if (spec == null) {
       throw new IllegalArgumentException("spec and rows must not be null");
     }
     for (TensorSpec t : spec.inputs) {
@@ -839,40 +865,45 @@ public final class CsvProgram {
     }
     final int nin = spec.inputColumns.length;
     final int nout = spec.outputColumns.length;
-    for (int r = 0; r < rows.length; r++) {
-      if (rows[r] == null || rows[r].length != nin) {
+    for (int r = 0; r < nrows; r++) {
+      Object row = f != null ? f[r] : d[r];
+      int length = row == null ? -1 : f != null ? f[r].length : d[r].length;
+      if (length != nin) {
         throw new IllegalArgumentException("row " + r + " has "
-            + (rows[r] == null ? "no values" : rows[r].length + " values")
-            + ", expected " + nin);
+            + (row == null ? "no values" : length + " values") + ", expected " + nin);
       }
     }
-    float[][] result = new float[rows.length][nout];
-    if (rows.length == 0) {
-      return result;
+    float[][] fres = f != null ? new float[nrows][nout] : null;
+    double[][] dres = f != null ? null : new double[nrows][nout];
+    if (nrows == 0) {
+      return f != null ? fres : dres;
     }
-    final int block = Math.min(rows.length, blockRows(spec));
+    final int block = Math.min(nrows, blockRows(spec));
     Object[] ins = allocate(spec.inputs, block);
     Object[] outs = allocate(spec.outputs, block);
-    for (int r0 = 0; r0 < rows.length; r0 += block) {
-      int n = Math.min(block, rows.length - r0);
+    for (int r0 = 0; r0 < nrows; r0 += block) {
+      int n = Math.min(block, nrows - r0);
       for (int r = 0; r < n; r++) {
-        float[] row = rows[r0 + r];
+        float[] frow = f != null ? f[r0 + r] : null;
+        double[] drow = f != null ? null : d[r0 + r];
         for (int k = 0; k < nin; k++) {
           ColumnSpec c = spec.inputColumns[k];
           TensorSpec t = spec.inputs[c.tensor];
           int idx = r * t.rowSize + c.offset;
-          float v = row[k];
+          // A float widens exactly, so one double carries both kinds of rows.
+          double v = frow != null ? frow[k] : drow[k];
           switch (t.dtype) {
             case F32:
-              ((float[]) ins[c.tensor])[idx] = v;
+              ((float[]) ins[c.tensor])[idx] = (float) v;
               break;
             case F64:
               ((double[]) ins[c.tensor])[idx] = v;
               break;
             default: // I64
-              if (!(v >= -0x1p63f && v < 0x1p63f) || v != (float) Math.rint(v)) {
+              if (!(v >= -0x1p63 && v < 0x1p63) || v != Math.rint(v)) {
                 throw new IllegalArgumentException("row " + (r0 + r) + ", column \"" + c.name
-                    + "\": " + v + " is not an integer");
+                    + "\": " + (frow != null ? Float.toString(frow[k]) : Double.toString(v))
+                    + " is not an integer");
               }
               ((long[]) ins[c.tensor])[idx] = (long) v;
               break;
@@ -881,25 +912,41 @@ public final class CsvProgram {
       }
       spec.runner.run(ins, outs, n);
       for (int r = 0; r < n; r++) {
-        float[] res = result[r0 + r];
+        float[] fr = fres != null ? fres[r0 + r] : null;
+        double[] dr = fres != null ? null : dres[r0 + r];
         for (int k = 0; k < nout; k++) {
           ColumnSpec c = spec.outputColumns[k];
           TensorSpec t = spec.outputs[c.tensor];
           int idx = r * t.rowSize + c.offset;
           switch (t.dtype) {
             case F32:
-              res[k] = ((float[]) outs[c.tensor])[idx];
+              float x = ((float[]) outs[c.tensor])[idx];
+              if (fr != null) {
+                fr[k] = x;
+              } else {
+                dr[k] = x;
+              }
               break;
             case F64:
-              res[k] = (float) ((double[]) outs[c.tensor])[idx];
+              double y = ((double[]) outs[c.tensor])[idx];
+              if (fr != null) {
+                fr[k] = (float) y;
+              } else {
+                dr[k] = y;
+              }
               break;
             default: // I64
-              res[k] = (float) ((long[]) outs[c.tensor])[idx];
+              long z = ((long[]) outs[c.tensor])[idx];
+              if (fr != null) {
+                fr[k] = (float) z;
+              } else {
+                dr[k] = (double) z;
+              }
               break;
           }
         }
       }
     }
-    return result;
+    return f != null ? fres : dres;
   }
 }
