@@ -112,26 +112,29 @@ def _run_body(program: Program, r: CppRenderer) -> list:
     return lines
 
 
-def _float_rows(program: Program, schema: Schema, batch: int = 0) -> list:
-    """Model::predict over rows of floats, specialized to this model's tensors: columns are
-    gathered into typed blocks (on the stack when small) and outputs scattered back. A single
-    float input and output whose columns are the tensors' own elements pass straight through,
-    all rows in one call. `batch`: the fixed batch of a TVM stub, which runs whole multiples of
-    it (a smaller block would pad every block to a full batch)."""
+REAL = {"float": "f32", "double": "f64"}  # the C type of a rows API -> the tensor type it passes as is
+
+
+def _rows(program: Program, schema: Schema, real: str, batch: int = 0) -> list:
+    """Model::predict over rows of `real` ("float" or "double"), specialized to this model's
+    tensors: columns are gathered into typed blocks (on the stack when small) and outputs
+    scattered back, narrowed with static_cast (round to nearest even) or widened. A single
+    input and output of the rows' own type whose columns are the tensors' own elements pass
+    straight through, all rows in one call. `batch`: the fixed batch of a TVM stub, which runs
+    whole multiples of it (a smaller block would pad every block to a full batch)."""
+    head = f"int Model::predict(const {real}* x, int64_t n_rows, {real}* y) {{"
     if any(v.dtype == "i64" for v in program.inputs):
         # Integer inputs need the runtime's integrality check.
-        return ["int Model::predict(const float* x, int64_t n_rows, float* y) {",
-                "  return modelport::predict_float_rows(kSpec, x, n_rows, y);", "}"]
+        return [head, f"  return modelport::predict_{real}_rows(kSpec, x, n_rows, y);", "}"]
     n_in, n_out = len(schema.inputs), len(schema.outputs)
     widest = max([v.size for v in program.inputs + program.outputs] + [1])
     in_names = [v.info.name for v in program.inputs]
     out_names = [v.info.name for v in program.outputs]
-    direct_in = (len(program.inputs) == 1 and program.inputs[0].dtype == "f32"
+    direct_in = (len(program.inputs) == 1 and program.inputs[0].dtype == REAL[real]
                  and [(c.tensor, c.offset) for c in schema.inputs] == [(in_names[0], i) for i in range(n_in)])
-    direct_out = (len(program.outputs) == 1 and program.outputs[0].dtype == "f32"
+    direct_out = (len(program.outputs) == 1 and program.outputs[0].dtype == REAL[real]
                   and [(c.tensor, c.offset) for c in schema.outputs] == [(out_names[0], i) for i in range(n_out)])
-    lines = ["int Model::predict(const float* x, int64_t n_rows, float* y) {",
-             "  if (n_rows < 0 || (n_rows > 0 && (x == nullptr || y == nullptr))) return 1;"]
+    lines = [head, "  if (n_rows < 0 || (n_rows > 0 && (x == nullptr || y == nullptr))) return 1;"]
     if direct_in and direct_out:
         return lines + ["  const void* inputs[] = {x};", "  void* outputs[] = {y};", "  run(inputs, outputs, n_rows);",
                         "  return 0;", "}"]
@@ -151,8 +154,8 @@ def _float_rows(program: Program, schema: Schema, batch: int = 0) -> list:
                       f"  {CTYPE[v.dtype]}* {buf} = {buf}_storage.data();"]
     lines += ["  for (int64_t b = 0; b < n_rows; b += kBlock) {",
               "    const int64_t m = n_rows - b < kBlock ? n_rows - b : kBlock;",
-              f"    const float* xb = x + b * {n_in};",
-              f"    float* yb = y + b * {n_out};"]
+              f"    const {real}* xb = x + b * {n_in};",
+              f"    {real}* yb = y + b * {n_out};"]
     if direct_in:
         lines.append("    const void* inputs[] = {xb};")
     else:
@@ -173,7 +176,7 @@ def _float_rows(program: Program, schema: Schema, batch: int = 0) -> list:
         for j, c in enumerate(schema.outputs):
             i = out_names.index(c.tensor)
             v = program.outputs[i]
-            lines.append(f"      yb[r * {n_out} + {j}] = static_cast<float>(out{i}[r * {v.size} + {c.offset}]);")
+            lines.append(f"      yb[r * {n_out} + {j}] = static_cast<{real}>(out{i}[r * {v.size} + {c.offset}]);")
         lines.append("    }")
     lines += ["  }", "  return 0;", "}"]
     return lines
@@ -201,6 +204,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         f"// {ns}.hpp: {banner}",
         "#pragma once",
         "#include <cstdint>",
+        "#include <initializer_list>",
         "#include <string>",
         "#include <vector>",
         "",
@@ -228,11 +232,22 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     ]
     if numeric and float_out:
         hpp += [
-            "  // Rows of floats in input-column order -> rows of floats in output-column order.",
-            "  // Returns 0 on success.",
+            "  // Rows of numbers in input-column order (x: n_rows * kNumInputColumns values, row-major)",
+            "  // -> rows in output-column order (y: n_rows * kNumOutputColumns values, preallocated).",
+            "  // Returns 0 on success, 1 for a null pointer or negative n_rows, 3 when a value for an",
+            "  // integer input is not an integer (an exception of the model propagates; the C",
+            "  // functions below return 4 for it instead).",
+            "  // The double overload passes float64 tensors exactly and narrows values for float32",
+            "  // tensors as numpy's float64 -> float32 does (round to nearest even). The float overload",
+            "  // rounds every input and output to float32: for a float64 model that loses exactness.",
+            "  static int predict(const double* x, int64_t n_rows, double* y);",
             "  static int predict(const float* x, int64_t n_rows, float* y);",
-            "  // One row: x has kNumInputColumns values; returns kNumOutputColumns values.",
+            "  // One row: x has kNumInputColumns values; returns kNumOutputColumns values (empty when x",
+            "  // has the wrong size or a value is refused). A braced list, predict_row({5.1, 3.5}),",
+            "  // takes the float overload; pass a std::vector<double> for the double one.",
+            "  static std::vector<double> predict_row(const std::vector<double>& x);",
             "  static std::vector<float> predict_row(const std::vector<float>& x);",
+            "  static std::vector<float> predict_row(std::initializer_list<float> x);",
         ]
     hpp += [
         "  // Column names, in CSV order.",
@@ -250,6 +265,9 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         hpp += [
             "",
             'extern "C" {',
+            "// Model::predict over rows: x and y as there. _f64 keeps float64 tensors exact; the float",
+            "// function rounds inputs and outputs to float32.",
+            f"int {ns}_predict_f64(const double* x, int64_t n_rows, double* y);",
             f"int {ns}_predict(const float* x, int64_t n_rows, float* y);",
             f"int64_t {ns}_num_features(void);",
             f"int64_t {ns}_num_outputs(void);",
@@ -261,6 +279,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "",
         "#include <cmath>",
         "#include <cstdint>",
+        "#include <initializer_list>",
         "#include <limits>",
         "#include <memory>",
         "#include <string>",
@@ -313,21 +332,29 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "}",
     ]
     if numeric and float_out:
-        cpp += [
-            *_float_rows(program, schema, (native or {}).get("batch", 0)),
-            "std::vector<float> Model::predict_row(const std::vector<float>& x) {",
-            "  std::vector<float> y(kNumOutputColumns);",
-            "  if (static_cast<int64_t>(x.size()) != kNumInputColumns || predict(x.data(), 1, y.data()) != 0) y.clear();",
-            "  return y;",
-            "}",
-        ]
+        batch = (native or {}).get("batch", 0)
+        cpp += [*_rows(program, schema, "double", batch), *_rows(program, schema, "float", batch)]
+        for real in ("double", "float"):
+            cpp += [
+                f"std::vector<{real}> Model::predict_row(const std::vector<{real}>& x) {{",
+                f"  std::vector<{real}> y(kNumOutputColumns);",
+                "  if (static_cast<int64_t>(x.size()) != kNumInputColumns || predict(x.data(), 1, y.data()) != 0) y.clear();",
+                "  return y;",
+                "}",
+            ]
+        cpp += ["std::vector<float> Model::predict_row(std::initializer_list<float> x) {",
+                "  return predict_row(std::vector<float>(x));", "}"]
     cpp += ["", f"}}  // namespace {ns}"]
     if numeric and float_out:
         cpp += [
             "",
             'extern "C" {',
+            f"int {ns}_predict_f64(const double* x, int64_t n_rows, double* y) {{",
+            "  // No exception crosses the C boundary (modelport::kPredictModelError).",
+            f"  try {{ return {ns}::Model::predict(x, n_rows, y); }} catch (...) {{ return 4; }}",
+            "}",
             f"int {ns}_predict(const float* x, int64_t n_rows, float* y) {{",
-            f"  return {ns}::Model::predict(x, n_rows, y);",
+            f"  try {{ return {ns}::Model::predict(x, n_rows, y); }} catch (...) {{ return 4; }}",
             "}",
             f"int64_t {ns}_num_features(void) {{ return {ns}::Model::kNumInputColumns; }}",
             f"int64_t {ns}_num_outputs(void) {{ return {ns}::Model::kNumOutputColumns; }}",

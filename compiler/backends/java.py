@@ -55,37 +55,41 @@ def _copy(dst: str, dst_at: str, src: str, src_at: str, n: int, cast: str) -> st
     return f"for (int k = 0; k < {n}; k++) {dst}[{dst_at} + k] = {cast}{src}[{src_at} + k];"
 
 
-def _float_rows(program: Program, schema: Schema) -> list:
-    """predict(float[][]) specialized to this model: typed arrays filled straight from the
-    rows, one copy per run of columns that are consecutive elements of one tensor."""
+REAL = {"float": "f32", "double": "f64"}  # the Java type of a rows API -> the tensor type it copies as is
+
+
+def _rows(program: Program, schema: Schema, real: str) -> list:
+    """predict(float[][]) or predict(double[][]) (`real`) specialized to this model: typed
+    arrays filled straight from the rows, one copy per run of columns that are consecutive
+    elements of one tensor; values narrowed with (float) (round to nearest even) or widened."""
+    head = f"    public static {real}[][] predict({real}[][] rows) {{"
     if any(v.dtype == "i64" for v in program.inputs):
         # Integer inputs need the runtime's integrality check.
-        return ["    public static float[][] predict(float[][] rows) {",
-                "        return CsvProgram.predictFloatRows(SPEC, rows);", "    }"]
+        return [head, f"        return CsvProgram.predict{real.title()}Rows(SPEC, rows);", "    }"]
     n_in, n_out = len(schema.inputs), len(schema.outputs)
     ins, outs = program.inputs, program.outputs
-    lines = ["    public static float[][] predict(float[][] rows) {",
-             "        final int n = rows.length;"]
+    lines = [head, "        final int n = rows.length;"]
     for i, v in enumerate(ins):
         lines.append(f"        final {JTYPE[v.dtype]}[] in{i} = new {JTYPE[v.dtype]}[n * {v.size}];")
     lines.append("        for (int r = 0; r < n; r++) {")
-    lines.append("            final float[] row = rows[r];")
+    lines.append(f"            final {real}[] row = rows[r];")
     lines.append(f"            if (row.length != {n_in}) {{")
     lines.append(f'                throw new IllegalArgumentException("row " + r + " has " + row.length + " values, expected {n_in}");')
     lines.append("            }")
     for j, i, off, n in _runs(schema.inputs, [v.info.name for v in ins]):
-        cast = "" if ins[i].dtype == "f32" else f"({JTYPE[ins[i].dtype]}) "
+        cast = "" if ins[i].dtype == REAL[real] else f"({JTYPE[ins[i].dtype]}) "
         lines.append("            " + _copy(f"in{i}", f"r * {ins[i].size} + {off}", "row", str(j), n, cast))
     lines.append("        }")
     for i, v in enumerate(outs):
         lines.append(f"        final {JTYPE[v.dtype]}[] out{i} = new {JTYPE[v.dtype]}[n * {v.size}];")
     lines.append(f"        run(new Object[] {{{', '.join(f'in{i}' for i in range(len(ins)))}}}, "
                  f"new Object[] {{{', '.join(f'out{i}' for i in range(len(outs)))}}}, n);")
-    lines.append(f"        final float[][] y = new float[n][{n_out}];")
+    lines.append(f"        final {real}[][] y = new {real}[n][{n_out}];")
     lines.append("        for (int r = 0; r < n; r++) {")
-    lines.append("            final float[] yr = y[r];")
+    lines.append(f"            final {real}[] yr = y[r];")
     for j, i, off, n in _runs(schema.outputs, [v.info.name for v in outs]):
-        cast = "" if outs[i].dtype == "f32" else "(float) "
+        # A widening needs the cast too: System.arraycopy copies between arrays of one type only.
+        cast = "" if outs[i].dtype == REAL[real] else f"({real}) "
         lines.append("            " + _copy("yr", str(j), f"out{i}", f"r * {outs[i].size} + {off}", n, cast))
     lines += ["        }", "        return y;", "    }"]
     return lines
@@ -282,10 +286,26 @@ def _api(cls: str, program, schema: Schema, numeric: bool) -> list:
     lines = []
     if numeric:
         lines += [
-            "    /** Rows of floats in input-column order to rows of floats in output-column order. */",
-            *_float_rows(program, schema),
+            "    /**",
+            "     * Rows of doubles in input-column order to rows of doubles in output-column order:",
+            "     * float64 tensors get and give their values exactly; values for float32 tensors are",
+            "     * narrowed with (float) (round to nearest even, as numpy's float64 to float32).",
+            "     */",
+            *_rows(program, schema, "double"),
             "",
-            "    /** One row. */",
+            "    /**",
+            "     * Rows of floats in input-column order to rows of floats in output-column order. Every",
+            "     * value passes as a float32: for a float64 model that loses exactness (use",
+            "     * predict(double[][])).",
+            "     */",
+            *_rows(program, schema, "float"),
+            "",
+            "    /** One row of doubles. */",
+            "    public static double[] predictRow(double[] row) {",
+            "        return predict(new double[][] {row})[0];",
+            "    }",
+            "",
+            "    /** One row of floats. */",
             "    public static float[] predictRow(float[] row) {",
             "        return predict(new float[][] {row})[0];",
             "    }",
