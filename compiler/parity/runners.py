@@ -17,12 +17,16 @@ STRING_KINDS = ("string",)
 
 def _number(x) -> str:
     """A CSV field for a number: integral values without a fraction, so that integer
-    (int64) columns parse too; others as the float32 the model reads."""
+    (int64) columns parse too; others as the exact double (repr reads back to it; the programs
+    parse to double and narrow where a tensor is float32, as numpy does)."""
+    x = float(x)
     if np.isnan(x):
         return "NaN"
-    if float(x).is_integer() and abs(x) < 2**53:
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x.is_integer() and abs(x) < 2**53:
         return ("-0" if np.signbit(x) else "0") if x == 0 else str(int(x))
-    return str(np.float32(x))
+    return repr(x)
 
 
 def table_to_csv(table: dict, schema: Schema) -> str:
@@ -65,22 +69,31 @@ def run_program(cmd: list, table: dict, schema: Schema, sizes: dict, dtypes: dic
     return csv_to_outputs(proc.stdout, schema, sizes, dtypes)
 
 
-def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict, isolated: bool = False) -> dict:
-    """Call the C ABI `<name>_predict` through ctypes (in a child process when `isolated`)."""
+ABI = {"f64": ("_predict_f64", np.float64), "f32": ("_predict", np.float32)}
+
+
+def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict, isolated: bool = False,
+                abi: str = "f64") -> dict:
+    """Call the C ABI through ctypes (in a child process when `isolated`): `abi` "f64" is
+    `<name>_predict_f64` on the table's float64 values (float64 tensors exact, float32 ones
+    narrowed by the library), "f32" is `<name>_predict` on the values rounded to float32 here."""
+    suffix, dtype = ABI[abi]
     n = len(next(iter(table.values())))
-    x = np.ascontiguousarray(np.stack([table[c.name] for c in schema.inputs], axis=1).astype(np.float32))
+    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, as the C++ cast gives
+        x = np.ascontiguousarray(np.stack([np.asarray(table[c.name], dtype=np.float64) for c in schema.inputs],
+                                          axis=1).astype(dtype))
     if isolated:
         from .isolated_library import call
         y = call(lib, name, x, len(schema.outputs))
     else:
         dll = ctypes.CDLL(str(lib))
-        fn = getattr(dll, f"{name}_predict")
+        fn = getattr(dll, f"{name}{suffix}")
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-        y = np.zeros((n, len(schema.outputs)), dtype=np.float32)
+        y = np.zeros((n, len(schema.outputs)), dtype=dtype)
         rc = fn(x.ctypes.data, n, y.ctypes.data)
         if rc != 0:
-            raise RuntimeError(f"{name}_predict returned {rc}")
+            raise RuntimeError(f"{name}{suffix} returned {rc}")
     out = {t: np.empty((n, s), dtype=np.float64) for t, s in sizes.items()}
     for j, c in enumerate(schema.outputs):
         out[c.tensor][:, c.offset] = y[:, j]
