@@ -115,6 +115,29 @@ def _run_body(program: Program, r: CppRenderer) -> list:
 REAL = {"float": "f32", "double": "f64"}  # the C type of a rows API -> the tensor type it passes as is
 
 
+def runs(columns, names) -> list:
+    """Columns as runs of consecutive elements of one tensor: [(first column, tensor index,
+    first offset, length)], so that wide rows copy in a few statements, not one per column
+    (compile time; Java's 64 KB a method). Shared with the Java backend."""
+    out = []
+    for j, c in enumerate(columns):
+        i = names.index(c.tensor)
+        if out and out[-1][1] == i and out[-1][0] + out[-1][3] == j and out[-1][2] + out[-1][3] == c.offset:
+            out[-1][3] += 1
+        else:
+            out.append([j, i, c.offset, 1])
+    return out
+
+
+def _copy(dst: str, src: str, n: int, ctype: str) -> str:
+    """`dst[...] = src[...]` converted to `ctype`, for one element or a run of `n` (the index
+    expressions get `+ k`)."""
+    if n == 1:
+        return f"{dst.format(k='')} = static_cast<{ctype}>({src.format(k='')});"
+    return (f"for (int64_t k = 0; k < {n}; ++k) "
+            f"{dst.format(k=' + k')} = static_cast<{ctype}>({src.format(k=' + k')});")
+
+
 def _rows(program: Program, schema: Schema, real: str, batch: int = 0) -> list:
     """Model::predict over rows of `real` ("float" or "double"), specialized to this model's
     tensors: columns are gathered into typed blocks (on the stack when small) and outputs
@@ -160,10 +183,10 @@ def _rows(program: Program, schema: Schema, real: str, batch: int = 0) -> list:
         lines.append("    const void* inputs[] = {xb};")
     else:
         lines.append("    for (int64_t r = 0; r < m; ++r) {")
-        for j, c in enumerate(schema.inputs):
-            i = in_names.index(c.tensor)
+        for j, i, off, n in runs(schema.inputs, in_names):
             v = program.inputs[i]
-            lines.append(f"      in{i}[r * {v.size} + {c.offset}] = static_cast<{CTYPE[v.dtype]}>(xb[r * {n_in} + {j}]);")
+            lines.append("      " + _copy(f"in{i}[r * {v.size} + {off}{{k}}]", f"xb[r * {n_in} + {j}{{k}}]", n,
+                                          CTYPE[v.dtype]))
         lines.append("    }")
         lines.append(f"    const void* inputs[] = {{{', '.join(f'in{i}' for i in range(len(program.inputs)))}}};")
     if direct_out:
@@ -173,10 +196,9 @@ def _rows(program: Program, schema: Schema, real: str, batch: int = 0) -> list:
     lines.append("    run(inputs, outputs, m);")
     if not direct_out:
         lines.append("    for (int64_t r = 0; r < m; ++r) {")
-        for j, c in enumerate(schema.outputs):
-            i = out_names.index(c.tensor)
+        for j, i, off, n in runs(schema.outputs, out_names):
             v = program.outputs[i]
-            lines.append(f"      yb[r * {n_out} + {j}] = static_cast<{real}>(out{i}[r * {v.size} + {c.offset}]);")
+            lines.append("      " + _copy(f"yb[r * {n_out} + {j}{{k}}]", f"out{i}[r * {v.size} + {off}{{k}}]", n, real))
         lines.append("    }")
     lines += ["  }", "  return 0;", "}"]
     return lines

@@ -19,7 +19,7 @@ from ..kernel import walk
 from ..lower import Program
 from ..render.java import JavaRenderer
 from ..schema import Schema
-from .cpp import closed_levels
+from .cpp import closed_levels, runs
 from .naming import DTYPE_CODE, chunks, class_name
 
 PACKAGE = "modelport.models"
@@ -32,19 +32,6 @@ RUNTIME_SOURCES = ["ModelSpec.java", "CsvProgram.java", "Kernel.java"]
 def _blob(program: Program) -> bytes:
     return b"".join(np.ascontiguousarray(b.data.astype(LE[b.dtype])).tobytes()
                     for b in program.tables if b.dtype != "str")
-
-
-def _runs(columns, names) -> list:
-    """Columns as runs of consecutive elements of one tensor: [(first column, tensor index,
-    first offset, length)], so that wide rows copy in a few statements (a method's 64 KB)."""
-    runs = []
-    for j, c in enumerate(columns):
-        i = names.index(c.tensor)
-        if runs and runs[-1][1] == i and runs[-1][0] + runs[-1][3] == j and runs[-1][2] + runs[-1][3] == c.offset:
-            runs[-1][3] += 1
-        else:
-            runs.append([j, i, c.offset, 1])
-    return runs
 
 
 def _copy(dst: str, dst_at: str, src: str, src_at: str, n: int, cast: str) -> str:
@@ -76,7 +63,7 @@ def _rows(program: Program, schema: Schema, real: str) -> list:
     lines.append(f"            if (row.length != {n_in}) {{")
     lines.append(f'                throw new IllegalArgumentException("row " + r + " has " + row.length + " values, expected {n_in}");')
     lines.append("            }")
-    for j, i, off, n in _runs(schema.inputs, [v.info.name for v in ins]):
+    for j, i, off, n in runs(schema.inputs, [v.info.name for v in ins]):
         cast = "" if ins[i].dtype == REAL[real] else f"({JTYPE[ins[i].dtype]}) "
         lines.append("            " + _copy(f"in{i}", f"r * {ins[i].size} + {off}", "row", str(j), n, cast))
     lines.append("        }")
@@ -87,7 +74,7 @@ def _rows(program: Program, schema: Schema, real: str) -> list:
     lines.append(f"        final {real}[][] y = new {real}[n][{n_out}];")
     lines.append("        for (int r = 0; r < n; r++) {")
     lines.append(f"            final {real}[] yr = y[r];")
-    for j, i, off, n in _runs(schema.outputs, [v.info.name for v in outs]):
+    for j, i, off, n in runs(schema.outputs, [v.info.name for v in outs]):
         # A widening needs the cast too: System.arraycopy copies between arrays of one type only.
         cast = "" if outs[i].dtype == REAL[real] else f"({real}) "
         lines.append("            " + _copy("yr", str(j), f"out{i}", f"r * {outs[i].size} + {off}", n, cast))
