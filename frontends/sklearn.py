@@ -242,8 +242,11 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
     import skl2onnx
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     try:
-        return skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
-                                target_opset=TARGET_OPSET), precision, why
+        proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None, target_opset=TARGET_OPSET)
+        if precision == "float64":
+            import onnxruntime as ort  # some double operators have no ONNX Runtime kernel (Imputer)
+            ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        return proto, precision, why
     except Exception as exc:
         if precision != "float64":
             raise

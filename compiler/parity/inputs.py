@@ -35,11 +35,9 @@ def read_data(path, schema: Schema) -> dict:
             import pyarrow.parquet as pq
             df = pq.read_table(path).to_pandas()
         elif suffix in (".csv", ".txt"):
-            # round_trip: pandas' default parser can be one unit off in the last place of a
-            # double; the values must be exactly the user's.
+            # pandas 3 parses decimal strings to the nearest double (the user's values exactly).
             df = pd.read_csv(path, dtype={n: str for n in strings}, keep_default_na=False,
-                             na_values={n: ["", "NaN", "nan"] for n in names if n not in strings},
-                             float_precision="round_trip")
+                             na_values={n: ["", "NaN", "nan"] for n in names if n not in strings})
         else:
             raise UsageError(f"unknown data file type {suffix!r}: use .csv, .npy or .parquet")
     except UsageError:

@@ -8,7 +8,7 @@ from typing import Callable
 from modelport.schema import Column
 
 from . import bridge
-from .graph import Graph
+from .graph import FLOAT, Graph
 from .terms import Frame
 
 
@@ -25,10 +25,14 @@ class Converted:
 
 
 def value_output(g: Graph, value: str, name: str, width: int = 1, kind: str = "value",
-                 names: list | None = None) -> list:
-    """Add a numeric output tensor `name` [N, width] (double, or float32 when asked) and
+                 names: list | None = None, float32: bool = False) -> list:
+    """Add a numeric output tensor `name` [N, width] (double, or float32 when asked, or
+    `float32` where the value passes through a float-only operator: it then says so) and
     return its schema columns (`name`, or `name_<i>` / `name_<names[i]>` for several)."""
-    g.output(g.to_number(value), name, g.number, width)
+    if float32:
+        g.output(g.to_float(value), name, FLOAT, width)
+    else:
+        g.output(g.to_number(value), name, g.number, width)
     if width == 1:
         return [Column(name, name, 0, kind)]
     suffixes = names or [str(i) for i in range(width)]
@@ -36,7 +40,7 @@ def value_output(g: Graph, value: str, name: str, width: int = 1, kind: str = "v
 
 
 def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probability",
-                       label_from: str | None = None) -> list:
+                       label_from: str | None = None, float32: bool = False) -> list:
     """Outputs `label` (the class name, a string; the first class with the highest score, or
     the argmax of `label_from` when given) and `probabilities` [N, K] as columns
     `prob_<class>` (or `score_<class>` when kind is "value")."""
@@ -48,7 +52,10 @@ def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probab
     label = g.op("Gather", names, idx, axis=0)
     label = g.op("Reshape", label, g.const(np.array([-1, 1], dtype=np.int64), np.int64))
     g.output(label, "label", STRING, 1)
-    g.output(g.to_number(scores), "probabilities", g.number, len(classes))
+    if float32:  # computed by a float-only operator: the output says so
+        g.output(g.to_float(scores), "probabilities", FLOAT, len(classes))
+    else:
+        g.output(g.to_number(scores), "probabilities", g.number, len(classes))
     prefix = "prob" if kind == "probability" else "score"
     return [Column("label", "label", 0, "label")] + [
         Column(f"{prefix}_{c}", "probabilities", i, kind) for i, c in enumerate(classes)]

@@ -48,7 +48,8 @@ def convert(fit, g) -> Converted:
                                f"supported links: {', '.join(LINKS)}")
     frame, eta = linear_predictor(fit, g, "glm")
     mu = inverse_link(g, link, eta)
-    outputs = value_output(g, mu, "prediction") + value_output(g, eta, "link")
+    # probit's pnorm goes through Erf, which ONNX Runtime has for float only.
+    outputs = value_output(g, mu, "prediction", float32=link == "probit") + value_output(g, eta, "link")
 
     def reference(df):
         r = bridge.py(bridge.call(

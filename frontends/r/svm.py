@@ -208,7 +208,9 @@ def _classifier(g, frame, x, kv, m, coefs, rho, prob, predict, desc, kind, param
     if prob:
         probs = _probabilities(g, x, dec, m, coefs, rho, n_sv, kind, params)
         back = [order.index(c) for c in range(len(levels))]  # libsvm's columns to levels order
-        outputs = classifier_outputs(g, g.columns(probs, back), levels, label_from=decide)
+        # More than two classes: libsvm's coupling runs in ONNX's SVMClassifier, in float32.
+        outputs = classifier_outputs(g, g.columns(probs, back), levels, label_from=decide,
+                                     float32=len(levels) > 2)
     else:
         outputs = classifier_outputs(g, votes, levels, kind="value", label_from=decide)
     outputs += value_output(g, dec, "decision", len(pairs), names=pair_names)

@@ -204,8 +204,9 @@ def test_gbm_transformed_variables_compare_in_double(tmp_path):
     check("{set.seed(9); gbm::gbm(mpg ~ log(hp) + I(wt^2) + factor(cyl), data = mtcars, distribution = 'gaussian', "
           "n.trees = 40, interaction.depth = 2, n.minobsinnode = 3)}", "mtcars", tmp_path)
     model = onnx.load(str(tmp_path / "out" / "model.onnx"))
-    trees = [n for n in model.graph.node if n.op_type == "TreeEnsembleRegressor"]
-    assert [a.name for a in trees[0].attribute if a.name == "nodes_values_as_tensor"]
+    trees = [n for n in model.graph.node if n.op_type == "TreeEnsemble"]
+    splits = [a for a in trees[0].attribute if a.name == "nodes_splits"]
+    assert splits and splits[0].t.data_type == onnx.TensorProto.DOUBLE
 
 
 # ---- what is refused ----------------------------------------------------------------------
