@@ -189,7 +189,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if hasattr(final, "kneighbors") and hasattr(final, "n_neighbors"):
         hints["tie_rows"] = _knn_ties(est, final, schema, per_column)
     return SourceModel(proto, schema, reference, provenance, name, hints, precision=precision,
-                       precision_reason=why, reference_float64=True)
+                       precision_reason=why, reference_float64=not sklearn_precision.fitted_on_float32(est))
 
 
 def _thresholds(est, schema) -> dict:

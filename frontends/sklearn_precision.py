@@ -38,8 +38,26 @@ def _steps(est):
             yield from _steps(inner)
 
 
+FITTED = ("coef_", "cluster_centers_", "components_", "mean_", "scale_", "theta_", "coefs_")
+
+
+def fitted_on_float32(est) -> bool:
+    """Fitted on float32 data: scikit-learn then keeps float32 parameters and computes in float32
+    (k-means even refuses float64 rows)."""
+    import numpy as np
+    for s in _steps(est):
+        for a in FITTED:
+            v = getattr(s, a, None)
+            for arr in (v if isinstance(v, list) else [v]):
+                if isinstance(arr, np.ndarray) and arr.dtype == np.float32:
+                    return True
+    return False
+
+
 def precision(est) -> tuple:
     """("float64" | "float32", why)."""
+    if fitted_on_float32(est):
+        return "float32", "the model was fitted on float32 data: scikit-learn computes it in float32"
     names = [type(s).__name__ for s in _steps(est)]
     trees = [n for n in names if n in FLOAT32_TREES]
     if trees:

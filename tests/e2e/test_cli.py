@@ -155,7 +155,10 @@ def test_inspect(built):
     d, _ = built
     proc = run("inspect", d / "lr.skops")
     assert proc.returncode == 0
-    assert "LinearRegressor" in proc.stdout and "cpp" in proc.stdout
+    assert "precision: float64" in proc.stdout and "MatMul" in proc.stdout and "cpp" in proc.stdout
+    proc = run("inspect", d / "lr.skops", "--precision", "float32")
+    assert proc.returncode == 0
+    assert "LinearRegressor" in proc.stdout and "precision: float32 (float32 asked for" in proc.stdout
 
 
 def test_same_model_twice_gives_identical_sources(built, tmp_path):

@@ -151,7 +151,7 @@ def _target(data, key):
 @pytest.mark.parametrize("name", sorted(TREES))
 def test_tree_ensembles(data, name):
     make, xkey, ykey = TREES[name]
-    model = load_source(make().fit(data[xkey], _target(data, ykey))).onnx
+    model = load_source(make().fit(data[xkey], _target(data, ykey)), precision="float32").onnx
     rows = data["rows_nan"] if xkey == "Xn" else data["rows"]
     x = np.concatenate([rows, threshold_rows(model, rows)])
     check(model, x, strategies=("gemm", "traversal", "auto"))
@@ -193,7 +193,7 @@ MODELS = {
 def test_models(data, name):
     make, xkey, ykey = MODELS[name]
     est = make().fit(data[xkey]) if ykey is None else make().fit(data[xkey], _target(data, ykey))
-    model = load_source(est).onnx
+    model = load_source(est, precision="float32").onnx
     check(model, data["rows_nan"] if xkey == "Xn" else data["rows"])
 
 
@@ -426,7 +426,7 @@ def test_string_inputs_are_refused_by_name():
 
 def test_models_without_ml_ops_are_returned_as_they_are(data):
     from sklearn.decomposition import PCA
-    model = load_source(PCA(2).fit(data["X"])).onnx
+    model = load_source(PCA(2).fit(data["X"]), precision="float32").onnx
     assert run(model) is model
 
 
@@ -444,7 +444,7 @@ def test_tvm_compiles_lowered_forest_and_logistic_regression(data):
     with_nan = np.concatenate([data["rows"], data["rows_nan"][:20]])
     for est, strategy, x in [(forest, "gemm", with_nan), (forest, "traversal", with_nan),
                              (logistic, "auto", data["rows"])]:
-        original = load_source(est).onnx
+        original = load_source(est, precision="float32").onnx
         lowered = run(original, strategy)
         batch = tvm.tirx.Var("batch", "int64")
         mod = from_onnx(lowered, shape_dict={"X": [batch, 5]}, dtype_dict={"X": "float32"}, keep_params_in_input=False)
