@@ -151,7 +151,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if hgb_double.applies(final) and precision == "float64" and final is not est:
         precision, why = "float32", ("HistGradientBoosting computes in float64, but inside a pipeline it is "
                                      "converted in float32: inputs are rounded (the parity report shows the cost)")
-        initial = [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t) for n, t in initial]
+        initial = _float32_types(initial)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -169,7 +169,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if getattr(final, "weights", None) == "distance" and hasattr(final, "kneighbors"):
         from . import sklearn_knn
         proto = sklearn_knn.fix_distance_weights(proto)
-    proto, schema, reference = _describe(est, final, proto, feature_names, n_features, strings, per_column)
+    proto, schema, reference, frame = _describe(est, final, proto, feature_names, n_features, strings, per_column)
     digest = None
     if source_file is not None:
         digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()
@@ -187,7 +187,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if thresholds:
         hints["thresholds"] = thresholds
     if hasattr(final, "kneighbors") and hasattr(final, "n_neighbors"):
-        hints["tie_rows"] = _knn_ties(est, final, schema, per_column)
+        hints["tie_rows"] = _knn_ties(est, final, frame)
     return SourceModel(proto, schema, reference, provenance, name, hints, precision=precision,
                        precision_reason=why, reference_float64=not sklearn_precision.fitted_on_float32(est))
 
@@ -215,15 +215,12 @@ def _thresholds(est, schema) -> dict:
     return out
 
 
-def _knn_ties(est, final, schema, per_column):
-    """rows -> bool per row: the k-th and (k+1)-th nearest training points are equally far,
-    so which one scikit-learn counts is a tie (any port may take the other)."""
+def _knn_ties(est, final, frame):
+    """feed -> bool per row: the k-th and (k+1)-th nearest training points are equally far,
+    so which one scikit-learn counts is a tie (any port may take the other). `frame` turns a
+    feed into what the estimator takes (the reference's own)."""
     def tie_rows(feed):
-        import pandas as pd
-        if per_column:
-            x = pd.DataFrame({c.name: np.asarray(feed[c.tensor]).reshape(-1) for c in schema.inputs})
-        else:
-            x = np.asarray(feed["X"])
+        x = frame(feed)
         head = est[:-1] if hasattr(est, "steps") else None
         if head is not None and len(head):
             x = head.transform(x)
@@ -240,7 +237,6 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
     """(proto, precision, why). skl2onnx has no double form of some operators (LinearSVC's
     LinearClassifier): such a model is compiled in float32, and the reason says so."""
     import skl2onnx
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     try:
         proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None, target_opset=TARGET_OPSET)
         if precision == "float64":
@@ -253,9 +249,14 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
         msg = str(exc).splitlines()[0][:200]
     why = (f"{why}, but skl2onnx cannot convert it in double ({msg}): inputs are rounded to float32 "
            "(the parity report shows the cost)")
-    initial = [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t) for n, t in initial]
-    return skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+    return skl2onnx.to_onnx(est, initial_types=_float32_types(initial), options=options or None,
                             target_opset=TARGET_OPSET), "float32", why
+
+
+def _float32_types(initial) -> list:
+    """skl2onnx's initial types with every double tensor made float."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    return [(n, FloatTensorType(t.shape) if isinstance(t, DoubleTensorType) else t) for n, t in initial]
 
 
 def _describe_estimator(est) -> str:
@@ -340,7 +341,7 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
     else:
         raise UnsupportedError(f"unexpected outputs {outs} from the conversion of {type(final).__name__}")
     rename_values(proto, rename)
-    return proto, Schema(inputs, outputs, task, classes), reference
+    return proto, Schema(inputs, outputs, task, classes), reference, frame
 
 
 def _has(est, attr):

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from . import tree_ensemble_v5
 from .sklearn_hist_gradient_boosting import _check_supported, _collect_trees
 
 OPSETS = [helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.ml", 5)]
@@ -23,38 +24,13 @@ def applies(est) -> bool:
 
 
 def _tree_ensemble(t: dict, n_targets: int) -> helper.NodeProto:
-    """The v3-style tables of _collect_trees as one TreeEnsemble (v5) node."""
-    tree_ids, node_ids, modes = t["nodes_treeids"], t["nodes_nodeids"], t["nodes_modes"]
-    leaf_of = {(tr, nd): i for i, (tr, nd) in enumerate(zip(t["leaf_treeids"], t["leaf_nodeids"]))}
-    internal = [j for j, m in enumerate(modes) if m != "LEAF"]
-    slot = {(tree_ids[j], node_ids[j]): i for i, j in enumerate(internal)}
-    feat, splits, tids, tleaf, fids, fleaf, mtt = [], [], [], [], [], [], []
-    for j in internal:
-        tree = tree_ids[j]
-        feat.append(int(t["nodes_featureids"][j]))
-        splits.append(float(t["thresholds"][j]))
-        mtt.append(int(t["nodes_missing_value_tracks_true"][j]))
-        for child, ids, leafs in ((t["nodes_truenodeids"][j], tids, tleaf), (t["nodes_falsenodeids"][j], fids, fleaf)):
-            key = (tree, int(child))
-            ids.append(slot[key] if key in slot else leaf_of[key])
-            leafs.append(0 if key in slot else 1)
-    roots = []
-    for tree in sorted(set(tree_ids)):
-        if (tree, 0) in slot:
-            roots.append(slot[(tree, 0)])
-        else:  # a tree that is one leaf: a split whose both sides reach it
-            roots.append(len(feat))
-            leaf = leaf_of[(tree, 0)]
-            feat.append(0), splits.append(0.0), mtt.append(0)
-            tids.append(leaf), fids.append(leaf), tleaf.append(1), fleaf.append(1)
-    return helper.make_node(
-        "TreeEnsemble", ["X"], ["raw_trees"], domain="ai.onnx.ml", name="trees",
-        n_targets=n_targets, aggregate_function=1, post_transform=0, tree_roots=roots,
-        nodes_featureids=feat, nodes_modes=numpy_helper.from_array(np.zeros(len(feat), np.uint8)),
-        nodes_splits=numpy_helper.from_array(np.asarray(splits, np.float64)),
-        nodes_truenodeids=tids, nodes_trueleafs=tleaf, nodes_falsenodeids=fids, nodes_falseleafs=fleaf,
-        nodes_missing_value_tracks_true=mtt, leaf_targetids=[int(i) for i in t["leaf_ids"]],
-        leaf_weights=numpy_helper.from_array(np.asarray(t["leaf_values"], np.float64)))
+    """The tables of _collect_trees as one TreeEnsemble (v5) node."""
+    internal = np.asarray(t["nodes_modes"]) != "LEAF"
+    attrs = tree_ensemble_v5.attributes(
+        t["nodes_treeids"], t["nodes_nodeids"], internal, t["nodes_featureids"], t["thresholds"],
+        t["nodes_truenodeids"], t["nodes_falsenodeids"], np.asarray(t["nodes_missing_value_tracks_true"], bool),
+        False, t["leaf_treeids"], t["leaf_nodeids"], t["leaf_ids"], t["leaf_values"], n_targets)
+    return helper.make_node("TreeEnsemble", ["X"], ["raw_trees"], domain="ai.onnx.ml", name="trees", **attrs)
 
 
 def convert(model, n_features: int) -> onnx.ModelProto:

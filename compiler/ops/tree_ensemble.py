@@ -7,10 +7,9 @@ import numpy as np
 
 from . import tree_ensemble_regressor
 from ..errors import UnsupportedError
-
-MODES = {0: "BRANCH_LEQ", 1: "BRANCH_LT", 2: "BRANCH_GTE", 3: "BRANCH_GT", 4: "BRANCH_EQ", 5: "BRANCH_NEQ",
-         6: "BRANCH_MEMBER"}
-AGGREGATES = {0: "AVERAGE", 1: "SUM", 2: "MIN", 3: "MAX"}
+# The operator's enumerations, as the TVM lowering reads them.
+from ..passes.ml_to_tensor._forest import MODE_NUMBERS as MODES
+from ..passes.ml_to_tensor.tree_ensemble import AGGREGATES
 
 
 def as_regressor_attrs(a: dict) -> dict:

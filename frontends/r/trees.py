@@ -1,14 +1,15 @@
-"""Shared by the R tree converters: the feature matrix a tree ensemble reads, thresholds
-that compare float32 inputs exactly as R compares doubles, and TreeEnsembleRegressor
-nodes built from flat node tables."""
+"""Shared by the R tree converters: the feature matrix a tree ensemble reads, and the tree
+ensemble node built from flat node tables: TreeEnsemble (ai.onnx.ml 5) comparing and summing
+in double as R does, or, for --precision float32, TreeEnsembleRegressor with thresholds that
+compare float32 inputs exactly as R compares their doubles."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import numpy_helper
 
 from modelport.errors import UnsupportedError
+from modelport.frontends import tree_ensemble_v5
 
 from . import bridge
 from .terms import Frame, Variable
@@ -23,12 +24,6 @@ def float32_threshold(t, strict=False) -> np.ndarray:
     u64 = u.astype(np.float64)
     above = np.where(strict, u64 >= t, u64 > t)
     return np.where(above, np.nextafter(u, np.float32(-np.inf)), u).astype(np.float32)
-
-
-def double_threshold(t, strict=False) -> np.ndarray:
-    """u such that `x <= u` is `x <= t` (`x < t` where strict) for every double x."""
-    t = np.asarray(t, dtype=np.float64)
-    return np.where(strict, np.nextafter(t, -np.inf), t)
 
 
 class Features:
@@ -169,68 +164,15 @@ def ensemble(g, x: str, double: bool, nodes: Nodes, leaves: Leaves, n_targets: i
     )
     w = np.asarray(leaves.weight, dtype=np.float64)
     if double:
-        # TreeEnsemble (ai.onnx.ml 5) keeps the sums in double; TreeEnsembleRegressor would
-        # round them to float.
-        return _ensemble_v5(g, x, nodes, leaves, thr, nan_left, internal, n_targets)
+        # TreeEnsemble (ai.onnx.ml 5): x <= t (x < t where strict) exactly as R compares,
+        # sums in double (TreeEnsembleRegressor would round them to float).
+        return g.op("TreeEnsemble", x, domain="ai.onnx.ml", **tree_ensemble_v5.attributes(
+            nodes.tree, nodes.node, internal, nodes.feature, thr, nodes.left, nodes.right, nan_left, nodes.strict,
+            leaves.tree, leaves.node, leaves.target, leaves.weight, n_targets))
     attrs["nodes_values"] = float32_threshold(thr, nodes.strict).astype(np.float64).tolist()
     attrs["target_weights"] = w.astype(np.float32).astype(np.float64).tolist()
     y = g.op("TreeEnsembleRegressor", x, domain="ai.onnx.ml", **attrs)
     return g.to_double(y)
-
-
-def _ensemble_v5(g, x, nodes: Nodes, leaves: Leaves, thr, nan_left, internal, n_targets) -> str:
-    """TreeEnsemble (ai.onnx.ml 5) over double inputs: x <= t (x < t where strict) exactly as
-    R compares, sums in double. Its leaves add to one target each: a leaf with weights for
-    several targets is one tree per target (the compiled kernels walk such copies once)."""
-    tree = np.asarray(nodes.tree, np.int64)
-    node = np.asarray(nodes.node, np.int64)
-    strict = np.broadcast_to(np.asarray(nodes.strict, bool), tree.shape)
-    targets = sorted(set(np.asarray(leaves.target, np.int64).tolist()))
-    per_leaf = {}
-    for t, n, c, w in zip(leaves.tree, leaves.node, leaves.target, leaves.weight):
-        per_leaf.setdefault((int(t), int(n)), {})[int(c)] = per_leaf.get((int(t), int(n)), {}).get(int(c), 0.0) + float(w)
-    single = all(len(v) <= 1 for v in per_leaf.values())
-    copies = [None] if single else targets
-    index = {(int(t), int(n)): i for i, (t, n) in enumerate(zip(tree, node))}
-    feat, modes, splits, tids, tleaf, fids, fleaf, mtt, roots = [], [], [], [], [], [], [], [], []
-    leaf_target, leaf_weight = [], []
-    for target in copies:
-        base = len(feat)
-        leaf_of = {}
-        for j in np.where(~internal)[0]:
-            key = (int(tree[j]), int(node[j]))
-            ws = per_leaf.get(key, {})
-            c = target if target is not None else (next(iter(ws)) if ws else 0)
-            leaf_of[j] = len(leaf_target)
-            leaf_target.append(c)
-            leaf_weight.append(ws.get(c, 0.0))
-        rows = np.where(internal)[0]
-        slot = {j: base + i for i, j in enumerate(rows)}
-        for j in rows:
-            feat.append(int(nodes.feature[j]))
-            modes.append(1 if strict[j] else 0)  # BRANCH_LT, BRANCH_LEQ
-            splits.append(float(thr[j]))
-            mtt.append(int(nan_left[j]))
-            for child, ids, leafs in ((nodes.left[j], tids, tleaf), (nodes.right[j], fids, fleaf)):
-                c = index[(int(tree[j]), int(child))]
-                ids.append(slot[c] if internal[c] else leaf_of[c])
-                leafs.append(0 if internal[c] else 1)
-        for t in sorted(set(tree.tolist())):
-            r = index[(t, 0)]
-            if internal[r]:
-                roots.append(slot[r])
-            else:  # a tree that is one leaf: a split whose both sides reach it
-                roots.append(len(feat))
-                feat.append(0), modes.append(0), splits.append(0.0), mtt.append(0)
-                tids.append(leaf_of[r]), fids.append(leaf_of[r]), tleaf.append(1), fleaf.append(1)
-    y = g.op("TreeEnsemble", x, domain="ai.onnx.ml", n_targets=int(n_targets), aggregate_function=1,
-             post_transform=0, tree_roots=roots, nodes_featureids=feat,
-             nodes_modes=numpy_helper.from_array(np.asarray(modes, np.uint8)),
-             nodes_splits=numpy_helper.from_array(np.asarray(splits, np.float64)),
-             nodes_truenodeids=tids, nodes_trueleafs=tleaf, nodes_falsenodeids=fids, nodes_falseleafs=fleaf,
-             nodes_missing_value_tracks_true=mtt, leaf_targetids=leaf_target,
-             leaf_weights=numpy_helper.from_array(np.asarray(leaf_weight, np.float64)))
-    return y
 
 
 def _ints(a) -> list:
