@@ -57,4 +57,21 @@ def single_op_model(op_type, inputs, outputs, attrs=None, domain="", initializer
     return model
 
 
-__all__ = ["compile_and_check", "classic_data", "single_op_model", "TensorProto", "np", "ALL"]
+def midpoint_texts(rng, n):
+    """(texts, float32 values numpy gives them): decimal strings next to midpoints of adjacent
+    float32 values (repr of the midpoint, its exact value plus and minus a millionth of its
+    double ulp), where parsing straight to float32 (strtof, Float.parseFloat) and numpy's
+    float64 -> float32 differ."""
+    import math
+    from decimal import Decimal
+    a = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
+    texts = []
+    for v in a:
+        m = (float(v) + float(np.nextafter(v, np.float32(np.inf)))) / 2
+        step = Decimal(math.ulp(m)) / Decimal(10 ** 6)
+        texts += [repr(m), str(Decimal(m) + step), str(Decimal(m) - step)]
+    texts.append("1.8685027956962585")
+    return texts, np.array([np.float32(np.float64(t)) for t in texts], dtype=np.float32)
+
+
+__all__ = ["compile_and_check", "midpoint_texts", "classic_data", "single_op_model", "TensorProto", "np", "ALL"]

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import midpoint_texts
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_DIR = ROOT / "runtimes" / "cpp"
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fake_model.cpp"
@@ -356,24 +358,8 @@ def test_snprintf_fallback_matches(built):
     assert out1 == out2
 
 
-def _midpoint_texts(rng, n):
-    """(texts, float32 values numpy gives them): decimal strings next to midpoints of adjacent
-    float32 values (repr of the midpoint, its exact value plus and minus a millionth of its
-    double ulp), where parsing straight to float32 (strtof) and numpy's float64 -> float32 differ."""
-    from decimal import Decimal
-    import math
-    a = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
-    texts = []
-    for v in a:
-        m = (float(v) + float(np.nextafter(v, np.float32(np.inf)))) / 2
-        step = Decimal(math.ulp(m)) / Decimal(10 ** 6)
-        texts += [repr(m), str(Decimal(m) + step), str(Decimal(m) - step)]
-    texts.append("1.8685027956962585")
-    return texts, np.array([np.float32(np.float64(t)) for t in texts], dtype=np.float32)
-
-
 def test_float32_columns_parse_to_double_then_narrow(built):
-    texts, want = _midpoint_texts(np.random.default_rng(21), 300)
+    texts, want = midpoint_texts(np.random.default_rng(21), 300)
     assert want[-1] == np.float32(1.8685029)  # strtof gives 1.86850274
     rows = [["0", "0", t] for t in texts]
     rc, out, err = run(built, ["--linear-model"], stdin=write_csv(["x0", "x1", "x2"], rows))
@@ -534,7 +520,7 @@ def test_predict_double_rows_keeps_float64_exact(lib):
 
 
 def test_predict_double_rows_narrows_as_numpy(lib):
-    texts, want = _midpoint_texts(np.random.default_rng(22), 500)
+    texts, want = midpoint_texts(np.random.default_rng(22), 500)
     x = np.zeros((len(texts), 3))
     x[:, 2] = [float(t) for t in texts]
     x[:, 0] = x[:, 2]

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import midpoint_texts
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_DIR = ROOT / "runtimes" / "java"
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "FakeModel.java"
@@ -333,23 +335,8 @@ def test_float32_text_reads_back_exactly(jar):
         assert float(row[1]) == float(v)
 
 
-def _midpoint_texts(rng, n):
-    """(texts, float32 values numpy gives them): decimal strings next to midpoints of adjacent
-    float32 values (repr of the midpoint, its exact value plus and minus a millionth of its
-    double ulp), where Float.parseFloat and numpy's float64 -> float32 differ."""
-    from decimal import Decimal
-    a = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
-    texts = []
-    for v in a:
-        m = (float(v) + float(np.nextafter(v, np.float32(np.inf)))) / 2
-        step = Decimal(math.ulp(m)) / Decimal(10 ** 6)
-        texts += [repr(m), str(Decimal(m) + step), str(Decimal(m) - step)]
-    texts.append("1.8685027956962585")
-    return texts, np.array([np.float32(np.float64(t)) for t in texts], dtype=np.float32)
-
-
 def test_float32_columns_parse_to_double_then_narrow(jar):
-    texts, want = _midpoint_texts(np.random.default_rng(21), 300)
+    texts, want = midpoint_texts(np.random.default_rng(21), 300)
     assert want[-1] == np.float32(1.8685029)  # Float.parseFloat gives 1.8685027
     rc, out, err = run(jar, ["--linear-model"], stdin=write_csv(["x0", "x1", "x2"], [["0", "0", t] for t in texts]))
     assert rc == 0, err
@@ -496,7 +483,7 @@ def test_predict_double_rows_keeps_float64_exact(jar):
 
 
 def test_predict_double_rows_narrows_as_numpy(jar):
-    texts, want = _midpoint_texts(np.random.default_rng(22), 500)
+    texts, want = midpoint_texts(np.random.default_rng(22), 500)
     x = np.zeros((len(texts), 3))
     x[:, 2] = x[:, 0] = [float(t) for t in texts]
     rc, out, err = predict(jar, "linear", x, "--predict-double")
