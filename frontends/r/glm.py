@@ -12,6 +12,7 @@ from modelport.errors import UnsupportedError
 from . import bridge
 from .converted import Converted, value_output
 from .lm import linear_predictor
+from .pnorm import pnorm
 
 LINKS = ("identity", "log", "logit", "probit", "cloglog", "inverse", "sqrt", "1/mu^2")
 
@@ -25,10 +26,7 @@ def inverse_link(g, link: str, eta: str) -> str:
     if link == "logit":
         return g.op("Sigmoid", eta)
     if link == "probit":
-        # pnorm(eta) = (1 + erf(eta / sqrt(2))) / 2
-        # (ONNX Runtime has Erf for float only.)
-        e = g.to_double(g.op("Erf", g.to_float(g.mul(eta, g.const(np.array([[1 / np.sqrt(2.0)]]))))))
-        return g.mul(g.add(e, one), g.const(np.array([[0.5]])))
+        return pnorm(g, eta)
     if link == "cloglog":
         return g.sub(one, g.op("Exp", g.op("Neg", g.op("Exp", eta))))
     if link == "inverse":
@@ -48,8 +46,7 @@ def convert(fit, g) -> Converted:
                                f"supported links: {', '.join(LINKS)}")
     frame, eta = linear_predictor(fit, g, "glm")
     mu = inverse_link(g, link, eta)
-    # probit's pnorm goes through Erf, which ONNX Runtime has for float only.
-    outputs = value_output(g, mu, "prediction", float32=link == "probit") + value_output(g, eta, "link")
+    outputs = value_output(g, mu, "prediction") + value_output(g, eta, "link")
 
     def reference(df):
         r = bridge.py(bridge.call(

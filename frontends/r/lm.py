@@ -22,7 +22,7 @@ def linear_predictor(fit, g, label: str):
     except bridge.RError:
         raise UnsupportedError(f"{label} with several response columns (mlm) is not supported") from None
     beta = np.nan_to_num(np.asarray(c["coef"], dtype=np.float64), nan=0.0)
-    names = c["names"]
+    names = list(c["names"] or [])  # none: a model of offsets only
     get = bridge.function("function(f, n) f[[n]]")
     offset_call = bridge.call("function(f) if (is.null(f$call$offset)) list() else list(f$call$offset)", fit)
     frame = Frame.from_terms(g, get(fit, "terms"), get(fit, "xlevels"), get(fit, "contrasts"), offset_call)
@@ -32,9 +32,13 @@ def linear_predictor(fit, g, label: str):
         b0 = beta[i]
         beta = np.delete(beta, i)
         names = names[:i] + names[i + 1:]
+    off = frame.offset()
+    if not names and "(Intercept)" not in (c["names"] or []):
+        if off is None:
+            raise UnsupportedError(f"{label} without coefficients or offsets (a constant 0) is not supported")
+        return frame, off
     x = frame.matrix(names)
     eta = g.linear(x, beta, [b0])
-    off = frame.offset()
     if off is not None:
         eta = g.add(eta, off)
     return frame, eta

@@ -2,6 +2,7 @@
 against R's predict() on the rows of R's own datasets."""
 import pytest
 
+from helpers import compile_and_check
 from r_helpers import fit_and_check, r
 
 
@@ -84,3 +85,28 @@ def test_numeric_factor_value_that_is_not_a_level_gives_nan(tmp_path):
 
 def test_lm_without_intercept_codes_the_first_factor_fully(tmp_path):
     fit_and_check("lm(mpg ~ factor(cyl) + wt - 1, data = mtcars)", "mtcars", tmp_path)
+
+
+def test_glm_probit_is_r_pnorm_in_double_in_every_range(tmp_path):
+    # eta = x exactly (an offset-only model), on values across R's pnorm ranges (central,
+    # Cody's rational in |x|, the asymptotic tail, 0 and 1 beyond) and one double either side
+    # of each boundary: the artifacts give R's pnorm bit for bit.
+    import subprocess
+
+    import numpy as np
+    from rpy2.robjects import FloatVector
+
+    r("set.seed(1); d_pn <- data.frame(x = rnorm(200)); d_pn$y <- as.integer(d_pn$x + rnorm(200) > 0)")
+    fit = r("glm(y ~ -1 + offset(x), data = d_pn, family = binomial(link = 'probit'))")
+    xs = [*np.linspace(-40, 10, 801), 0.0, -0.0, 1e-300, 5e-324]
+    for b in (0.67448975, 32 ** 0.5, 37.5193, 8.2924, 1.0):
+        xs += [v for s in (1, -1) for v in (s * b, np.nextafter(s * b, -np.inf), np.nextafter(s * b, np.inf))]
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x\n" + "\n".join(repr(float(v)) for v in xs) + "\n")
+    m = compile_and_check(fit, tmp_path, targets=("cpp", "java"), data=rows, name="probit")
+    assert m["precision"]["outputs"]["prediction"] == "float64"
+    out = subprocess.run([str(tmp_path / "out" / "cpp" / "bin" / "probit")], stdin=rows.open(),
+                         capture_output=True, text=True, check=True).stdout.split()
+    got = np.array([float(line.split(",")[0]) for line in out[1:]])
+    want = np.array(r("pnorm")(FloatVector(xs)))
+    assert np.array_equal(got, want), [(x, w, g) for x, w, g in zip(xs, want, got) if w != g][:5]
