@@ -153,7 +153,20 @@ def _load_op(node: Node, graph: Graph):
     return importlib.import_module(f".ops.{module}", __package__)
 
 
-def lower(graph: Graph, name: str, block: int = 64) -> Program:
+BLOCK = 64          # rows per block
+TREE_BLOCK = 256    # rows per block of graphs with tree ensembles
+TREE_OPS = ("TreeEnsemble", "TreeEnsembleRegressor", "TreeEnsembleClassifier")
+
+
+def block_rows(graph: Graph) -> int:
+    """Rows per block: forests walk every tree for a block of rows, so a bigger block loads
+    each tree from memory once for more rows (a 500-tree randomForest whose tables outgrow the
+    caches: 2x faster in double at 256 rows than at 64, measured; no gain past 256)."""
+    return TREE_BLOCK if any(n.op_type in TREE_OPS for n in graph.nodes) else BLOCK
+
+
+def lower(graph: Graph, name: str, block: int | None = None) -> Program:
+    block = block or block_rows(graph)
     ctx = Context(block, graph.opsets)
     values: dict = {}
     b0 = k.Var("b0", "idx")
