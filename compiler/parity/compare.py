@@ -44,7 +44,8 @@ def compare(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray
     g = np.asarray(got, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     both_nan = np.isnan(g) & np.isnan(e)
-    err = np.where(both_nan, 0.0, np.abs(g - e))
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, then infinite unless both are the same infinity
+        err = np.where(both_nan, 0.0, np.abs(g - e))
     err = np.where(np.isnan(err), np.inf, err)
     finite = np.abs(e[np.isfinite(e)])
     scale = max(1.0, float(np.sqrt(np.mean(finite ** 2)))) if finite.size else 1.0
