@@ -113,9 +113,10 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
     from sklearn.utils.validation import check_is_fitted
 
-    from . import sklearn_hist_gradient_boosting, sklearn_precision
+    from . import sklearn_hist_gradient_boosting, sklearn_precision, sklearn_svm_double
 
     sklearn_hist_gradient_boosting.install()
+    sklearn_svm_double.install()
     try:
         check_is_fitted(est)
     except Exception:
@@ -237,8 +238,11 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
     """(proto, precision, why). skl2onnx has no double form of some operators (LinearSVC's
     LinearClassifier): such a model is compiled in float32, and the reason says so."""
     import skl2onnx
+
+    from .sklearn_svm_double import add_functions
     try:
-        proto = skl2onnx.to_onnx(est, initial_types=initial, options=options or None, target_opset=TARGET_OPSET)
+        proto = add_functions(skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                               target_opset=TARGET_OPSET))
         if precision == "float64":
             import onnxruntime as ort  # some double operators have no ONNX Runtime kernel (Imputer)
             ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -297,6 +301,15 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
         def reference(feed):
             x = frame(feed)
             return {"label": est.predict(x).astype(np.int64), "scores": est.transform(x)}
+    elif _is_outlier_detector(final) and len(outs) == 2:
+        rename = {outs[0]: "label", outs[1]: "scores"}
+        outputs = [Column("label", "label", 0, "label"), Column("score", "scores", 0, "value")]
+        task, classes = "classifier", [-1, 1]
+
+        def reference(feed):
+            x = frame(feed)
+            return {"label": est.predict(x).astype(np.int64).reshape(-1, 1),
+                    "scores": est.decision_function(x).reshape(-1, 1)}
     elif hasattr(final, "classes_") and len(outs) == 2:
         rename = {outs[0]: "label", outs[1]: "probabilities"}
         classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
@@ -342,6 +355,12 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
         raise UnsupportedError(f"unexpected outputs {outs} from the conversion of {type(final).__name__}")
     rename_values(proto, rename)
     return proto, Schema(inputs, outputs, task, classes), reference, frame
+
+
+def _is_outlier_detector(est) -> bool:
+    """OneClassSVM: `label` 1 (inlier) or -1 and `score` (decision_function)."""
+    from sklearn.svm import OneClassSVM
+    return isinstance(est, OneClassSVM)
 
 
 def _has(est, attr):

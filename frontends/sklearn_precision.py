@@ -4,8 +4,8 @@ scikit-learn's trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting's
 IsolationForest) cast X to float32 before they compare, so their artifacts read float32
 (numbers parsed as double, then rounded as numpy rounds). Everything else keeps X in float64
 (linear models, naive Bayes, k-NN, MLPs, scalers, PCA, k-means, HistGradientBoosting): their
-artifacts compute in double. SVMs compute in double too, but skl2onnx's SVM operators take
-float32 (ONNX Runtime has no double SVMRegressor): they stay float32, and say so.
+artifacts compute in double. So do SVMs (libsvm computes in double): their double graphs come
+from frontends/sklearn_svm_double.py, as skl2onnx's SVM operators are float32 only.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ FLOAT32_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeCl
                  "GradientBoostingClassifier", "GradientBoostingRegressor", "IsolationForest",
                  "AdaBoostClassifier", "AdaBoostRegressor", "BaggingClassifier", "BaggingRegressor",
                  "RandomTreesEmbedding")
-FLOAT32_CONVERTERS = ("SVC", "SVR", "NuSVC", "NuSVR", "OneClassSVM")
 
 
 def _steps(est):
@@ -62,8 +61,4 @@ def precision(est) -> tuple:
     trees = [n for n in names if n in FLOAT32_TREES]
     if trees:
         return "float32", f"scikit-learn's {trees[0]} casts its input to float32 before comparing"
-    svms = [n for n in names if n in FLOAT32_CONVERTERS]
-    if svms:
-        return "float32", (f"{svms[0]} computes in float64, but the ONNX SVM operators take float32: inputs are "
-                           "rounded to float32 (the parity report shows the cost)")
     return "float64", "scikit-learn computes this model in float64"

@@ -34,9 +34,12 @@ def tvm():
 
 
 def prepare(proto: onnx.ModelProto) -> tuple:
-    """The graph in the ops TVM's ONNX importer knows: recurrent layers unrolled, ai.onnx.ml
-    ops lowered to tensor ops. Returns (model, {output: [class label strings]}) where the
-    lowering turned string class labels into class indices."""
+    """The graph in the ops TVM's ONNX importer knows: model-local functions inlined, recurrent
+    layers unrolled, ai.onnx.ml ops lowered to tensor ops. Returns (model, {output: [class label
+    strings]}) where the lowering turned string class labels into class indices."""
+    if proto.functions:  # model-local functions (libsvm's coupling): TVM imports their bodies
+        import onnx.inliner
+        proto = onnx.inliner.inline_local_functions(proto)
     ops = {n.op_type for n in proto.graph.node}
     if ops & {"LSTM", "GRU", "RNN"}:
         from ..passes import unroll_rnn

@@ -63,6 +63,8 @@ REGISTRY = {
     ("ai.onnx.ml", "TreeEnsembleRegressor"): "tree_ensemble_regressor",
     ("ai.onnx.ml", "TreeEnsembleClassifier"): "tree_ensemble_classifier",
     ("ai.onnx.ml", "TreeEnsemble"): "tree_ensemble",
+    # modelport's ONNX functions (model-local; their bodies are standard ops)
+    ("modelport.libsvm", "MulticlassProbability"): "multiclass_probability",
 }
 
 

@@ -1,6 +1,7 @@
-"""Shared by SVMClassifier and SVMRegressor: the kernel between a row and every support vector.
+"""Shared by SVMClassifier, SVMRegressor and MulticlassProbability: the kernel between a row and
+every support vector, and libsvm's coupling of pairwise probabilities into class probabilities.
 
-As ONNX Runtime's SVMCommon (svmclassifier.h): LINEAR x.v, POLY (gamma x.v + coef0)^degree,
+Kernels as ONNX Runtime's SVMCommon (svmclassifier.h): LINEAR x.v, POLY (gamma x.v + coef0)^degree,
 RBF exp(-gamma |x - v|^2), SIGMOID tanh(gamma x.v + coef0); evaluated in double.
 """
 from __future__ import annotations
@@ -65,3 +66,55 @@ def kernel_values(ctx, x, r, vectors: k.Buf, n_vectors, nf: int, kind, gamma, co
         pre, e = power(ctx, t, degree)
         return body + pre + [k.Store(out, out_base + v, e)]
     return [ctx.loop(n_vectors, one, "v")]
+
+
+ORT_ITERATIONS = 100  # ONNX Runtime's cap on the coupling; libsvm's is max(100, classes)
+
+
+def multiclass_probability(ctx, r, rr: k.Buf, pr: k.Buf, C: int, iterations: int) -> list:
+    """Statements: pr[r * C + i] = libsvm's multiclass_probability (method 2 of Wu, Lin and Weng,
+    svm.cpp) of row r's pairwise probabilities rr[r * C * C + i * C + j], in double and in
+    libsvm's order of operations: at most `iterations` sweeps, stopping once every
+    |(Qp)_t - pQp| is under 0.005 / C."""
+    f = lambda v: k.Const(float(v), "f64")  # noqa: E731
+    CC = C * C
+    Q = ctx.scratch_buf("q", "f64", CC)
+    Qp = ctx.scratch_buf("qp", "f64", C)
+    rb, qb, cb = r * CC, r * CC, r * C
+    at = lambda buf, base, i, j: buf[base + i * C + j]  # noqa: E731
+    stmts = [ctx.loop(CC, lambda i: k.Store(Q, qb + i, f(0.0)), "i")]
+
+    def init(i):
+        return [
+            k.Store(pr, cb + i, f(1.0 / C)),
+            ctx.loop(C, lambda j: k.If(k.ne(j, i), [
+                k.Store(Q, qb + i * C + i, at(Q, qb, i, i) + at(rr, rb, j, i) * at(rr, rb, j, i)),
+                k.Store(Q, qb + i * C + j, k.Select(j < i, at(Q, qb, j, i), -(at(rr, rb, j, i) * at(rr, rb, i, j))))]),
+                "j"),
+        ]
+    stmts.append(ctx.loop(C, init, "i"))
+    done, pqp, err, diff = ctx.var("done", "bool"), ctx.var("pqp", "f64"), ctx.var("err", "f64"), ctx.var("diff", "f64")
+    eps = f(0.005 / C)
+
+    def step(t):
+        return [
+            k.Let(diff, (-Qp[cb + t] + pqp) / at(Q, qb, t, t)),
+            k.Store(pr, cb + t, pr[cb + t] + diff),
+            k.Assign(pqp, (pqp + diff * (diff * at(Q, qb, t, t) + f(2.0) * Qp[cb + t]))
+                     / (f(1.0) + diff) / (f(1.0) + diff)),
+            ctx.loop(C, lambda j: [
+                k.Store(Qp, cb + j, (Qp[cb + j] + diff * at(Q, qb, t, j)) / (f(1.0) + diff)),
+                k.Store(pr, cb + j, pr[cb + j] / (f(1.0) + diff))], "j"),
+        ]
+    iteration = k.If(k.lnot(done), [
+        k.Assign(pqp, f(0.0)),
+        ctx.loop(C, lambda t: [
+            k.Store(Qp, cb + t, f(0.0)),
+            ctx.loop(C, lambda j: k.Store(Qp, cb + t, Qp[cb + t] + at(Q, qb, t, j) * pr[cb + j]), "j"),
+            k.Assign(pqp, pqp + pr[cb + t] * Qp[cb + t])], "t"),
+        k.Assign(err, f(0.0)),
+        ctx.loop(C, lambda t: k.Assign(err, k.maximum(err, k.call("abs", Qp[cb + t] - pqp))), "t"),
+        k.If(err < eps, [k.Assign(done, k.Const(True, "bool"))], [ctx.loop(C, step, "t")]),
+    ])
+    return stmts + [k.Let(done, k.Const(False, "bool")), k.Let(pqp, f(0.0)), k.Let(err, f(0.0)),
+                    ctx.loop(iterations, lambda _: [iteration], "it")]

@@ -151,10 +151,8 @@ def _probabilities(ctx, r, ps, P, C, pairs, prob_a, prob_b, post, z):
     pj = ctx.table("pj", [p[1] for p in pairs], "i32")
     CC = C * C
     rr = ctx.scratch_buf("rpair", "f64", CC)
-    Q = ctx.scratch_buf("q", "f64", CC)
-    Qp = ctx.scratch_buf("qp", "f64", C)
     pr = ctx.scratch_buf("prob", "f64", C)
-    rb, qb, cb = r * CC, r * CC, r * C
+    rb, cb = r * CC, r * C
     stmts = [ctx.loop(CC, lambda i: k.Store(rr, rb + i, f(0.0)), "i")]
 
     def pair(p):
@@ -167,43 +165,7 @@ def _probabilities(ctx, r, ps, P, C, pairs, prob_a, prob_b, post, z):
             k.Store(rr, rb + j * C + i, f(1.0) - v),
         ]
     stmts.append(ctx.loop(P, pair, "p"))
-    at = lambda buf, base, i, j: buf[base + i * C + j]  # noqa: E731
-    stmts.append(ctx.loop(CC, lambda i: k.Store(Q, qb + i, f(0.0)), "i"))
-
-    def init(i):
-        return [
-            k.Store(pr, cb + i, f(1.0 / C)),
-            ctx.loop(C, lambda j: k.If(k.ne(j, i), [
-                k.Store(Q, qb + i * C + i, at(Q, qb, i, i) + at(rr, rb, j, i) * at(rr, rb, j, i)),
-                k.Store(Q, qb + i * C + j, k.Select(j < i, at(Q, qb, j, i), -(at(rr, rb, j, i) * at(rr, rb, i, j))))]),
-                "j"),
-        ]
-    stmts.append(ctx.loop(C, init, "i"))
-    done, pqp, err, diff = ctx.var("done", "bool"), ctx.var("pqp", "f64"), ctx.var("err", "f64"), ctx.var("diff", "f64")
-    eps = f(0.005 / C)
-
-    def step(t):
-        return [
-            k.Let(diff, (-Qp[cb + t] + pqp) / at(Q, qb, t, t)),
-            k.Store(pr, cb + t, pr[cb + t] + diff),
-            k.Assign(pqp, (pqp + diff * (diff * at(Q, qb, t, t) + f(2.0) * Qp[cb + t]))
-                     / (f(1.0) + diff) / (f(1.0) + diff)),
-            ctx.loop(C, lambda j: [
-                k.Store(Qp, cb + j, (Qp[cb + j] + diff * at(Q, qb, t, j)) / (f(1.0) + diff)),
-                k.Store(pr, cb + j, pr[cb + j] / (f(1.0) + diff))], "j"),
-        ]
-    iteration = k.If(k.lnot(done), [
-        k.Assign(pqp, f(0.0)),
-        ctx.loop(C, lambda t: [
-            k.Store(Qp, cb + t, f(0.0)),
-            ctx.loop(C, lambda j: k.Store(Qp, cb + t, Qp[cb + t] + at(Q, qb, t, j) * pr[cb + j]), "j"),
-            k.Assign(pqp, pqp + pr[cb + t] * Qp[cb + t])], "t"),
-        k.Assign(err, f(0.0)),
-        ctx.loop(C, lambda t: k.Assign(err, k.maximum(err, k.call("abs", Qp[cb + t] - pqp))), "t"),
-        k.If(err < eps, [k.Assign(done, k.Const(True, "bool"))], [ctx.loop(C, step, "t")]),
-    ])
-    stmts += [k.Let(done, k.Const(False, "bool")), k.Let(pqp, f(0.0)), k.Let(err, f(0.0)),
-              ctx.loop(100, lambda _: [iteration], "it")]
+    stmts += _svm.multiclass_probability(ctx, r, rr, pr, C, _svm.ORT_ITERATIONS)
     stmts += _scores.transform(ctx, pr, cb, C, post)
     stmts.append(ctx.loop(C, lambda c: z.put(r, c, k.Cast(pr[cb + c], z.dtype)), "c"))
     return stmts

@@ -40,7 +40,7 @@ def value_output(g: Graph, value: str, name: str, width: int = 1, kind: str = "v
 
 
 def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probability",
-                       label_from: str | None = None, float32: bool = False) -> list:
+                       label_from: str | None = None) -> list:
     """Outputs `label` (the class name, a string; the first class with the highest score, or
     the argmax of `label_from` when given) and `probabilities` [N, K] as columns
     `prob_<class>` (or `score_<class>` when kind is "value")."""
@@ -52,10 +52,7 @@ def classifier_outputs(g: Graph, scores: str, classes: list, kind: str = "probab
     label = g.op("Gather", names, idx, axis=0)
     label = g.op("Reshape", label, g.const(np.array([-1, 1], dtype=np.int64), np.int64))
     g.output(label, "label", STRING, 1)
-    if float32:  # computed by a float-only operator: the output says so
-        g.output(g.to_float(scores), "probabilities", FLOAT, len(classes))
-    else:
-        g.output(g.to_number(scores), "probabilities", g.number, len(classes))
+    g.output(g.to_number(scores), "probabilities", g.number, len(classes))
     prefix = "prob" if kind == "probability" else "score"
     return [Column("label", "label", 0, "label")] + [
         Column(f"{prefix}_{c}", "probabilities", i, kind) for i, c in enumerate(classes)]

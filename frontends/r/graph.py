@@ -8,6 +8,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from modelport.passes.ml_to_tensor import _svm_probability
+
 OPSETS = {"": 18, "ai.onnx.ml": 3}
 DOUBLE, FLOAT, STRING, INT64, BOOL = TensorProto.DOUBLE, TensorProto.FLOAT, TensorProto.STRING, \
     TensorProto.INT64, TensorProto.BOOL
@@ -88,6 +90,13 @@ class Graph:
         y = self.matmul(x, self.const(w.reshape(len(w), -1)))
         return self.add(y, self.const(np.asarray(bias, dtype=np.float64).reshape(1, -1)))
 
+    def splice(self, builder) -> None:
+        """Take in what a compiler Builder (modelport.passes.ml_to_tensor._builder) built on
+        this graph's values, e.g. libsvm's probability coupling, which is written once there.
+        Its names (ml2t_*) never collide with this graph's."""
+        self.nodes += builder.nodes
+        self.inits += builder.initializers
+
     def output(self, value, name: str, elem: int, width: int):
         self.nodes.append(helper.make_node("Identity", [value], [name], name=self.fresh("n")))
         self.outputs.append(helper.make_tensor_value_info(name, elem, ["N", width]))
@@ -107,5 +116,6 @@ class Graph:
         opsets = [helper.make_opsetid(d, v) for d, v in versions.items() if d == "" or d in used]
         proto = helper.make_model(graph, opset_imports=opsets, producer_name="modelport-r")
         proto.ir_version = 8
+        _svm_probability.add_functions(proto)  # the functions spliced nodes call (svm)
         onnx.checker.check_model(proto)
         return proto

@@ -16,9 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from modelport.errors import UnsupportedError
+from modelport.passes.ml_to_tensor import _svm_probability
+from modelport.passes.ml_to_tensor._builder import Builder
 
 from . import bridge
 from .converted import Converted, classifier_outputs, value_output
+from .graph import OPSETS
 from .terms import Frame
 
 KERNELS = {0: "LINEAR", 1: "POLY", 2: "RBF", 3: "SIGMOID"}
@@ -168,7 +171,7 @@ def convert(fit, g) -> Converted:
         def reference(df):
             return {"prediction": np.asarray(predict(df)["value"], dtype=np.float64).reshape(-1, 1)}
         return Converted(frame, outputs, "regressor", reference, description=desc)
-    return _classifier(g, frame, x, kv, m, coefs, rho, prob, predict, desc, kind, (gamma, coef0, degree))
+    return _classifier(g, frame, kv, m, coefs, rho, prob, predict, desc)
 
 
 def _one_class(g, dec):
@@ -177,7 +180,7 @@ def _one_class(g, dec):
     return classifier_outputs(g, g.concat([g.op("Neg", dec), dec]), ["FALSE", "TRUE"], kind="value")
 
 
-def _classifier(g, frame, x, kv, m, coefs, rho, prob, predict, desc, kind, params):
+def _classifier(g, frame, kv, m, coefs, rho, prob, predict, desc):
     order = [int(v) - 1 for v in bridge.ints(m["labels"])]  # libsvm's class order, as indices into levels
     # classes without training rows are unknown to libsvm (and to predict()): leave them out
     present = sorted(order)
@@ -206,11 +209,9 @@ def _classifier(g, frame, x, kv, m, coefs, rho, prob, predict, desc, kind, param
     decide = g.add(votes, g.const(-rank[None, :] / (C + 1)))
     pair_names = [f"{levels[order[i]]}/{levels[order[j]]}" for i, j in pairs]
     if prob:
-        probs = _probabilities(g, x, dec, m, coefs, rho, n_sv, kind, params)
+        probs = _probabilities(g, dec, m, C)
         back = [order.index(c) for c in range(len(levels))]  # libsvm's columns to levels order
-        # More than two classes: libsvm's coupling runs in ONNX's SVMClassifier, in float32.
-        outputs = classifier_outputs(g, g.columns(probs, back), levels, label_from=decide,
-                                     float32=len(levels) > 2)
+        outputs = classifier_outputs(g, g.columns(probs, back), levels, label_from=decide)
     else:
         outputs = classifier_outputs(g, votes, levels, kind="value", label_from=decide)
     outputs += value_output(g, dec, "decision", len(pairs), names=pair_names)
@@ -228,24 +229,16 @@ def _classifier(g, frame, x, kv, m, coefs, rho, prob, predict, desc, kind, param
     return Converted(frame, outputs, "classifier", reference, list(levels), desc)
 
 
-def _probabilities(g, x, dec, m, coefs, rho, n_sv, kind, params):
-    """libsvm's probabilities in libsvm's class order, [N, C] double: Platt-scaled pairwise
-    probabilities (at least 1e-7 from 0 and 1), for more than two classes coupled by
-    multiclass_probability, which ai.onnx.ml SVMClassifier implements."""
-    gamma, coef0, degree = params
-    sv = np.asarray(m["sv"], dtype=np.float64)
-    C = len(n_sv)
+def _probabilities(g, dec, m, C):
+    """libsvm's probabilities in libsvm's class order, [N, C] double (svm_predict_probability):
+    each pair's Platt sigmoid, at least 1e-7 from 0 and 1; with two classes the one pair's as it
+    is, with more coupled by multiclass_probability, all in double as libsvm computes them."""
     a, b = (np.asarray(m[k], dtype=np.float64).reshape(-1) for k in ("probA", "probB"))
-    if C == 2:
-        # libsvm takes the one pair's probability as it is: 1 / (1 + exp(A dec + B))
-        fapb = g.add(g.mul(dec, g.const(a[None, :1])), g.const(b[None, :1]))
-        p = g.op("Sigmoid", g.op("Neg", fapb))
-        p = g.op("Min", g.op("Max", p, g.const(np.array([[1e-7]]))), g.const(np.array([[1 - 1e-7]])))
-        return g.concat([p, g.sub(g.const(np.array([[1.0]])), p)])
-    _, probs = g.op("SVMClassifier", x, n_out=2, domain="ai.onnx.ml",
-                    classlabels_ints=list(range(C)), vectors_per_class=list(n_sv),
-                    support_vectors=sv.reshape(-1).tolist(), coefficients=coefs.T.reshape(-1).tolist(),
-                    rho=(-rho).tolist(), kernel_type=kind, kernel_params=[gamma, coef0, degree],
-                    prob_a=a.tolist(), prob_b=b.tolist(),
-                    post_transform="NONE")
-    return g.to_double(probs)
+    nodes = Builder(set(), OPSETS[""])
+    r_pairs = _svm_probability.pair_probability(nodes, dec, a, b, np.float64)
+    if C == 2:  # libsvm takes the one pair's probability as it is
+        probs = nodes.op("Concat", r_pairs, nodes.op("Sub", nodes.const(np.ones((1, 1))), r_pairs), axis=1)
+    else:
+        probs = _svm_probability.function_node(nodes, r_pairs, C)
+    g.splice(nodes)
+    return probs

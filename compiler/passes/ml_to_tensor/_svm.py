@@ -1,10 +1,12 @@
-"""Shared by SVMClassifier and SVMRegressor: the kernel between each row and each support vector.
+"""Shared by SVMClassifier and SVMRegressor (and scikit-learn's double SVMs,
+frontends/sklearn_svm_double.py): the kernel between each row and each support vector.
 
 As ONNX Runtime's SVMCommon (svmclassifier.h): LINEAR x.v, POLY (gamma x.v + coef0)^degree,
 RBF exp(-gamma |x - v|^2), SIGMOID tanh(gamma x.v + coef0). ONNX Runtime converts the input to
 float32 and evaluates in float32; this evaluates in float64 from the same float32 input, which
-stays within float32 rounding of it. |x - v|^2 is expanded to |x|^2 - 2 x.v + |v|^2 to keep
-memory at [N, vectors] (in float64 the cancellation costs ~1e-16 |x|^2, far below float32's).
+stays within float32 rounding of it (the double SVMs pass their double input, as libsvm).
+|x - v|^2 is expanded to |x|^2 - 2 x.v + |v|^2 to keep memory at [N, vectors] (in float64 the
+cancellation costs ~1e-16 gamma (|x|^2 + |v|^2) relative in K(x, v), far below float32's).
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def input64(b: Builder, x: Value) -> str:
 
 
 def kernel(b: Builder, x64: str, vectors: np.ndarray, kind: str, gamma: float, coef0: float, degree: float) -> str:
-    """[N, V] float64: K(x, v) for every row and support vector (vectors: [V, F] float32)."""
+    """[N, V] float64: K(x, v) for every row and support vector (vectors: [V, F], float32 or float64)."""
     v64 = vectors.astype(np.float64)
     dot = b.op("MatMul", x64, b.const(v64.T, hint="support_vectors"))
     f = lambda v: b.const(np.float64(v))  # noqa: E731

@@ -1,6 +1,8 @@
 """glmnet, cv.glmnet, e1071::svm, nnet, MASS::lda, kmeans and prcomp from R, checked against
 R's predict() on the rows of R's own datasets. The main variant of each class runs every
 target; further variants run ONNX Runtime only (the same ops, to keep the file fast)."""
+import json
+
 import pytest
 
 import modelport
@@ -62,6 +64,11 @@ def test_svm_radial_probabilities_three_classes(tmp_path):
     m = fit_and_check("svm(Species ~ ., data = d_ir, probability = TRUE, cost = 4)", "iris", tmp_path)
     assert [c["name"] for c in m["schema"]["outputs"]][:4] == ["label", "prob_setosa", "prob_versicolor",
                                                               "prob_virginica"]
+    # libsvm's coupling in double, as R computes it: compared within 1e-9
+    assert m["precision"]["model"] == "float64" and m["precision"]["outputs"]["probabilities"] == "float64"
+    checks = json.loads((tmp_path / "out" / "parity.json").read_text())["checks"]
+    assert {c["precision"] for c in checks} == {"float64"}
+    assert "modelport.libsvm:MulticlassProbability" in m["onnx"]["ops"]
 
 
 def test_svm_linear_two_classes_factors_probabilities(tmp_path):
