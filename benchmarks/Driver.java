@@ -4,13 +4,15 @@
 //
 // Calls the generated class CLASS through method handles (looked up by reflection, held in
 // static finals so that the JIT inlines them like direct calls): predict(float[][]) and
-// predictRow(float[]) (path "predict"), and run(Object[], Object[], int) over flat arrays
-// (path "run"). OUT_SPEC lists the output tensors as dtype:size (f32, f64, i64, str), e.g.
+// predictRow(float[]) on the rows rounded to float32 (path "predict"), predict(double[][]) and
+// predictRow(double[]) on the rows as given (path "predict64"), and run(Object[], Object[], int)
+// over flat arrays (path "run"). DATA holds the N_ROWS x N_FEATURES rows as float64. OUT_SPEC lists the output tensors as dtype:size (f32, f64, i64, str), e.g.
 // "f32:1" or "i64:1,f32:2"; "-" disables the run path. IN_SPEC and TENSORS give typed
 // input tensors for the run path (String[] for str), and DATA may then be "-" (no
 // predict path: models with string columns have none), as in benchmarks/driver.cpp. The
 // command protocol on stdin and stdout is the one of benchmarks/driver.cpp ("ready N_OUT
-// run|- predict|-"), except that batch CPU times are the calling thread's.
+// run|- predict|- predict64|-", outputs of "check" as float64), except that batch CPU times
+// are the calling thread's.
 import java.io.BufferedReader;
 import java.io.DataOutputStream;
 import java.io.FileOutputStream;
@@ -33,21 +35,27 @@ import java.util.List;
 public final class Driver {
     private static final MethodHandle PREDICT;
     private static final MethodHandle PREDICT_ROW;
+    private static final MethodHandle PREDICT64;
+    private static final MethodHandle PREDICT64_ROW;
     private static final MethodHandle RUN;
 
     static {
         try {
             Class<?> c = Class.forName(System.getProperty("bench.class"));
             MethodHandles.Lookup l = MethodHandles.publicLookup();
-            MethodHandle predict = null, predictRow = null;
+            MethodHandle predict = null, predictRow = null, predict64 = null, predict64Row = null;
             try {
                 predict = l.findStatic(c, "predict", MethodType.methodType(float[][].class, float[][].class));
                 predictRow = l.findStatic(c, "predictRow", MethodType.methodType(float[].class, float[].class));
+                predict64 = l.findStatic(c, "predict", MethodType.methodType(double[][].class, double[][].class));
+                predict64Row = l.findStatic(c, "predictRow", MethodType.methodType(double[].class, double[].class));
             } catch (NoSuchMethodException e) {
                 // Models with string columns have only run(); DATA must then be "-".
             }
             PREDICT = predict;
             PREDICT_ROW = predictRow;
+            PREDICT64 = predict64;
+            PREDICT64_ROW = predict64Row;
             RUN = l.findStatic(c, "run", MethodType.methodType(void.class, Object[].class, Object[].class, int.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -61,9 +69,12 @@ public final class Driver {
 
     static volatile float sink;
 
+    static final int PREDICT_PATH = 0, PREDICT64_PATH = 1, RUN_PATH = 2;
+
     int nRows, nFeat, nOut;
-    boolean hasPredict;   // the predict path (DATA given)
-    float[][] rows;       // one array per row: predict / predictRow
+    boolean hasPredict;   // the predict paths (DATA given)
+    float[][] rows;       // one array per row, rounded to float32: predict / predictRow
+    double[][] rows64;    // one array per row, as given: predict(double[][]) / predictRow(double[])
     float[] flat;         // all rows, row-major: run
     Object[] typedIns;    // typed input tensors, all rows: run (null: flat)
     int[] inSize;
@@ -75,6 +86,7 @@ public final class Driver {
     Object[] oneOut;      // one-row output arrays of the run path
     float[] oneRow;
     float[][] batchOut;
+    double[][] batchOut64;
 
     static float[][] predict(float[][] rows) {
         try {
@@ -100,6 +112,42 @@ public final class Driver {
         }
     }
 
+    static double[][] predict64(double[][] rows) {
+        try {
+            return (double[][]) PREDICT64.invokeExact(rows);
+        } catch (Throwable t) {
+            throw new RuntimeException(t);
+        }
+    }
+
+    static double[] predict64Row(double[] row) {
+        try {
+            return (double[]) PREDICT64_ROW.invokeExact(row);
+        } catch (Throwable t) {
+            throw new RuntimeException(t);
+        }
+    }
+
+    static int path(String name) {
+        switch (name) {
+            case "predict": return PREDICT_PATH;
+            case "predict64": return PREDICT64_PATH;
+            case "run": return RUN_PATH;
+            default: throw new IllegalArgumentException("unknown path " + name);
+        }
+    }
+
+    /** The paths this class and these arguments have, in check order. */
+    int[] paths() {
+        List<Integer> out = new ArrayList<>();
+        if (hasPredict) out.add(PREDICT_PATH);
+        if (hasPredict && PREDICT64 != null) out.add(PREDICT64_PATH);
+        if (outType != null) out.add(RUN_PATH);
+        int[] a = new int[out.size()];
+        for (int i = 0; i < a.length; i++) a[i] = out.get(i);
+        return a;
+    }
+
     static Object alloc(char t, int n) {
         return t == 'f' ? new float[n] : t == 'd' ? (Object) new double[n] : t == 's' ? (Object) new String[n]
             : new long[n];
@@ -115,12 +163,12 @@ public final class Driver {
         }
     }
 
-    float runValue(Object[] outs, int tensor, int idx) {
+    double runValue(Object[] outs, int tensor, int idx) {
         Object a = outs[tensor];
         if (a instanceof float[]) return ((float[]) a)[idx];
-        if (a instanceof double[]) return (float) ((double[]) a)[idx];
-        if (a instanceof String[]) return Float.NaN;
-        return (float) ((long[]) a)[idx];
+        if (a instanceof double[]) return ((double[]) a)[idx];
+        if (a instanceof String[]) return Double.NaN;
+        return (double) ((long[]) a)[idx];
     }
 
     /** IN_SPEC's tensors from TENSORS (see benchmarks/driver.cpp), and their one-row arrays. */
@@ -154,10 +202,13 @@ public final class Driver {
         if (buf.hasRemaining()) throw new IllegalArgumentException(file + " is longer than IN_SPEC says");
     }
 
-    void batch(boolean useRun) {
-        if (useRun) {
+    void batch(int path) {
+        if (path == RUN_PATH) {
             run(typedIns != null ? typedIns : new Object[] {flat}, runOuts, nRows);
-            sink = runValue(runOuts, 0, 0);
+            sink = (float) runValue(runOuts, 0, 0);
+        } else if (path == PREDICT64_PATH) {
+            batchOut64 = predict64(rows64);
+            sink = (float) batchOut64[0][0];
         } else {
             batchOut = predict(rows);
             sink = batchOut[0][0];
@@ -165,7 +216,8 @@ public final class Driver {
     }
 
     /** One row through the chosen path: what a service does per request. */
-    float single(boolean useRun, int r) {
+    double single(int path, int r) {
+        boolean useRun = path == RUN_PATH;
         if (useRun && typedIns != null) {
             // A service gets one row: one-row arrays of each tensor.
             for (int i = 0; i < typedIns.length; i++)
@@ -179,30 +231,34 @@ public final class Driver {
             run(oneIn, oneOut, 1);
             return runValue(oneOut, 0, 0);
         }
+        if (path == PREDICT64_PATH) return predict64Row(rows64[r])[0];
         return predictRow(rows[r])[0];
     }
 
-    long singleGroup(boolean useRun, int[] row, int group) {
-        float acc = 0;
+    long singleGroup(int path, int[] row, int group) {
+        double acc = 0;
         long t0 = System.nanoTime();
         for (int g = 0; g < group; g++) {
-            acc += single(useRun, row[0]);
+            acc += single(path, row[0]);
             if (++row[0] == nRows) row[0] = 0;
         }
         long t1 = System.nanoTime();
-        sink = acc;
+        sink = (float) acc;
         return t1 - t0;
     }
 
     void check(String file, int nSingle) throws IOException {
         try (DataOutputStream o = new DataOutputStream(new BufferedOutputStream(new FileOutputStream(file)))) {
-            ByteBuffer bb = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-            List<float[]> res = new ArrayList<>();
+            ByteBuffer bb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            List<double[]> res = new ArrayList<>();
             StringBuilder strs = new StringBuilder();
             if (hasPredict) {
-                float[][] all = predict(rows);
-                for (float[] r : all) res.add(r);
-                for (int r = 0; r < nSingle; r++) res.add(predictRow(rows[r]));
+                for (float[] r : predict(rows)) res.add(widen(r));
+                for (int r = 0; r < nSingle; r++) res.add(widen(predictRow(rows[r])));
+            }
+            if (hasPredict && PREDICT64 != null) {
+                for (double[] r : predict64(rows64)) res.add(r);
+                for (int r = 0; r < nSingle; r++) res.add(predict64Row(rows64[r]));
             }
             if (outType != null) {
                 for (int pass = 0; pass < 2; pass++) {
@@ -221,7 +277,7 @@ public final class Driver {
                         }
                         int count = pass == 0 ? nRows : 1;
                         for (int r = 0; r < count; r++) {
-                            float[] v = new float[nOut];
+                            double[] v = new double[nOut];
                             int k = 0;
                             for (int t = 0; t < outType.length; t++)
                                 for (int j = 0; j < outSize[t]; j++) {
@@ -234,15 +290,21 @@ public final class Driver {
                     }
                 }
             }
-            for (float[] r : res) {
-                for (float v : r) {
+            for (double[] r : res) {
+                for (double v : r) {
                     bb.clear();
-                    bb.putFloat(v);
+                    bb.putDouble(v);
                     o.write(bb.array());
                 }
             }
             if (strs.length() > 0) Files.write(Paths.get(file + ".str"), strs.toString().getBytes(StandardCharsets.UTF_8));
         }
+    }
+
+    static double[] widen(float[] a) {
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) out[i] = a[i];
+        return out;
     }
 
     public static void main(String[] args) throws Exception {
@@ -264,10 +326,16 @@ public final class Driver {
         }
         if (d.hasPredict) {
             ByteBuffer buf = ByteBuffer.wrap(Files.readAllBytes(Paths.get(args[0]))).order(ByteOrder.LITTLE_ENDIAN);
-            d.flat = new float[d.nRows * d.nFeat];
-            buf.asFloatBuffer().get(d.flat);
+            double[] flat64 = new double[d.nRows * d.nFeat];
+            buf.asDoubleBuffer().get(flat64);
+            d.flat = new float[flat64.length];
+            for (int i = 0; i < flat64.length; i++) d.flat[i] = (float) flat64[i];
             d.rows = new float[d.nRows][d.nFeat];
-            for (int r = 0; r < d.nRows; r++) System.arraycopy(d.flat, r * d.nFeat, d.rows[r], 0, d.nFeat);
+            d.rows64 = new double[d.nRows][d.nFeat];
+            for (int r = 0; r < d.nRows; r++) {
+                System.arraycopy(d.flat, r * d.nFeat, d.rows[r], 0, d.nFeat);
+                System.arraycopy(flat64, r * d.nFeat, d.rows64[r], 0, d.nFeat);
+            }
             d.oneRow = new float[d.nFeat];
             d.nOut = predictRow(d.rows[0]).length;
         }
@@ -291,7 +359,8 @@ public final class Driver {
             if (total != d.nOut) d.outType = null;
         }
         System.out.println("ready " + d.nOut + " " + (d.outType != null ? "run" : "-") + " "
-            + (d.hasPredict ? "predict" : "-"));
+            + (d.hasPredict ? "predict" : "-") + " " + (d.hasPredict && PREDICT64 != null ? "predict64" : "-"));
+        int[] paths = d.paths();
         System.out.flush();
 
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
@@ -310,33 +379,33 @@ public final class Driver {
                     long end = System.nanoTime() + Long.parseLong(a[1]) * 1_000_000L;
                     int[] row = {0};
                     while (System.nanoTime() < end) {
-                        for (int p = d.hasPredict ? 0 : 1; p < (d.outType != null ? 2 : 1); p++) {
-                            d.batch(p == 1);
-                            d.singleGroup(p == 1, row, 2000);
+                        for (int p : paths) {
+                            d.batch(p);
+                            d.singleGroup(p, row, 2000);
                         }
                     }
                     out.append("ok");
                     break;
                 }
                 case "batch": {
-                    boolean useRun = a[1].equals("run");
+                    int p = path(a[1]);
                     int reps = Integer.parseInt(a[2]);
                     for (int i = 0; i < reps; i++) {
                         long c0 = THREADS.getCurrentThreadCpuTime(), t0 = System.nanoTime();
-                        d.batch(useRun);
+                        d.batch(p);
                         long t1 = System.nanoTime(), c1 = THREADS.getCurrentThreadCpuTime();
                         out.append(i > 0 ? " " : "").append(t1 - t0).append(',').append(c1 - c0);
                     }
                     break;
                 }
                 case "single": {
-                    boolean useRun = a[1].equals("run");
+                    int p = path(a[1]);
                     int group = Integer.parseInt(a[2]);
                     int maxGroups = Integer.parseInt(a[3]);
                     long end = System.nanoTime() + Long.parseLong(a[4]) * 1_000_000L;
                     int[] row = {0};
                     for (int g = 0; g < maxGroups && (g < 3 || System.nanoTime() < end); g++)
-                        out.append(g > 0 ? " " : "").append(d.singleGroup(useRun, row, group));
+                        out.append(g > 0 ? " " : "").append(d.singleGroup(p, row, group));
                     break;
                 }
                 default:

@@ -2,9 +2,10 @@
 //
 //   driver LIB NAME DATA N_ROWS N_FEATURES OUT_SPEC [IN_SPEC TENSORS]
 //
-// Loads LIB with dlopen and calls NAME_predict (the generated C ABI) and, as a call-path
+// Loads LIB with dlopen and calls NAME_predict (the generated float C ABI, on the rows rounded
+// to float32), NAME_predict_f64 (the double C ABI, when the library has it) and, as a call-path
 // diagnostic, NAME::Model::run (the type-erased kernel entry point, found by its mangled
-// name) on the N_ROWS x N_FEATURES float32 rows in DATA. OUT_SPEC lists the model's output
+// name) on the N_ROWS x N_FEATURES float64 rows in DATA. OUT_SPEC lists the model's output
 // tensors as dtype:size (f32, f64, i64, str), e.g. "f32:1" or "i64:1,f32:2"; "-" disables
 // the Model::run path.
 //
@@ -15,12 +16,12 @@
 // per tensor, at the call's first row; std::string for str) instead of DATA. DATA may be
 // "-" when the model has no float-row C ABI (string inputs or outputs): only the run path.
 //
-// The answer to start-up is "ready N_OUT run|- abi|-" (the paths there are). Commands come
-// one per line on stdin, answers one line on stdout:
+// The answer to start-up is "ready N_OUT run|- abi|- abi64|-" (the paths there are). Commands
+// come one per line on stdin, answers one line on stdout:
 //
 //   check FILE N_SINGLE      batch outputs of every row, then single-row outputs of the
-//                            first N_SINGLE rows, as float32 to FILE (both paths: abi
-//                            first when there, then run when enabled); values of str
+//                            first N_SINGLE rows, as float64 to FILE (every path: abi and
+//                            abi64 first when there, then run when enabled); values of str
 //                            outputs are NaN there and go, one per line in the same order,
 //                            to FILE.str                              -> "ok"
 //   warm MS                  batch and single-row calls for MS milliseconds -> "ok"
@@ -34,7 +35,7 @@
 //                            end; the position carries over between commands)
 //                                                 -> WALL_NS,CPU_NS per rep (for all K calls)
 //   quit
-// PATH is "abi" or "run".
+// PATH is "abi", "abi64" or "run".
 #include <dlfcn.h>
 #include <time.h>
 
@@ -51,6 +52,7 @@
 namespace {
 
 using PredictFn = int (*)(const float*, int64_t, float*);
+using Predict64Fn = int (*)(const double*, int64_t, double*);
 using CountFn = int64_t (*)();
 using RunFn = void (*)(const void* const*, void* const*, int64_t);
 
@@ -126,12 +128,24 @@ void read_exact(FILE* f, T* dst, size_t n, const std::string& what) {
 // A sink the optimizer cannot see through, so that no call is dropped.
 volatile float g_sink;
 
+enum Path { ABI, ABI64, RUN };
+
+Path parse_path(const std::string& p) {
+  if (p == "abi") return ABI;
+  if (p == "abi64") return ABI64;
+  if (p == "run") return RUN;
+  die("unknown path " + p);
+}
+
 struct Bench {
   PredictFn predict = nullptr;
+  Predict64Fn predict64 = nullptr;
   RunFn run = nullptr;
   int64_t n_rows = 0, n_feat = 0, n_out = 0;
-  std::vector<float> x;
-  std::vector<float> y;  // n_rows * n_out (abi path)
+  std::vector<double> x64;  // the rows as given
+  std::vector<float> x;     // the rows rounded to float32 (abi path, and run without typed inputs)
+  std::vector<float> y;     // n_rows * n_out (abi path)
+  std::vector<double> y64;  // n_rows * n_out (abi64 path)
   std::vector<OutTensor> outs;
   std::vector<InTensor> ins;  // typed inputs of the run path; empty: the rows of x
   const void* in_buf[kMaxTensors];  // their pointers for one call
@@ -182,9 +196,11 @@ struct Bench {
   }
 
   // Rows [r0, r0 + n) through the chosen path; outputs of the run path stay in its buffers.
-  void call(bool use_run, int64_t r0, int64_t n) {
+  bool has(Path p) const { return p == ABI ? predict != nullptr : p == ABI64 ? predict64 != nullptr : run != nullptr; }
+
+  void call(Path path, int64_t r0, int64_t n) {
     const float* xr = x.data() + r0 * n_feat;
-    if (use_run) {
+    if (path == RUN) {
       const void* one[1] = {xr};
       const void* const* in_ptrs = one;
       if (!ins.empty()) {
@@ -201,36 +217,50 @@ struct Bench {
         else shifted[i] = str[i].data() + off;
       }
       run(in_ptrs, shifted, n);
+    } else if (path == ABI64) {
+      if (predict64(x64.data() + r0 * n_feat, n, y64.data() + r0 * n_out) != 0) die("predict_f64 returned an error");
     } else {
       if (predict(xr, n, y.data() + r0 * n_out) != 0) die("predict returned an error");
     }
   }
 
-  // The run path's outputs for rows [r0, r0 + n) as floats in column (tensor) order;
-  // strings go to `strs` (NaN in their place).
-  void run_rows_as_floats(int64_t r0, int64_t n, std::vector<float>& dst, std::string& strs) {
+  // A path's outputs for rows [r0, r0 + n) as doubles in column (tensor) order; the run
+  // path's strings go to `strs` (NaN in their place).
+  void rows_as_doubles(Path path, int64_t r0, int64_t n, std::vector<double>& dst, std::string& strs) {
+    if (path == ABI) dst.insert(dst.end(), y.begin() + r0 * n_out, y.begin() + (r0 + n) * n_out);
+    if (path == ABI64) dst.insert(dst.end(), y64.begin() + r0 * n_out, y64.begin() + (r0 + n) * n_out);
+    if (path != RUN) return;
     for (int64_t r = r0; r < r0 + n; ++r)
       for (size_t i = 0; i < outs.size(); ++i)
         for (int64_t k = 0; k < outs[i].size; ++k) {
           int64_t idx = r * outs[i].size + k;
           if (outs[i].dtype == F32) dst.push_back(f32[i][idx]);
-          else if (outs[i].dtype == F64) dst.push_back(static_cast<float>(f64[i][idx]));
-          else if (outs[i].dtype == I64) dst.push_back(static_cast<float>(i64[i][idx]));
-          else dst.push_back(std::nanf("")), strs += str[i][idx] + "\n";
+          else if (outs[i].dtype == F64) dst.push_back(f64[i][idx]);
+          else if (outs[i].dtype == I64) dst.push_back(static_cast<double>(i64[i][idx]));
+          else dst.push_back(std::nan("")), strs += str[i][idx] + "\n";
         }
   }
+
+  float first_output(Path path) const { return path == ABI ? y[0] : path == ABI64 ? static_cast<float>(y64[0]) : 0.0f; }
 };
 
 // GROUP single-row calls on consecutive rows (one row, one call, as a service makes them).
-int64_t single_group(Bench& b, bool use_run, int64_t& row, int64_t group) {
+int64_t single_group(Bench& b, Path path, int64_t& row, int64_t group) {
   int64_t t0 = now_ns();
   for (int64_t g = 0; g < group; ++g) {
-    b.call(use_run, row, 1);
+    b.call(path, row, 1);
     if (++row == b.n_rows) row = 0;
   }
   int64_t t1 = now_ns();
-  g_sink = use_run ? 0.0f : b.y[0];
+  g_sink = b.first_output(path);
   return t1 - t0;
+}
+
+// The path a command names, which the library must have.
+Path command_path(const Bench& b, const std::string& name) {
+  Path p = parse_path(name);
+  if (!b.has(p)) die("no " + name + " path");
+  return p;
 }
 
 }  // namespace
@@ -254,6 +284,7 @@ int main(int argc, char** argv) {
     auto nf = reinterpret_cast<CountFn>(dlsym(h, (name + "_num_features").c_str()));
     auto no = reinterpret_cast<CountFn>(dlsym(h, (name + "_num_outputs").c_str()));
     if (!b.predict || !nf || !no) die("the library lacks the " + name + "_predict C ABI");
+    b.predict64 = reinterpret_cast<Predict64Fn>(dlsym(h, (name + "_predict_f64").c_str()));
     if (nf() != b.n_feat) die("the library expects " + std::to_string(nf()) + " features");
     b.n_out = no();
   } else {
@@ -270,15 +301,21 @@ int main(int argc, char** argv) {
   if (typed) b.read_tensors(argv[7], argv[8]);
 
   if (abi) {
-    b.x.resize(static_cast<size_t>(b.n_rows * b.n_feat));
-    b.y.resize(static_cast<size_t>(b.n_rows * b.n_out));
+    b.x64.resize(static_cast<size_t>(b.n_rows * b.n_feat));
     FILE* f = std::fopen(data.c_str(), "rb");
-    if (!f || std::fread(b.x.data(), sizeof(float), b.x.size(), f) != b.x.size()) die("cannot read " + data);
+    if (!f || std::fread(b.x64.data(), sizeof(double), b.x64.size(), f) != b.x64.size()) die("cannot read " + data);
     std::fclose(f);
+    b.x.assign(b.x64.begin(), b.x64.end());  // rounded to float32 as a C cast rounds
+    b.y.resize(static_cast<size_t>(b.n_rows * b.n_out));
+    if (b.predict64) b.y64.resize(b.y.size());
   } else {
     b.y.resize(1);
   }
-  std::cout << "ready " << b.n_out << " " << (b.run ? "run" : "-") << " " << (abi ? "abi" : "-") << std::endl;
+  std::cout << "ready " << b.n_out << " " << (b.run ? "run" : "-") << " " << (abi ? "abi" : "-") << " "
+            << (b.predict64 ? "abi64" : "-") << std::endl;
+  std::vector<Path> paths;  // every path the library has, in check order
+  for (Path p : {ABI, ABI64, RUN})
+    if (b.has(p)) paths.push_back(p);
 
   std::string line;
   int64_t calls_pos = 0;  // where the next "calls" slice starts
@@ -291,22 +328,20 @@ int main(int argc, char** argv) {
       std::string file;
       int64_t n_single;
       in >> file >> n_single;
-      std::vector<float> res;
+      std::vector<double> res;
       std::string strs;
-      for (int p = abi ? 0 : 1; p < (b.run ? 2 : 1); ++p) {
-        bool use_run = p == 1;
-        b.call(use_run, 0, b.n_rows);
-        if (use_run) b.run_rows_as_floats(0, b.n_rows, res, strs);
-        else res.insert(res.end(), b.y.begin(), b.y.end());
+      for (Path p : paths) {
+        b.call(p, 0, b.n_rows);
+        b.rows_as_doubles(p, 0, b.n_rows, res, strs);
         std::fill(b.y.begin(), b.y.end(), -12345.0f);
+        std::fill(b.y64.begin(), b.y64.end(), -12345.0);
         for (int64_t r = 0; r < n_single; ++r) {
-          b.call(use_run, r, 1);
-          if (use_run) b.run_rows_as_floats(r, 1, res, strs);
-          else res.insert(res.end(), b.y.begin() + r * b.n_out, b.y.begin() + (r + 1) * b.n_out);
+          b.call(p, r, 1);
+          b.rows_as_doubles(p, r, 1, res, strs);
         }
       }
       FILE* o = std::fopen(file.c_str(), "wb");
-      if (!o || std::fwrite(res.data(), sizeof(float), res.size(), o) != res.size()) die("cannot write " + file);
+      if (!o || std::fwrite(res.data(), sizeof(double), res.size(), o) != res.size()) die("cannot write " + file);
       std::fclose(o);
       if (!strs.empty()) {
         FILE* so = std::fopen((file + ".str").c_str(), "wb");
@@ -319,9 +354,9 @@ int main(int argc, char** argv) {
       in >> ms;
       int64_t end = now_ns() + ms * 1000000, row = 0;
       while (now_ns() < end) {
-        for (int p = abi ? 0 : 1; p < (b.run ? 2 : 1); ++p) {
-          b.call(p == 1, 0, b.n_rows);
-          single_group(b, p == 1, row, 1000);
+        for (Path p : paths) {
+          b.call(p, 0, b.n_rows);
+          single_group(b, p, row, 1000);
         }
       }
       std::cout << "ok" << std::endl;
@@ -329,13 +364,11 @@ int main(int argc, char** argv) {
       std::string path;
       int64_t reps;
       in >> path >> reps;
-      bool use_run = path == "run";
-      if (use_run && !b.run) die("no run path");
-      if (!use_run && !abi) die("no abi path");
+      Path p = command_path(b, path);
       std::ostringstream os;
       for (int64_t i = 0; i < reps; ++i) {
         int64_t c0 = cpu_ns(), t0 = now_ns();
-        b.call(use_run, 0, b.n_rows);
+        b.call(p, 0, b.n_rows);
         int64_t t1 = now_ns(), c1 = cpu_ns();
         os << (t1 - t0) << "," << (c1 - c0) << (i + 1 < reps ? " " : "");
       }
@@ -344,35 +377,31 @@ int main(int argc, char** argv) {
       std::string path;
       int64_t group, max_groups, budget_ms;
       in >> path >> group >> max_groups >> budget_ms;
-      bool use_run = path == "run";
-      if (use_run && !b.run) die("no run path");
-      if (!use_run && !abi) die("no abi path");
+      Path p = command_path(b, path);
       std::ostringstream os;
       int64_t end = now_ns() + budget_ms * 1000000, row = 0;
       for (int64_t g = 0; g < max_groups && (g < 3 || now_ns() < end); ++g)
-        os << (g ? " " : "") << single_group(b, use_run, row, group);
+        os << (g ? " " : "") << single_group(b, p, row, group);
       std::cout << os.str() << std::endl;
     } else if (cmd == "calls") {
       // Fixed-batch models (the TVM targets built with --batch) and calls too short to time one by one.
       std::string path;
       int64_t rows, k, reps;
       in >> path >> rows >> k >> reps;
-      bool use_run = path == "run";
-      if (use_run && !b.run) die("no run path");
-      if (!use_run && !abi) die("no abi path");
+      Path p = command_path(b, path);
       if (rows < 1 || rows > b.n_rows || k < 1) die("bad calls command: " + line);
       std::ostringstream os;
       for (int64_t i = 0; i < reps; ++i) {
         int64_t c0 = cpu_ns(), t0 = now_ns();
         for (int64_t j = 0; j < k; ++j) {
           if (calls_pos + rows > b.n_rows) calls_pos = 0;
-          b.call(use_run, calls_pos, rows);
+          b.call(p, calls_pos, rows);
           calls_pos += rows;
         }
         int64_t t1 = now_ns(), c1 = cpu_ns();
         os << (t1 - t0) << "," << (c1 - c0) << (i + 1 < reps ? " " : "");
       }
-      g_sink = use_run ? 0.0f : b.y[0];
+      g_sink = b.first_output(p);
       std::cout << os.str() << std::endl;
     } else {
       die("unknown command: " + line);

@@ -30,13 +30,10 @@ R_BATCH_MIN_S = 0.2   # R's batch reps repeat predict() until a rep lasts this l
 R_GROUP_MIN_S = 0.1   # R's single-row groups have at least SINGLE_GROUP calls, and last at least this long
 R_SELF_CHECK = 20     # rows R also predicts one at a time, to check its batch against its single rows
 
-# The data, generated in R. Numbers are rounded to float32 (f32) so that R and the float32
-# inputs of the generated code see the same values.
+# The data, generated in R, as R has it: doubles (the artifacts compute in double, as R does).
 R_SETUP = r"""
-mp_f32 <- function(x) readBin(writeBin(as.double(x), raw(), size = 4), "double", n = length(x), size = 4)
-
 mp_forest_x <- function(n) {
-  x <- as.data.frame(matrix(mp_f32(rnorm(n * 20)), n, 20))
+  x <- as.data.frame(matrix(rnorm(n * 20), n, 20))
   names(x) <- sprintf("x%02d", 1:20)
   x
 }
@@ -49,11 +46,11 @@ mp_glm_data <- function(n) {
     plan = factor(sample(c("basic", "plus", "pro", "enterprise"), n, TRUE, prob = c(.4, .3, .2, .1))),
     channel = factor(sample(c("web", "store", "phone", "partner"), n, TRUE, prob = c(.4, .3, .2, .1))),
     device = factor(sample(c("ios", "android", "desktop", "tablet", "other"), n, TRUE)),
-    age = mp_f32(round(runif(n, 18, 80))),
-    income = mp_f32(round(exp(rnorm(n, 10.5, 0.5)))),
-    tenure = mp_f32(round(rexp(n, 1 / 24), 1)),
-    visits = mp_f32(rpois(n, 6)),
-    spend = mp_f32(round(rgamma(n, 2, 1 / 50), 2)))
+    age = round(runif(n, 18, 80)),
+    income = round(exp(rnorm(n, 10.5, 0.5))),
+    tenure = round(rexp(n, 1 / 24), 1),
+    visits = as.double(rpois(n, 6)),
+    spend = round(rgamma(n, 2, 1 / 50), 2))
   eta <- -1 + 0.4 * (d$plan == "pro") + 0.8 * (d$plan == "enterprise") - 0.3 * (d$channel == "phone") +
     0.2 * (d$region == "west") - 0.1 * (d$device == "other") + 0.02 * (d$age - 45) - 0.0004 * (d$age - 45)^2 +
     0.5 * (log(d$income) - 10.5) - 0.01 * d$tenure + 0.08 * d$visits + 0.002 * d$spend
@@ -142,6 +139,7 @@ class RCase:
     test: object = None
     fit_s: float = 0.0
     built: object = None
+    built32: object = None  # the same model compiled with --precision float32
     skipped: str | None = None
     shape: str = ""    # what the fitted model looks like, for the report
 
@@ -252,6 +250,8 @@ def prepare(selected: list, h, say) -> list:
         say(f"compiling {c.key}")
         try:
             c.built = h.compile_case(c, c.fit)
+            say(f"compiling {c.key} with --precision float32")
+            c.built32 = h.compile_case(c, c.fit, "float32")
         except Exception as exc:  # noqa: BLE001 - reported, not fatal
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             c.skipped = f"skipped: not supported yet: `modelport.compile` failed ({type(exc).__name__}: {first})"
@@ -353,12 +353,16 @@ def compiled_outs(table: np.ndarray, names: list, strs: list | None, str_names: 
     return Outs(values, labels)
 
 
-def compare(ref: Outs, got: Outs, case: RCase, tol: float) -> dict:
-    """Max abs difference of the values; label mismatches outside ties (R breaks a tie of
-    votes at random, the generated code takes the first class)."""
+def compare(ref: Outs, got: Outs, case: RCase, tol: float, relative: bool = False) -> dict:
+    """Max abs difference of the values (ok within `tol`, relative to max(1, |R's value|) when
+    `relative`); label mismatches outside ties (R breaks a tie of votes at random, the
+    generated code takes the first class)."""
     if got.values.shape != ref.values.shape:
         return {"diff": float("inf"), "bad": -1, "ties": 0, "ok": False}
-    diff = float(np.max(np.abs(ref.values - got.values))) if np.all(np.isfinite(got.values)) else float("inf")
+    err = np.abs(ref.values - got.values)
+    finite = np.all(np.isfinite(got.values))
+    diff = float(np.max(err)) if finite else float("inf")
+    rel = float(np.max(err / np.maximum(1.0, np.abs(ref.values)))) if finite else float("inf")
     if case.classifier:
         p = np.sort(ref.values, axis=1)
         tie = p[:, -1] - p[:, -2] < 1e-9
@@ -368,10 +372,10 @@ def compare(ref: Outs, got: Outs, case: RCase, tol: float) -> dict:
         wrong = (ref.values[:, 0] > 0.5) != (got.values[:, 0] > 0.5)
     bad = int((wrong & ~tie).sum()) if case.classifier or case.kind == "glm" else 0
     return {"diff": diff, "bad": bad, "ties": int(tie.sum()) if case.classifier else 0,
-            "ok": diff <= tol and bad == 0}
+            "ok": (rel if relative else diff) <= tol and bad == 0}
 
 
-def agreement_text(a: dict, case: RCase) -> str:
+def agreement_text(a: dict, case: RCase, by_choice: bool = False) -> str:
     if a["bad"] < 0:
         return "**WRONG**: shape mismatch"
     text = f"{a['diff']:.1e}" if np.isfinite(a["diff"]) else "NaN"
@@ -380,6 +384,8 @@ def agreement_text(a: dict, case: RCase) -> str:
         text += f", {a['bad']} {what} differ" if a["bad"] else f", {what} equal"
         if a["ties"]:
             text += f" ({a['ties']} tied votes left out)"
+    if by_choice:
+        return f"{text} (rounds to float32)"
     return text if a["ok"] else f"**WRONG**: {text}"
 
 
@@ -490,14 +496,19 @@ def ort_runner(case: RCase, h, path: Path, tensors: dict, out_cols: list):
 def driver_runners(drv, paths: list, check_file: Path, h, case: RCase, schema: dict, str_names: list):
     """Runners for a driver's paths [(path, label, key, diagnostic, column names)], in the
     order the driver writes them, with their outputs."""
+    missing = [p[0] for p in paths if p[0] not in drv.paths]
+    if missing:
+        raise RuntimeError(f"the {drv.what} driver has no {', '.join(missing)} path (it has {', '.join(drv.paths)})")
     drv.ask(f"check {check_file} {h.CHECK_SINGLE}")
     m = h.N_ROWS + h.CHECK_SINGLE
-    data = np.fromfile(check_file, dtype=np.float32).astype(np.float64)
+    data = np.fromfile(check_file, dtype=np.float64)
     strs_file = Path(f"{check_file}.str")
     strs = strs_file.read_text(encoding="utf-8").split("\n")[:-1] if strs_file.exists() else None
     per_path = m * drv.n_out
     out = []
-    for i, (path, label, key, diagnostic, names) in enumerate(paths):
+    for path, label, key, diagnostic, names in paths:
+        i = drv.paths.index(path)
+
         def batch(reps, path=path):
             return [tuple(int(v) for v in rep.split(",")) for rep in drv.ask(f"batch {path} {reps}").split()]
 
@@ -515,27 +526,24 @@ def driver_runners(drv, paths: list, check_file: Path, h, case: RCase, schema: d
 # --------------------------------------------------------------------------- one case
 
 
-def bench_case(case: RCase, args, h, drivers, java_flags, say) -> dict:
-    built = case.built
+def compiled_runners(built, case: RCase, cols: dict, args, h, drivers, java_flags, tag: str = "", suffix: str = "",
+                     abi: bool = True) -> tuple:
+    """The generated C++ and Java of `built` on the test frame's columns: ([(Runner, Outs)],
+    driver processes). The typed entry points (`Model::run`, Java `run`) always; with `abi`,
+    for models whose columns and outputs are all numbers, also the double-row C ABI and Java
+    `predict(double[][])`."""
     name, d = built.name, built.directory
     schema = built.manifest["schema"]
-    res = {"case": case, "built": built, "runners": [], "agreement": {}, "notes": []}
     hpp = d / "cpp" / f"{name}.hpp"
     in_spec, out_spec = tensor_spec(hpp, "Inputs"), tensor_spec(hpp, "Outputs")
     in_names = [c["name"] for c in schema["inputs"]]
-    cols = frame_columns(case.test, in_names)
-    n = len(next(iter(cols.values())))
-    if n != h.N_ROWS:
-        raise RuntimeError(f"the test frame has {n} rows, not {h.N_ROWS}")
-    tensors = input_tensors(schema["inputs"], in_spec, cols, n)
     tensors_file = d / "rows.tensors"
-    write_tensors(tensors_file, in_spec, tensors)
-    hpp_text = hpp.read_text()
-    has_abi = f"int {name}_predict(const float* x" in hpp_text
+    write_tensors(tensors_file, in_spec, input_tensors(schema["inputs"], in_spec, cols, h.N_ROWS))
+    has_abi = abi and f"int {name}_predict_f64(const double* x" in hpp.read_text()
     rows_file = "-"
     if has_abi:
-        rows_file = d / "rows.f32"
-        np.column_stack([cols[c] for c in in_names]).astype(np.float32).tofile(rows_file)
+        rows_file = d / "rows.f64"
+        np.column_stack([cols[c] for c in in_names]).astype(np.float64).tofile(rows_file)
     out_names = [c["name"] for c in schema["outputs"]]
     run_names, str_names = [], []  # output columns in tensor order (what the run paths write); the strings
     for tensor, dt, size in out_spec:
@@ -544,6 +552,50 @@ def bench_case(case: RCase, args, h, drivers, java_flags, say) -> dict:
                                   if c["tensor"] == tensor and c["offset"] == off))
             if dt == "str":
                 str_names.append(run_names[-1])
+    exe, classes = drivers
+    spec_in, spec_out = spec_text(in_spec), spec_text(out_spec)
+    runners, procs = [], []
+    n_feat = len(in_names) if has_abi else 0
+    try:
+        cpp = h.DriverProcess(["taskset", "-c", str(args.cpu), str(exe), str(d / "cpp" / f"lib{name}.so"), name,
+                               str(rows_file), str(h.N_ROWS), str(n_feat), spec_out, spec_in, str(tensors_file)],
+                              "C++")
+        procs.append(cpp)
+        paths = ([("abi64", f"generated C++{tag}, C ABI `{name}_predict_f64` (double rows)", "cpp_abi" + suffix,
+                   False, out_names)] if has_abi else [])
+        paths.append(("run", f"generated C++{tag}, `Model::run` (typed tensors)", "cpp" + suffix, False, run_names))
+        runners += driver_runners(cpp, paths, d / "cpp_out.f64", h, case, schema, str_names)
+    except Exception as exc:  # noqa: BLE001 - reported in the table, and the run fails at the end
+        runners.append((h.Runner(f"generated C++{tag}", "cpp" + suffix, error=str(exc)[:300]), None))
+    try:
+        cls = built.manifest["targets"]["java"]["class"]
+        jar = d / "java" / f"{name}.jar"
+        java = h.DriverProcess(["taskset", "-c", str(args.cpu), "java", *java_flags, f"-Dbench.class={cls}",
+                                "-cp", f"{jar}{os.pathsep}{classes}", "Driver", str(rows_file), str(h.N_ROWS),
+                                str(n_feat), spec_out, spec_in, str(tensors_file)], "Java")
+        procs.append(java)
+        paths = ([("predict64", f"generated Java{tag}, `predict` / `predictRow` (double rows)",
+                   "java_predict" + suffix, False, out_names)] if has_abi else [])
+        paths.append(("run", f"generated Java{tag}, `run` (typed arrays)", "java" + suffix, False, run_names))
+        runners += driver_runners(java, paths, d / "java_out.f64", h, case, schema, str_names)
+    except Exception as exc:  # noqa: BLE001
+        runners.append((h.Runner(f"generated Java{tag}", "java" + suffix, error=str(exc)[:300]), None))
+    return runners, procs
+
+
+def bench_case(case: RCase, args, h, drivers, java_flags, say) -> dict:
+    built = case.built
+    d = built.directory
+    schema = built.manifest["schema"]
+    res = {"case": case, "built": built, "runners": [], "agreement": {}, "notes": []}
+    in_names = [c["name"] for c in schema["inputs"]]
+    cols = frame_columns(case.test, in_names)
+    n = len(next(iter(cols.values())))
+    if n != h.N_ROWS:
+        raise RuntimeError(f"the test frame has {n} rows, not {h.N_ROWS}")
+    in_spec = tensor_spec(d / "cpp" / f"{built.name}.hpp", "Inputs")
+    tensors = input_tensors(schema["inputs"], in_spec, cols, n)
+    out_names = [c["name"] for c in schema["outputs"]]
     prob_cols = [c["name"].removeprefix("prob_") for c in schema["outputs"] if c["kind"] == "probability"]
 
     say("  checking outputs")
@@ -554,44 +606,26 @@ def bench_case(case: RCase, args, h, drivers, java_flags, say) -> dict:
     runners = [(r, ref)]
     ort_r, ort_out = ort_runner(case, h, d / "model.onnx", tensors, out_names)
     runners.append((ort_r, ort_out))
-
-    exe, classes = drivers
-    spec_in, spec_out = spec_text(in_spec), spec_text(out_spec)
-    procs = []
-    n_feat = len(in_names) if has_abi else 0
-    try:
-        cpp = h.DriverProcess(["taskset", "-c", str(args.cpu), str(exe), str(d / "cpp" / f"lib{name}.so"), name,
-                               str(rows_file), str(h.N_ROWS), str(n_feat), spec_out, spec_in, str(tensors_file)],
-                              "C++")
-        procs.append(cpp)
-        paths = ([("abi", f"generated C++, C ABI `{name}_predict` (float rows)", "cpp_abi", False, out_names)]
-                 if has_abi else [])
-        paths.append(("run", "generated C++, `Model::run` (typed tensors)", "cpp", False, run_names))
-        runners += driver_runners(cpp, paths, d / "cpp_out.f32", h, case, schema, str_names)
-    except Exception as exc:  # noqa: BLE001 - reported in the table, and the run fails at the end
-        runners.append((h.Runner("generated C++", "cpp", error=str(exc)[:300]), None))
-    try:
-        cls = built.manifest["targets"]["java"]["class"]
-        jar = d / "java" / f"{name}.jar"
-        java = h.DriverProcess(["taskset", "-c", str(args.cpu), "java", *java_flags, f"-Dbench.class={cls}",
-                                "-cp", f"{jar}{os.pathsep}{classes}", "Driver", str(rows_file), str(h.N_ROWS),
-                                str(n_feat), spec_out, spec_in, str(tensors_file)], "Java")
-        procs.append(java)
-        paths = ([("predict", "generated Java, `predict` / `predictRow` (float rows)", "java_predict", False,
-                   out_names)] if has_abi else [])
-        paths.append(("run", "generated Java, `run` (typed arrays)", "java", False, run_names))
-        runners += driver_runners(java, paths, d / "java_out.f32", h, case, schema, str_names)
-    except Exception as exc:  # noqa: BLE001
-        runners.append((h.Runner("generated Java", "java", error=str(exc)[:300]), None))
+    more, procs = compiled_runners(built, case, cols, args, h, drivers, java_flags)
+    runners += more
+    if case.built32 is not None:
+        # The same model compiled with --precision float32: what double costs, and what it buys.
+        more, p = compiled_runners(case.built32, case, cols, args, h, drivers, java_flags, h.FLOAT32_TAG,
+                                   "_float32", abi=False)
+        runners += more
+        procs += p
+    double = built.manifest.get("precision", {}).get("model") == "float64"
 
     ok = True
     for run_, outs in runners:
         if run_.error:
             ok = False
             continue
-        a = compare(ref, outs, case, h.VALUE_TOL)
-        res["agreement"][run_.key] = agreement_text(a, case)
-        ok &= a["ok"]
+        by_choice = run_.key.endswith("_float32")
+        exact = double and run_.key != "ort" and not by_choice
+        a = compare(ref, outs, case, h.DOUBLE_RTOL if exact else h.VALUE_TOL, relative=exact)
+        res["agreement"][run_.key] = agreement_text(a, case, by_choice)
+        ok &= a["ok"] or by_choice
         say(f"    {run_.label}: {res['agreement'][run_.key]}")
     res["ok"] = ok
     live = [x for x, _ in runners]
@@ -689,15 +723,17 @@ def method(results: list, h, args) -> list:
         "standard normal columns; the classifier's 3 classes are the tertiles of a noisy non-linear score, the "
         "regressor's target is that score; glm: binomial, logit link, on "
         f"{N_TRAIN_GLM:,} rows of 4 factor and 5 numeric columns, with `I(age^2)` and `log(income)` in the "
-        f"formula), and benchmarked on {h.N_ROWS:,} other rows generated in R from the same distribution. "
-        "Numbers are rounded to float32 in R, so that every runner sees the same values.",
+        f"formula), and benchmarked on {h.N_ROWS:,} other rows generated in R from the same distribution, "
+        "as R has them: doubles, not rounded.",
         "- R models, runners: R's `predict()` runs embedded in this process (pinned like the rest). ONNX "
         "Runtime gets the artifact's `model.onnx`, one [N, 1] tensor per column (strings for factors). The C++ "
         "library and the jar run in-process in the same drivers, through their typed entry points: "
-        "`Model::run` (found by its mangled name) with a `std::string` tensor per factor column and a `float` "
-        "one per numeric column, and Java `run(Object[], Object[], int)` with `String[]` and `float[]` "
+        "`Model::run` (found by its mangled name) with a `std::string` tensor per factor column and a `double` "
+        "one per numeric column, and Java `run(Object[], Object[], int)` with `String[]` and `double[]` "
         "arrays (for a single row: one-row arrays filled from the row); for models whose columns and outputs "
-        "are all numbers, also through the float-row C ABI and Java `predict`/`predictRow`.",
+        "are all numbers, also through the double-row C ABI `<name>_predict_f64` and Java "
+        "`predict(double[][])` / `predictRow(double[])`. Rows marked `--precision float32` run the same "
+        "model compiled with that option (`float` tensors) through the same typed entry points.",
         "- R models, timing: R is timed inside R, which leaves out rpy2's call overhead, by `proc.time()` "
         "(user + system CPU time of the process, in whole milliseconds): as for the batches above, this "
         "leaves out the time R waited while other processes had the core, which the wall clock would count "
@@ -710,8 +746,10 @@ def method(results: list, h, args) -> list:
         "runner's time in the same round.",
         f"- R models, agreement: before timing, every runner predicts all {h.N_ROWS:,} rows in one batch and "
         f"the first {h.CHECK_SINGLE:,} rows one at a time; against R's batch output (R's own single-row "
-        f"outputs are checked against it on the first {R_SELF_CHECK} rows), the largest absolute difference "
-        f"of the probabilities or predictions must be at most {h.VALUE_TOL:g}, and labels must be equal: "
+        f"outputs are checked against it on the first {R_SELF_CHECK} rows), the largest difference of the "
+        f"probabilities or predictions must be at most {h.DOUBLE_RTOL:g} relative (to max(1, |R's value|)) "
+        f"for the generated code (ONNX Runtime: {h.VALUE_TOL:g} absolute; the `--precision float32` builds "
+        "show theirs and are not held to it), and labels must be equal: "
         "for randomForest classifiers against `predict(type = \"response\")`, leaving out rows whose top two "
         "vote fractions tie (R breaks such a tie at random, the generated code takes the first class); for "
         "the glm, p > 0.5. Otherwise the row says WRONG and `make bench` fails.",

@@ -53,7 +53,9 @@ N_TRAIN = 5_000
 N_ROWS = 10_000          # the batch, and the pool single rows are taken from in turn
 SINGLE_GROUP = 10        # single-row calls timed together; the per-call time is group / 10
 CHECK_SINGLE = 1_000     # rows also checked one call at a time
-VALUE_TOL = 1e-4         # max abs difference allowed against scikit-learn (float32 outputs)
+VALUE_TOL = 1e-4         # max abs difference allowed against scikit-learn (float32 models)
+DOUBLE_RTOL = 1e-9       # max relative difference (and absolute under 1) for double models
+MISSING = 0.05           # the share of missing values in HistGradientBoosting's rows
 TARGET_BATCH_RATIO = 1.5  # generated C++ forest batch throughput, x ONNX Runtime
 TARGET_SINGLE_US = 2.0    # generated C++ single-row latency, in-process
 
@@ -68,13 +70,16 @@ class Case:
     forest: bool
     classifier: bool
     make: object  # () -> unfitted estimator
+    double: bool = False      # fitted on float64 rows: scikit-learn computes it in double
+    missing: float = 0.0      # the share of values that are NaN
     est: object = None        # fitted
     built: object = None      # Built, once compiled
+    built32: object = None    # double models: the same model compiled with --precision float32
     skipped: str | None = None
 
 
 def _cases():
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
     from sklearn.linear_model import LogisticRegression
     return [
         Case("forest_regressor", "RandomForestRegressor: 100 trees, max_depth 8, 20 features", True, False,
@@ -82,16 +87,25 @@ def _cases():
         Case("forest_classifier", "RandomForestClassifier: 100 trees, max_depth 8, 20 features, 2 classes",
              True, True,
              lambda: RandomForestClassifier(n_estimators=100, max_depth=8, random_state=0, n_jobs=1)),
-        Case("logistic_regression", "LogisticRegression: 20 features, 2 classes", False, True,
-             lambda: LogisticRegression(max_iter=1000, random_state=0)),
+        Case("logistic_regression", "LogisticRegression: 20 features, 2 classes, in double", False, True,
+             lambda: LogisticRegression(max_iter=1000, random_state=0), double=True),
+        Case("hist_gradient_boosting", "HistGradientBoostingRegressor: 100 trees of 31 leaves, 20 features "
+             f"({MISSING:.0%} missing), in double", True, False,
+             lambda: HistGradientBoostingRegressor(max_iter=100, random_state=0), double=True, missing=MISSING),
     ]
 
 
-def make_data(seed: int, n: int, classifier: bool):
-    """Standard normal features; a non-linear target (a noisy threshold of it for classifiers)."""
+def make_data(seed: int, n: int, classifier: bool, double: bool = False, missing: float = 0.0):
+    """Standard normal features (float32 values, or float64 ones for models that compute in
+    double, with a share `missing` of NaNs); a non-linear target (a noisy threshold of it for
+    classifiers)."""
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, N_FEATURES)).astype(np.float32)
+    X = rng.standard_normal((n, N_FEATURES))
+    if not double:
+        X = X.astype(np.float32)
     x = X.astype(np.float64)
+    if missing:
+        X[rng.random(X.shape) < missing] = np.nan
     score = x[:, 0] + 2 * np.sin(x[:, 1]) + x[:, 2] * x[:, 3] + 0.5 * x[:, 4] ** 2 - 0.5 + 0.3 * x[:, 5:10].sum(1)
     score += 0.3 * rng.standard_normal(n)
     return X, ((score > 0).astype(np.int64) if classifier else score)
@@ -193,6 +207,8 @@ class DriverProcess:
         if not parts or parts[0] != "ready":
             raise RuntimeError(f"{what} driver did not start: {ready!r}")
         self.n_out, self.has_run = int(parts[1]), parts[2] == "run"
+        # the paths it has, in the order "check" writes them: the row entry points, then run
+        self.paths = [q for q in parts[3:] if q != "-"] + (["run"] if self.has_run else [])
 
     def _read(self) -> str:
         line = self.proc.stdout.readline()
@@ -221,14 +237,17 @@ class DriverProcess:
 
 
 def driver_runners(drv: DriverProcess, labels: dict, check_file: Path):
-    """Runners for the driver's paths: labels maps path -> (label, key, diagnostic)."""
+    """Runners for the driver's paths: labels maps path -> (label, key, diagnostic); a path
+    the driver does not have is an error."""
+    missing = [p for p in labels if p not in drv.paths]
+    if missing:
+        raise RuntimeError(f"the {drv.what} driver has no {', '.join(missing)} path (it has {', '.join(drv.paths)})")
     drv.ask(f"check {check_file} {CHECK_SINGLE}")
-    paths = [p for p in labels if p == next(iter(labels)) or drv.has_run]
-    data = np.fromfile(check_file, dtype=np.float32).astype(np.float64)
+    data = np.fromfile(check_file, dtype=np.float64)
     per_path = (N_ROWS + CHECK_SINGLE) * drv.n_out
     out = []
-    for i, path in enumerate(paths):
-        label, key, diagnostic = labels[path]
+    for path, (label, key, diagnostic) in labels.items():
+        i = drv.paths.index(path)
 
         def batch(reps, path=path):
             return [tuple(int(v) for v in rep.split(",")) for rep in drv.ask(f"batch {path} {reps}").split()]
@@ -290,12 +309,14 @@ class Built:
     sizes: dict
 
 
-def compile_case(case: Case, est) -> Built:
+def compile_case(case: Case, est, precision: str | None = None) -> Built:
+    """Compile for C++ and Java in the model's own precision (or `precision`: "float32")."""
     import modelport
-    out = WORK / case.key
+    key = case.key + (f"_{precision}" if precision else "")
+    out = WORK / key
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    manifest = modelport.compile(est, targets=["cpp", "java"], out=out, name=f"bench_{case.key}")
+    manifest = modelport.compile(est, targets=["cpp", "java"], out=out, name=f"bench_{key}", precision=precision)
     compile_s = time.perf_counter() - t0
     name = manifest["name"]
     cls = manifest["targets"]["java"]["class"].rsplit(".", 1)[1]
@@ -315,13 +336,16 @@ def compile_case(case: Case, est) -> Built:
 
 
 def compare(ref: np.ndarray, got: np.ndarray, label_cols: list) -> tuple:
-    """(max abs difference on value columns, label mismatches that are not probability ties)."""
+    """(max abs difference on value columns, max difference relative to max(1, |reference|),
+    label mismatches that are not probability ties)."""
     if got.shape != ref.shape:
-        return float("inf"), -1
+        return float("inf"), float("inf"), -1
     value_cols = [j for j in range(ref.shape[1]) if j not in label_cols]
-    diff = float(np.max(np.abs(ref[:, value_cols] - got[:, value_cols]))) if value_cols else 0.0
+    err = np.abs(ref[:, value_cols] - got[:, value_cols])
+    diff = float(np.max(err)) if value_cols else 0.0
+    rel = float(np.max(err / np.maximum(1.0, np.abs(ref[:, value_cols])))) if value_cols else 0.0
     if not np.all(np.isfinite(got)):
-        diff = float("inf")
+        diff = rel = float("inf")
     bad = 0
     for j in label_cols:
         wrong = ref[:, j] != got[:, j]
@@ -330,7 +354,7 @@ def compare(ref: np.ndarray, got: np.ndarray, label_cols: list) -> tuple:
             tie = probs[:, -1] - probs[:, -2] < 1e-5 if probs.shape[1] > 1 else np.zeros(len(ref), bool)
             wrong &= ~tie
         bad += int(wrong.sum())
-    return diff, bad
+    return diff, rel, bad
 
 
 def measure(runners: list, rounds: int, batch_reps: int, single_budget_s: float, progress):
@@ -402,11 +426,49 @@ def model_table(result: dict) -> list:
     return lines
 
 
-def agreement_text(diff: float, bad: int, classifier: bool) -> str:
-    ok = diff <= VALUE_TOL and bad == 0
+def cost_of_double(results: list) -> list:
+    """The section on what double costs: for each model that computes in double, its generated
+    code against the same model compiled with --precision float32, timed in the same rounds."""
+    rows = []
+    for res in results:
+        by_key = {r.key: r for r in res.get("runners", []) if not r.error and r.round_batch}
+        for lang, key in (("C++", "cpp"), ("Java", "java")):
+            d, f = by_key.get(key), by_key.get(key + "_float32")
+            if not d or not f:
+                continue
+            agree = res["agreement"]
+            rows.append(
+                f"| {res['case'].key} | {lang} | {statistics.median(d.batch_ns) / N_ROWS:,.0f} "
+                f"| {statistics.median(f.batch_ns) / N_ROWS:,.0f} | {fmt_ratio(ratio_stats(f.round_batch, d.round_batch))} "
+                f"| {fmt_us(statistics.median(d.single_ns))} | {fmt_us(statistics.median(f.single_ns))} "
+                f"| {fmt_ratio(ratio_stats(f.round_single, d.round_single))} "
+                f"| {agree.get(key, '')} | {agree.get(key + '_float32', '').replace(' (rounds to float32)', '')} |")
+    if not rows:
+        return []
+    return [
+        "## The cost of double", "",
+        "Models whose original computes in double compile to double code (the default); "
+        "`--precision float32` trades that exactness for speed. Each row times the two builds of the same "
+        "model side by side, in the same rounds, through the same entry point: \"double / float32\" is the median "
+        "over rounds of the double build's time divided by the float32 build's (above 1: double is slower). The "
+        "last two columns are each build's largest difference from the original model on the same rows.", "",
+        "| Model | Code | batch ns/row, double | float32 | double / float32 | single row µs, double | float32 "
+        "| double / float32 | vs the original: double | float32 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        *rows, ""]
+
+
+def agreement_text(diff: float, rel: float, bad: int, classifier: bool, exact: bool = False,
+                   by_choice: bool = False) -> str:
+    """The agreement cell: the max abs difference (labels); WRONG outside the tolerance (double
+    models: DOUBLE_RTOL relative; float32 ones: VALUE_TOL), except for runners that round to
+    float32 by the user's choice, which show what that costs."""
+    ok = (rel <= DOUBLE_RTOL if exact else diff <= VALUE_TOL) and bad == 0
     text = f"{diff:.1e}" if np.isfinite(diff) else "shape or NaN mismatch"
     if classifier:
         text += f", {bad} label{'s' if bad != 1 else ''} differ" if bad else ", labels equal"
+    if by_choice:
+        return f"{text} (rounds to float32)"
     return text if ok else f"**WRONG**: {text}"
 
 
@@ -490,6 +552,7 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
             continue
         out += model_table(res) + [""]
     out += r_models.sections(list(r_results), sys.modules[__name__])
+    out += cost_of_double([*results, *r_results])
     out += tvm_models.sections(list(t_results), sys.modules[__name__], args)
     generated = [res for res in [*results, *r_results] if res.get("built")]
     if not generated:  # a run of the TVM models only: no C++ or Java was generated
@@ -528,18 +591,26 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
         f"{args.cpu} (`sched_setaffinity`, `taskset -c {args.cpu}`), sets OMP/MKL/OPENBLAS threads to 1, "
         "and ONNX Runtime to `intra_op_num_threads=1`, `inter_op_num_threads=1`, sequential execution, "
         "all graph optimizations.",
-        "- Runners: scikit-learn in this process (`predict` for the regressor, `predict_proba` for "
+        "- Runners: scikit-learn in this process (`predict` for regressors, `predict_proba` for "
         "classifiers); ONNX Runtime's Python API on the artifact's `model.onnx`; the generated C++ "
-        "library called in-process through its C ABI `<name>_predict` by `benchmarks/driver.cpp` "
+        "library called in-process through its C ABI by `benchmarks/driver.cpp` "
         "(dlopen, built with `g++ -O2`); the generated Java class called in-process by "
         "`benchmarks/Driver.java` (method handles found by reflection, `java "
-        + " ".join(java_flags) + " -cp <jar>:<driver dir>`), through `predict(float[][])` and "
-        "`predictRow(float[])`. Rows marked *diagnostic* call the type-erased kernel entry point "
-        "directly (`Model::run` in C++, `run(Object[], Object[], int)` on flat arrays in Java), "
-        "without the float-rows wrapper: the difference to the row above is the cost of the public "
-        "call path.",
-        f"- Data: {N_ROWS:,} rows of 20 standard normal float32 features (fixed seed), the models "
-        f"trained on {N_TRAIN:,} other rows. Batch: all {N_ROWS:,} rows in one call, timed by the CPU "
+        + " ".join(java_flags) + " -cp <jar>:<driver dir>`). Models that compute in double "
+        "(LogisticRegression and HistGradientBoosting fitted on float64 rows) are called through the "
+        "double entry points, `<name>_predict_f64` and `predict(double[][])` / `predictRow(double[])`; "
+        "the float32 forests through the float ones, `<name>_predict` and `predict(float[][])` / "
+        "`predictRow(float[])`, and also through the double ones, which round each value to float32 "
+        "as scikit-learn does (what a program reading doubles from a CSV file calls). Rows marked "
+        "*diagnostic* call the type-erased kernel entry point directly (`Model::run` in C++, "
+        "`run(Object[], Object[], int)` on flat arrays in Java), without the rows wrapper: the "
+        "difference to the rows above is the cost of the public call path. Rows marked "
+        "`--precision float32` run the same model compiled with that option, through its float "
+        "entry points: what trading exactness for speed buys (see \"The cost of double\").",
+        f"- Data: {N_ROWS:,} rows of 20 standard normal features (fixed seed): float32 values for the "
+        "forests, float64 values for the models that compute in double (HistGradientBoosting's with "
+        f"{MISSING:.0%} of them missing, NaN), the models trained on {N_TRAIN:,} other rows. Batch: all "
+        f"{N_ROWS:,} rows in one call, timed by the CPU "
         "time of the process (in Java, of the calling thread), which leaves out the time the runner "
         "waited while other processes had the core" + (
             f": the machine is shared, and in this run the batches' wall-clock times were on median "
@@ -556,9 +627,11 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
         "brackets the lowest and highest round), so that load changes on a shared machine cancel out.",
         f"- Agreement: before timing, every runner predicts all {N_ROWS:,} rows in one batch and the "
         f"first {CHECK_SINGLE:,} rows one at a time; the largest absolute difference from scikit-learn "
-        f"over those outputs (prediction, or class probabilities) must be at most {VALUE_TOL:g}, and "
-        "labels must be equal except where scikit-learn's top two probabilities tie; otherwise the row "
-        "says WRONG and `make bench` fails.",
+        f"over those outputs (prediction, or class probabilities) must be at most {VALUE_TOL:g} for "
+        f"float32 models and {DOUBLE_RTOL:g} relative (to max(1, |scikit-learn's value|)) for the "
+        "generated code of double models, and labels must be equal except where scikit-learn's top two "
+        "probabilities tie; otherwise the row says WRONG and `make bench` fails. The `--precision "
+        "float32` builds show their difference and are not held to it (\"rounds to float32\").",
         *r_models.method(list(r_results), sys.modules[__name__], args),
         *tvm_models.method(list(t_results), sys.modules[__name__], args),
         "",
@@ -600,77 +673,126 @@ def console_table(results: list, r_results: list = (), t_results: list = ()) -> 
 # --------------------------------------------------------------------------- main
 
 
-def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
+def ort_session(path: Path):
     import onnxruntime as ort
-
-    res = {"case": case, "runners": [], "agreement": {}, "targets": []}
-    X, _ = make_data(2, N_ROWS, case.classifier)
-    est = case.est
-    built = res["built"] = case.built
-    name, d = built.name, built.directory
-    data_file = d / "rows.f32"
-    X.tofile(data_file)
-
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(str(d / "model.onnx"), so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
-    say("  checking outputs")
-    sk, ort_runner = python_runners(case, est, sess, X)
-    runners = [sk, ort_runner]
+
+def typed_inputs(built: Built, X: np.ndarray) -> tuple:
+    """(IN_SPEC, TENSORS file) of the drivers' run path: the rows in the model's input type."""
+    spec = r_models.tensor_spec(built.directory / "cpp" / f"{built.name}.hpp", "Inputs")
+    if len(spec) != 1 or spec[0][1] not in ("f32", "f64") or spec[0][2] != X.shape[1]:
+        raise RuntimeError(f"unexpected inputs of {built.name}: {spec}")
+    path = built.directory / "rows.tensors"
+    X.astype(r_models.NP[spec[0][1]]).tofile(path)
+    return r_models.spec_text(spec), path
+
+
+def compiled_runners(built: Built, X: np.ndarray, args, drivers, java_flags, double: bool, tag: str = "",
+                     key: str = "", diagnostics: bool = True) -> tuple:
+    """The generated C++ and Java of `built` on rows X: (runners, driver processes). Models that
+    compute in double are called through their double entry points (`_predict_f64`,
+    `predict(double[][])`); float32 models through the float ones, and the double ones too."""
+    name, d = built.name, built.directory
+    data_file = d / "rows.f64"
+    X.astype(np.float64).tofile(data_file)
     spec = output_spec(d / "cpp" / f"{name}.hpp")
+    in_spec, tensors = typed_inputs(built, X)
     exe, classes = drivers
-    procs = []
+    runners, procs = [], []
+    cpp_paths = {"abi64": (f"generated C++{tag}, C ABI `{name}_predict_f64`", "cpp" + key, False)} if double else {
+        "abi": (f"generated C++{tag}, C ABI `{name}_predict`", "cpp" + key, False),
+        "abi64": (f"generated C++{tag}, C ABI `{name}_predict_f64` (double rows, rounded)", "cpp_f64" + key, False)}
+    if diagnostics:
+        cpp_paths["run"] = (f"generated C++{tag}, `Model::run` (diagnostic)", "cpp_run" + key, True)
+    java_paths = {"predict64": (f"generated Java{tag}, `predict(double[][])` / `predictRow(double[])`",
+                                "java" + key, False)} if double else {
+        "predict": (f"generated Java{tag}, `predict` / `predictRow` on floats", "java" + key, False),
+        "predict64": (f"generated Java{tag}, `predict` / `predictRow` on doubles (rounded)", "java_f64" + key,
+                      False)}
+    if diagnostics:
+        java_paths["run"] = (f"generated Java{tag}, `run` on flat arrays (diagnostic)", "java_run" + key, True)
     try:
         cpp = DriverProcess(["taskset", "-c", str(args.cpu), str(exe), str(d / "cpp" / f"lib{name}.so"), name,
-                             str(data_file), str(N_ROWS), str(N_FEATURES), spec], "C++")
+                             str(data_file), str(N_ROWS), str(N_FEATURES), spec, in_spec, str(tensors)], "C++")
         procs.append(cpp)
-        runners += driver_runners(cpp, {
-            "abi": (f"generated C++, C ABI `{name}_predict`", "cpp", False),
-            "run": ("generated C++, `Model::run` (diagnostic)", "cpp_run", True)}, d / "cpp_out.f32")
+        runners += driver_runners(cpp, cpp_paths, d / "cpp_out.f64")
     except Exception as exc:  # noqa: BLE001 - reported in the table, and the run fails at the end
-        runners.append(Runner(f"generated C++, C ABI `{name}_predict`", "cpp", error=str(exc)[:300]))
+        label, key_, _ = next(iter(cpp_paths.values()))
+        runners.append(Runner(label, key_, error=str(exc)[:300]))
     try:
         cls = built.manifest["targets"]["java"]["class"]
         jar = d / "java" / f"{name}.jar"
         java = DriverProcess(["taskset", "-c", str(args.cpu), "java", *java_flags, f"-Dbench.class={cls}",
                               "-cp", f"{jar}{os.pathsep}{classes}", "Driver", str(data_file), str(N_ROWS),
-                              str(N_FEATURES), spec], "Java")
+                              str(N_FEATURES), spec, in_spec, str(tensors)], "Java")
         procs.append(java)
-        runners += driver_runners(java, {
-            "predict": ("generated Java, `predict` / `predictRow`", "java", False),
-            "run": ("generated Java, `run` on flat arrays (diagnostic)", "java_run", True)}, d / "java_out.f32")
+        runners += driver_runners(java, java_paths, d / "java_out.f64")
     except Exception as exc:  # noqa: BLE001
-        runners.append(Runner("generated Java, `predict` / `predictRow`", "java", error=str(exc)[:300]))
-    res["runners"] = runners
+        label, key_, _ = next(iter(java_paths.values()))
+        runners.append(Runner(label, key_, error=str(exc)[:300]))
+    return runners, procs
 
-    label_cols = [j for j, c in enumerate(built.manifest["schema"]["outputs"]) if c.get("kind") == "label"
-                  or c.get("name") == "label"]
-    ok = True
-    for r in runners:
-        if r.error:
-            ok = False
-            continue
-        diff, bad = compare(sk.outputs, r.outputs, label_cols)
-        res["agreement"][r.key] = agreement_text(diff, bad, case.classifier)
-        ok &= diff <= VALUE_TOL and bad == 0
-    res["ok"] = ok
 
+FLOAT32_TAG = " (`--precision float32`)"
+
+
+def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
+    res = {"case": case, "runners": [], "agreement": {}, "targets": []}
+    X, _ = make_data(2, N_ROWS, case.classifier, case.double, case.missing)
+    est = case.est
+    built = res["built"] = case.built
+    d = built.directory
+    sess = ort_session(d / "model.onnx")
+
+    say("  checking outputs")
+    sk, ort_runner = python_runners(case, est, sess, X.astype(np.float64) if case.double else X)
+    runners = [sk, ort_runner]
+    procs = []
     try:
+        more, p = compiled_runners(built, X, args, drivers, java_flags, case.double)
+        runners += more
+        procs += p
+        if case.built32 is not None:
+            # The same model compiled with --precision float32: what double costs, and what it buys.
+            more, p = compiled_runners(case.built32, X, args, drivers, java_flags, False, FLOAT32_TAG, "_float32",
+                                       diagnostics=False)
+            runners += [r for r in more if "_f64" not in r.key]
+            procs += p
+        res["runners"] = runners
+        rounded = {r.key for r in runners if r.key.endswith("_float32")}
+        res["by_choice"] = rounded
+        label_cols = [j for j, c in enumerate(built.manifest["schema"]["outputs"]) if c.get("kind") == "label"
+                      or c.get("name") == "label"]
+        ok = True
+        for r in runners:
+            if r.error:
+                ok = False
+                continue
+            diff, rel, bad = compare(sk.outputs, r.outputs, label_cols)
+            exact = case.double and r.key not in rounded and r.key != "ort"
+            res["agreement"][r.key] = agreement_text(diff, rel, bad, case.classifier, exact,
+                                                     by_choice=r.key in rounded)
+            if r.key not in rounded:
+                ok &= (rel <= DOUBLE_RTOL if exact else diff <= VALUE_TOL) and bad == 0
+        res["ok"] = ok
+
         say("  warming up")
         for r in (sk, ort_runner):
             r.batch(2)
             r.single(0.2, 50)
-        for p in procs:
-            p.ask(f"warm {int((args.java_warm_s if p.what == 'Java' else 0.5) * 1000)}")
+        for q in procs:
+            q.ask(f"warm {int((args.java_warm_s if q.what == 'Java' else 0.5) * 1000)}")
         say(f"  measuring ({args.rounds} rounds)")
         measure([r for r in runners if not r.error], args.rounds, args.batch_reps, args.single_s, say)
     finally:
-        for p in procs:
-            p.close()
+        for q in procs:
+            q.close()
 
     by_key = {r.key: r for r in runners}
     cpp = by_key.get("cpp")
@@ -745,10 +867,13 @@ def main(argv=None) -> int:
     # Compile everything first, on every core, then pin for the measurements.
     for case in cases:
         say(f"compiling {case.key}")
-        X_train, y_train = make_data(1, N_TRAIN, case.classifier)
+        X_train, y_train = make_data(1, N_TRAIN, case.classifier, case.double, case.missing)
         case.est = case.make().fit(X_train, y_train)
         try:
             case.built = compile_case(case, case.est)
+            if case.double:
+                say(f"compiling {case.key} with --precision float32")
+                case.built32 = compile_case(case, case.est, "float32")
         except Exception as exc:  # noqa: BLE001 - a model the compiler cannot take yet is reported, not fatal
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             case.skipped = f"not supported yet: `modelport.compile` failed ({type(exc).__name__}: {first})"

@@ -406,9 +406,10 @@ def tvm_runner(label: str, key: str, build: TBuild, h, args, data_file: Path, n_
     def calls(k, reps):
         return [tuple(int(v) for v in rep.split(",")) for rep in drv.ask(f"calls abi {batch} {k} {reps}").split()]
     r = TRunner(label, key, calls=calls)
-    out_file = build.directory / "tvm_out.f32"
+    out_file = build.directory / "tvm_out.f64"
     drv.ask(f"check {out_file} 0")
-    r.outputs = np.fromfile(out_file, dtype=np.float32).astype(np.float64).reshape(n_rows, drv.n_out)
+    # The float C ABI's outputs come first (then those of the double one, when the stub has it).
+    r.outputs = np.fromfile(out_file, dtype=np.float64)[:n_rows * drv.n_out].reshape(n_rows, drv.n_out)
     return r
 
 
@@ -466,9 +467,9 @@ def bench_config(case: TCase, batch: int, args, h, exe, say) -> dict:
             runners.append(ort_runner("ONNX Runtime on `tvm-llvm/prepared.onnx`, the graph TVM compiles "
                                       "(diagnostic)", "ort_prepared", onnx_dir / "tvm-llvm" / "prepared.onnx",
                                       batches, diagnostic=True))
-    data_file = h.WORK / "tvm" / f"{case.key}_b{batch}_rows.f32"
+    data_file = h.WORK / "tvm" / f"{case.key}_b{batch}_rows.f64"
     data_file.parent.mkdir(parents=True, exist_ok=True)
-    flat.astype(np.float32).tofile(data_file)
+    flat.astype(np.float32).astype(np.float64).tofile(data_file)  # float32 values: the drivers read float64
     procs = []
     try:
         runners.append(tvm_runner("tvm-llvm untuned, C ABI `<name>_predict`", "tvm_untuned", untuned, h, args,
