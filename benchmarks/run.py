@@ -449,7 +449,10 @@ def cost_of_double(results: list) -> list:
         "## The cost of double", "",
         "Models whose original computes in double compile to double code (the default); "
         "`--precision float32` trades that exactness for speed. Each row times the two builds of the same "
-        "model side by side, in the same rounds, through the same entry point: \"double / float32\" is the median "
+        "model side by side, in the same rounds, each through the entry point its users call "
+        "(scikit-learn models: the C ABI `<name>_predict_f64` and Java `predict(double[][])` for the double "
+        "build, `<name>_predict` and `predict(float[][])` for the float32 one; R models: `Model::run` and "
+        "Java `run` with typed tensors for both): \"double / float32\" is the median "
         "over rounds of the double build's time divided by the float32 build's (above 1: double is slower). The "
         "last two columns are each build's largest difference from the original model on the same rows.", "",
         "| Model | Code | batch ns/row, double | float32 | double / float32 | single row µs, double | float32 "
