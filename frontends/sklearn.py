@@ -19,6 +19,19 @@ from modelport.schema import Column, Schema
 from modelport.source_model import SourceModel
 
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+# Converters put in front of skl2onnx's (each module's `install()`), for the estimators that
+# scikit-learn computes in float64 but that skl2onnx (or ONNX Runtime) has only in float32: they
+# build the same outputs in double (frontends/sklearn_double_builder.py).
+DOUBLE_CONVERTERS = (
+    "sklearn_hist_gradient_boosting_double",  # installs the float converters it stands in front of
+    "sklearn_svm_double",
+    "sklearn_imputer_double",
+    "sklearn_linear_svc_double",
+    "sklearn_polynomial_features_double",
+    "sklearn_k_bins_discretizer_double",
+    "sklearn_power_transformer_double",
+    "sklearn_bernoulli_nb_double",
+)
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
@@ -113,10 +126,10 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
     from sklearn.utils.validation import check_is_fitted
 
-    from . import sklearn_hist_gradient_boosting, sklearn_precision, sklearn_svm_double
+    from . import frontend, sklearn_precision
 
-    sklearn_hist_gradient_boosting.install()
-    sklearn_svm_double.install()
+    for module in DOUBLE_CONVERTERS:
+        frontend(module).install()
     try:
         check_is_fitted(est)
     except Exception:
@@ -146,20 +159,13 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
             allowed = get_converter(sklearn_operator_name_map[type(final)]).get_allowed_options() or {}
         except Exception:
             allowed = {}
-        if "zipmap" in allowed:
-            options[id(final)] = {"zipmap": False}
-    from . import sklearn_hist_gradient_boosting_double as hgb_double
-    if hgb_double.applies(final) and precision == "float64" and final is not est:
-        precision, why = "float32", ("HistGradientBoosting computes in float64, but inside a pipeline it is "
-                                     "converted in float32: inputs are rounded (the parity report shows the cost)")
-        initial = _float32_types(initial)
+        # A classifier without the zipmap option (LinearSVC) still gets options of its own: a
+        # pipeline would otherwise hand it the pipeline's zipmap, which its converter refuses.
+        options[id(final)] = {"zipmap": False} if "zipmap" in allowed else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            if hgb_double.applies(est) and precision == "float64" and not per_column:
-                proto = hgb_double.convert(est, n_features)
-            else:
-                proto, precision, why = _skl2onnx(est, initial, options, precision, why)
+            proto, precision, why = _skl2onnx(est, initial, options, precision, why)
         except Exception as exc:
             msg = str(exc).splitlines()[0][:300]
             raise UnsupportedError(
@@ -235,16 +241,17 @@ def _knn_ties(est, final, frame):
 
 
 def _skl2onnx(est, initial, options, precision, why) -> tuple:
-    """(proto, precision, why). skl2onnx has no double form of some operators (LinearSVC's
-    LinearClassifier): such a model is compiled in float32, and the reason says so."""
+    """(proto, precision, why). A model that skl2onnx still cannot convert in double (a converter
+    without a double form, an operator without an ONNX Runtime double kernel) is compiled in
+    float32, and the reason says what failed."""
     import skl2onnx
 
-    from .sklearn_svm_double import add_functions
+    from .sklearn_double_builder import finish
     try:
-        proto = add_functions(skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
-                                               target_opset=TARGET_OPSET))
+        proto = finish(skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                        target_opset=TARGET_OPSET))
         if precision == "float64":
-            import onnxruntime as ort  # some double operators have no ONNX Runtime kernel (Imputer)
+            import onnxruntime as ort  # some double operators have no ONNX Runtime kernel
             ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
         return proto, precision, why
     except Exception as exc:

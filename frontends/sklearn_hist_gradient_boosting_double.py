@@ -1,73 +1,90 @@
 """HistGradientBoostingClassifier / Regressor in double, as scikit-learn computes them.
 
 scikit-learn keeps X in float64 and compares it with float64 bin edges that are often values
-of the training data itself, so a float32 input can take the other branch. This builds the
-ONNX graph directly: one TreeEnsemble (ai.onnx.ml 5, double thresholds and sums; NaN
-follows the learned direction) for the raw scores, plus the baseline, then the link (Exp)
-or the loss's probabilities (Sigmoid, Softmax) in double.
+of the training data itself, so a float32 input can take the other branch. `install()` puts
+converters in front of ours (frontends/sklearn_hist_gradient_boosting.py, whose
+TreeEnsembleRegressor/Classifier sum in float32): for a double input, bare or inside a
+pipeline, one TreeEnsemble (ai.onnx.ml 5, double thresholds and sums; NaN follows the learned
+direction) gives the raw scores, plus the baseline, then the link (Exp) or the loss's
+probabilities (Sigmoid, Softmax) in double. Any other input goes to the float converter.
+
+Outputs: `label` (the first class of highest probability, as scikit-learn's argmax) and
+`probabilities` (predict_proba; with raw_scores, the decision function: [-raw, raw] for two
+classes) for classifiers; `variable` [N, 1] for regressors.
 """
 from __future__ import annotations
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-from . import tree_ensemble_v5
+from modelport.errors import UnsupportedError
+
+from . import sklearn_hist_gradient_boosting, tree_ensemble_v5
+from .sklearn_double_builder import Nodes, all_double, install_in_front, label_table
 from .sklearn_hist_gradient_boosting import _check_supported, _collect_trees
 
-OPSETS = [helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.ml", 5)]
+ALIASES = {"HistGradientBoostingClassifier": "SklearnHistGradientBoostingClassifier",
+           "HistGradientBoostingRegressor": "SklearnHistGradientBoostingRegressor"}
+LINKS = {"IdentityLink": "Identity", "LogLink": "Exp"}
 
 
-def applies(est) -> bool:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    return isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor))
+def install() -> None:
+    """Put the double converters in front of the float ones (safe to call repeatedly)."""
+    import sklearn.ensemble
+    sklearn_hist_gradient_boosting.install()
+    install_in_front({getattr(sklearn.ensemble, cls): alias for cls, alias in ALIASES.items()}, _converter)
 
 
-def _tree_ensemble(t: dict, n_targets: int) -> helper.NodeProto:
-    """The tables of _collect_trees as one TreeEnsemble (v5) node."""
+def _converter(original):
+    def convert(scope, operator, container):
+        if not all_double(operator):
+            return original(scope, operator, container)
+        model = operator.raw_operator
+        try:
+            _check_supported(model)
+        except NotImplementedError as exc:
+            raise UnsupportedError(f"{exc} Supported: numeric features only (one-hot encode categories "
+                                   "before the model in a pipeline).") from None
+        defaults = dict(raw_scores=False, nocl=False) if hasattr(model, "classes_") else dict(raw_scores=False)
+        options = container.get_options(model, defaults)
+        if options.get("nocl"):
+            raise UnsupportedError(f"{type(model).__name__}: skl2onnx's option nocl is not supported in double")
+        b = Nodes(scope, "hgb")
+        raw = _raw(b, model, b.input(operator))
+        outs = [o.full_name for o in operator.outputs]
+        if hasattr(model, "classes_"):
+            _classifier(b, model, raw, outs, bool(options.get("raw_scores")))
+        else:
+            link = type(model._loss.link).__name__
+            if link not in LINKS:
+                raise UnsupportedError(f"{type(model).__name__} with the link {link} is not supported; supported "
+                                       f"losses: those with the links {', '.join(LINKS)}")
+            b.op("Identity" if options.get("raw_scores") else LINKS[link], raw, out=outs[0])
+        b.emit(container)
+    return convert
+
+
+def _raw(b, model, x: str) -> str:
+    """[N, k] double: the trees' sums plus the baseline (scikit-learn's raw predictions)."""
+    k = int(model.n_trees_per_iteration_)
+    t = _collect_trees(model)
     internal = np.asarray(t["nodes_modes"]) != "LEAF"
     attrs = tree_ensemble_v5.attributes(
         t["nodes_treeids"], t["nodes_nodeids"], internal, t["nodes_featureids"], t["thresholds"],
         t["nodes_truenodeids"], t["nodes_falsenodeids"], np.asarray(t["nodes_missing_value_tracks_true"], bool),
-        False, t["leaf_treeids"], t["leaf_nodeids"], t["leaf_ids"], t["leaf_values"], n_targets)
-    return helper.make_node("TreeEnsemble", ["X"], ["raw_trees"], domain="ai.onnx.ml", name="trees", **attrs)
-
-
-def convert(model, n_features: int) -> onnx.ModelProto:
-    """The graph: input X (double [N, n_features]); outputs `label` and `probabilities`
-    (classifier) or `variable` (regressor), double."""
-    from sklearn.base import is_classifier
-    _check_supported(model)
-    k = int(model.n_trees_per_iteration_)
-    nodes = [_tree_ensemble(_collect_trees(model), k)]
+        False, t["leaf_treeids"], t["leaf_nodeids"], t["leaf_ids"], t["leaf_values"], k)
+    trees = b.op("TreeEnsemble", x, domain="ai.onnx.ml", **attrs)
     baseline = np.asarray(model._baseline_prediction, np.float64).reshape(1, k)
-    inits = [numpy_helper.from_array(baseline, "baseline")]
-    nodes.append(helper.make_node("Add", ["raw_trees", "baseline"], ["raw"]))
-    x = helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])
-    if not is_classifier(model):
-        link = type(model._loss.link).__name__
-        if link not in ("IdentityLink", "LogLink"):
-            raise NotImplementedError(f"unsupported link function {link!r}")
-        nodes.append(helper.make_node("Exp" if link == "LogLink" else "Identity", ["raw"], ["variable"]))
-        outputs = [helper.make_tensor_value_info("variable", TensorProto.DOUBLE, [None, 1])]
+    return b.op("Add", trees, b.const(baseline, hint="baseline"))
+
+
+def _classifier(b, model, raw: str, outs: list, raw_scores: bool) -> None:
+    if int(model.n_trees_per_iteration_) == 1:  # binary: [1 - expit(raw), expit(raw)]
+        p1 = b.op("Sigmoid", raw)
+        probabilities = b.op("Concat", b.op("Sub", b.const(np.ones((1, 1))), p1), p1, axis=1)
+        scores = b.op("Concat", b.op("Neg", raw), raw, axis=1) if raw_scores else probabilities
     else:
-        classes = model.classes_
-        if k == 1:  # binary: [1 - expit(raw), expit(raw)]
-            inits.append(numpy_helper.from_array(np.ones((1, 1)), "one"))
-            nodes += [helper.make_node("Sigmoid", ["raw"], ["p1"]), helper.make_node("Sub", ["one", "p1"], ["p0"]),
-                      helper.make_node("Concat", ["p0", "p1"], ["probabilities"], axis=1)]
-        else:
-            nodes.append(helper.make_node("Softmax", ["raw"], ["probabilities"], axis=1))
-        strings = classes.dtype.kind in "OUS"
-        table = np.array([str(c) for c in classes], dtype=object) if strings else classes.astype(np.int64)
-        inits.append(numpy_helper.from_array(table, "classes"))
-        nodes += [helper.make_node("ArgMax", ["probabilities"], ["index"], axis=1, keepdims=0),
-                  helper.make_node("Gather", ["classes", "index"], ["label"], axis=0)]
-        outputs = [helper.make_tensor_value_info("label", TensorProto.STRING if strings else TensorProto.INT64,
-                                                 [None]),
-                   helper.make_tensor_value_info("probabilities", TensorProto.DOUBLE, [None, len(classes)])]
-    graph = helper.make_graph(nodes, "hist_gradient_boosting", [x], outputs, initializer=inits)
-    proto = helper.make_model(graph, opset_imports=OPSETS, producer_name="modelport")
-    proto.ir_version = 10
-    onnx.checker.check_model(proto)
-    return proto
+        probabilities = b.op("Softmax", raw, axis=1)
+        scores = raw if raw_scores else probabilities
+    best = b.op("ArgMax", probabilities, axis=1, keepdims=0)
+    b.op("Gather", b.const(label_table(model), hint="classes"), best, axis=0, out=outs[0])
+    b.op("Identity", scores, out=outs[1])

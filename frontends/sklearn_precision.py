@@ -4,8 +4,12 @@ scikit-learn's trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting's
 IsolationForest) cast X to float32 before they compare, so their artifacts read float32
 (numbers parsed as double, then rounded as numpy rounds). Everything else keeps X in float64
 (linear models, naive Bayes, k-NN, MLPs, scalers, PCA, k-means, HistGradientBoosting): their
-artifacts compute in double. So do SVMs (libsvm computes in double): their double graphs come
-from frontends/sklearn_svm_double.py, as skl2onnx's SVM operators are float32 only.
+artifacts compute in double. Where skl2onnx (or ONNX Runtime) has no double form, a converter in
+front of skl2onnx's builds one (frontends/sklearn.py: DOUBLE_CONVERTERS; SVMs, LinearSVC,
+RidgeClassifier, SimpleImputer, HistGradientBoosting, PolynomialFeatures, KBinsDiscretizer,
+PowerTransformer, BernoulliNB). What still has none is listed in FLOAT32_CONVERSIONS, with why;
+any other failure of the double conversion falls back to float32 in frontends/sklearn.py, the
+reason saying what failed.
 """
 from __future__ import annotations
 
@@ -14,6 +18,13 @@ FLOAT32_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeCl
                  "GradientBoostingClassifier", "GradientBoostingRegressor", "IsolationForest",
                  "AdaBoostClassifier", "AdaBoostRegressor", "BaggingClassifier", "BaggingRegressor",
                  "RandomTreesEmbedding")
+
+# Estimators that scikit-learn computes in float64 but that compile in float32: why.
+FLOAT32_CONVERSIONS = {
+    "KNNImputer": "skl2onnx converts KNNImputer in float32 only",
+    "CategoricalNB": "skl2onnx's CategoricalNB graph mixes float32 into its double form, which ONNX Runtime "
+                     "refuses",
+}
 
 
 def _steps(est):
@@ -61,4 +72,8 @@ def precision(est) -> tuple:
     trees = [n for n in names if n in FLOAT32_TREES]
     if trees:
         return "float32", f"scikit-learn's {trees[0]} casts its input to float32 before comparing"
+    single = [n for n in names if n in FLOAT32_CONVERSIONS]
+    if single:
+        return "float32", (f"scikit-learn computes {single[0]} in float64, but {FLOAT32_CONVERSIONS[single[0]]}: "
+                           "inputs are rounded to float32 (the parity report shows the cost)")
     return "float64", "scikit-learn computes this model in float64"

@@ -15,7 +15,7 @@ any other input goes to skl2onnx's own converter.
 - probability=True: `probabilities` are predict_proba, each pair's Platt sigmoid coupled by
   libsvm's multiclass_probability (for two classes too, as scikit-learn's libsvm does), one
   modelport.libsvm:MulticlassProbability node (see passes/ml_to_tensor/_svm_probability.py;
-  `add_functions` adds its ONNX function to the converted model);
+  `sklearn_double_builder.finish` adds its ONNX function to the converted model);
 - otherwise the scores as skl2onnx lays them out: more than two classes, ovr: scikit-learn's
   _ovr_decision_function; ovo: the pair values; two classes: [-d, d] for libsvm's value d
   (scikit-learn's decision_function is -d);
@@ -25,50 +25,34 @@ any other input goes to skl2onnx's own converter.
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
 
 from modelport.errors import UnsupportedError
 from modelport.passes.ml_to_tensor import _svm, _svm_probability
-from modelport.passes.ml_to_tensor._builder import F64, Builder
+from modelport.passes.ml_to_tensor._builder import F64
+
+from .sklearn_double_builder import Nodes, all_double, install_in_front, label_table
 
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
 ALIASES = {"SVC": "SklearnSVC", "NuSVC": "SklearnSVC", "SVR": "SklearnSVR", "NuSVR": "SklearnSVR",
            "OneClassSVM": "SklearnOneClassSVM"}
-OPSET = 18
-_installed = False
 
 
 def install() -> None:
     """Put the double converters in front of skl2onnx's (safe to call repeatedly)."""
-    global _installed
-    if _installed:
-        return
     import sklearn.svm
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common._registration import get_converter, get_shape_calculator
-    originals = {alias: get_converter(alias) for alias in set(ALIASES.values())}
-    for cls, alias in ALIASES.items():
-        update_registered_converter(getattr(sklearn.svm, cls), alias, get_shape_calculator(alias),
-                                    _converter(originals[alias]), options=originals[alias].get_allowed_options())
-    _installed = True
-
-
-def add_functions(proto):
-    """The ONNX functions the converted nodes call (libsvm's coupling), added in place."""
-    return _svm_probability.add_functions(proto)
+    install_in_front({getattr(sklearn.svm, cls): alias for cls, alias in ALIASES.items()}, _converter)
 
 
 def _converter(original):
     def convert(scope, operator, container):
-        from skl2onnx.common.data_types import DoubleTensorType
         model = operator.raw_operator
         if model.kernel not in KERNELS:
             raise UnsupportedError(f"{type(model).__name__} with kernel={model.kernel!r} is not supported; "
                                    f"supported kernels: {', '.join(KERNELS)}")
-        if not isinstance(operator.inputs[0].type, DoubleTensorType):
+        if not all_double(operator):
             return original(scope, operator, container)
-        b = _Nodes(scope)
-        kern = _kernel(b, model, operator.inputs[0].full_name)
+        b = Nodes(scope, "svm")
+        kern = _kernel(b, model, b.input(operator))
         outs = [o.full_name for o in operator.outputs]
         if hasattr(model, "classes_"):
             _classifier(b, model, kern, outs, container.get_options(model, dict(raw_scores=False, nocl=False)))
@@ -123,7 +107,7 @@ def _classifier(b, model, kern: str, outs: list, options: dict) -> None:
         ovr = _ovr(b, dec, pairs, C)
     best = b.op("ArgMax", ovr if ovr and model.break_ties else _votes(b, dec, pairs, C, strict=True), axis=1,
                 keepdims=0, select_last_index=0)
-    b.op("Gather", b.const(_label_table(model)), best, axis=0, out=outs[0])
+    b.op("Gather", b.const(label_table(model)), best, axis=0, out=outs[0])
     if probability:
         r_pairs = _svm_probability.pair_probability(b, dec, np.asarray(model.probA_, np.float64),
                                                     np.asarray(model.probB_, np.float64), np.float64)
@@ -162,36 +146,3 @@ def _ovr(b, dec: str, pairs: list, C: int) -> str:
     squashed = b.op("Div", total, b.op("Mul", b.const(np.float64(3.0)),
                                        b.op("Add", b.op("Abs", total), b.const(np.float64(1.0)))))
     return b.op("Add", _votes(b, dec, pairs, C, strict=False), squashed)
-
-
-def _label_table(model) -> np.ndarray:
-    classes = model.classes_
-    if all(isinstance(c, str) for c in classes):
-        return np.array([str(c) for c in classes], dtype=object)
-    values = np.asarray(classes)
-    if values.dtype.kind in "biu" or (values.dtype.kind == "f" and np.all(values == np.round(values))):
-        return values.astype(np.int64)
-    raise UnsupportedError(f"{type(model).__name__}: class labels must be integers or strings, not {classes!r}")
-
-
-class _Nodes(Builder):
-    """The compiler's graph Builder naming values through skl2onnx's scope (unique in the whole
-    converted model); `emit` hands what it built to skl2onnx's container."""
-
-    def __init__(self, scope):
-        super().__init__(set(), OPSET)
-        self.scope = scope
-
-    def fresh(self, hint: str) -> str:
-        return self.scope.get_unique_variable_name(f"svm_{hint}")
-
-    def emit(self, container) -> None:
-        for t in self.initializers:
-            content = [s.decode("utf-8") for s in t.string_data] if t.data_type == TensorProto.STRING else t
-            container.add_initializer(t.name, t.data_type, list(t.dims), content)
-        for n in self.nodes:
-            attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-            own = n.domain == _svm_probability.DOMAIN
-            container.add_node(n.op_type, list(n.input), list(n.output), op_domain=n.domain,
-                               op_version=1 if own else None, name=n.name, **attrs)
-            container.nodes[-1].overload = n.overload

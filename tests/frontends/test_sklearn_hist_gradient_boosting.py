@@ -91,6 +91,11 @@ def _session(model, X, dtype=np.float32, options=None):
     onx = to_onnx(
         model, X[:1].astype(dtype), options=options, target_opset=TARGET_OPSET
     )
+    # Double inputs reach modelport's double converters when another test of the session has
+    # installed them (frontends/sklearn.py does): their TreeEnsemble needs ai.onnx.ml 5.
+    from modelport.frontends.sklearn_double_builder import finish
+
+    finish(onx)
     sess = ort.InferenceSession(
         onx.SerializeToString(), providers=["CPUExecutionProvider"]
     )
