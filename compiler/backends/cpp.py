@@ -23,6 +23,11 @@ RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_runtime.cpp", "modelport_ke
 CTYPE = CppRenderer.types
 
 
+# What the generated C functions do with an exception: record its message, return 4.
+C_CATCH = ("catch (const std::exception& e) { modelport::set_last_error(e.what()); return 4; } "
+           "catch (...) { modelport::set_last_error(\"the model failed\"); return 4; }")
+
+
 def _c_value(v, dtype, r: CppRenderer) -> str:
     if dtype == "bool":
         return "1" if v else "0"
@@ -293,6 +298,9 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
             f"int {ns}_predict(const float* x, int64_t n_rows, float* y);",
             f"int64_t {ns}_num_features(void);",
             f"int64_t {ns}_num_outputs(void);",
+            "// What this thread's last call of the two functions above says: \"\" after a success (0),",
+            "// else what went wrong. Valid until this thread's next call.",
+            f"const char* {ns}_last_error(void);",
             "}",
         ]
     cpp = [
@@ -304,6 +312,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "#include <initializer_list>",
         "#include <limits>",
         "#include <memory>",
+        "#include <stdexcept>",
         "#include <string>",
         "#include <vector>",
         "",
@@ -372,14 +381,15 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
             "",
             'extern "C" {',
             f"int {ns}_predict_f64(const double* x, int64_t n_rows, double* y) {{",
-            "  // No exception crosses the C boundary (modelport::kPredictModelError).",
-            f"  try {{ return {ns}::Model::predict(x, n_rows, y); }} catch (...) {{ return 4; }}",
+            "  // No exception crosses the C boundary: modelport::kPredictModelError and its message.",
+            f"  try {{ return modelport::predict_result({ns}::Model::predict(x, n_rows, y)); }} {C_CATCH}",
             "}",
             f"int {ns}_predict(const float* x, int64_t n_rows, float* y) {{",
-            f"  try {{ return {ns}::Model::predict(x, n_rows, y); }} catch (...) {{ return 4; }}",
+            f"  try {{ return modelport::predict_result({ns}::Model::predict(x, n_rows, y)); }} {C_CATCH}",
             "}",
             f"int64_t {ns}_num_features(void) {{ return {ns}::Model::kNumInputColumns; }}",
             f"int64_t {ns}_num_outputs(void) {{ return {ns}::Model::kNumOutputColumns; }}",
+            f"const char* {ns}_last_error(void) {{ return modelport::last_error(); }}",
             "}",
         ]
     main = [

@@ -83,6 +83,9 @@ def generate_tensors_abi(name: str, banner: str) -> str:
         "  } catch (const std::exception& e) {",
         '    std::snprintf(error, error_size, "%s", e.what());',
         "    return 1;",
+        "  } catch (...) {  // nothing may cross into the JVM",
+        '    std::snprintf(error, error_size, "the model failed");',
+        "    return 1;",
         "  }",
         "}",
     ]) + "\n"

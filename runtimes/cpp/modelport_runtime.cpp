@@ -1039,19 +1039,48 @@ int predict_rows(const ModelSpec& spec, const Real* x, int64_t n_rows, Real* y) 
       }
     }
     return kPredictOk;
+  } catch (const std::exception& e) {
+    set_last_error(e.what());
+    return kPredictModelError;
   } catch (...) {
+    set_last_error("the model failed (an exception that is not a std::exception)");
     return kPredictModelError;
   }
 }
 
+thread_local std::string t_last_error;
+
 }  // namespace detail
 
+int predict_result(int code) noexcept {
+  switch (code) {
+    case kPredictOk: set_last_error(""); break;
+    case kPredictBadArguments: set_last_error("bad arguments: x or y is null, or n_rows is negative"); break;
+    case kPredictUnsupported:
+      set_last_error("the model has string columns or outputs, which rows of numbers cannot carry: use the C++ "
+                     "Model::predict with typed tensors");
+      break;
+    case kPredictBadValue: set_last_error("a value for an integer input column is not an integer"); break;
+    default: break;
+  }
+  return code;
+}
+
 int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept {
-  return detail::predict_rows<float>(spec, x, n_rows, y);
+  return predict_result(detail::predict_rows<float>(spec, x, n_rows, y));
 }
 
 int predict_double_rows(const ModelSpec& spec, const double* x, int64_t n_rows, double* y) noexcept {
-  return detail::predict_rows<double>(spec, x, n_rows, y);
+  return predict_result(detail::predict_rows<double>(spec, x, n_rows, y));
+}
+
+const char* last_error() noexcept { return detail::t_last_error.c_str(); }
+
+void set_last_error(const char* message) noexcept {
+  try {
+    detail::t_last_error = message;
+  } catch (...) {  // out of memory: keep what was there
+  }
 }
 
 }  // namespace modelport

@@ -112,6 +112,11 @@ std::string find_module(const char* module_file) {
 // the CUDA runtime; it needs the NVIDIA driver (libcuda.so.1), so it is loaded only when a
 // model runs on the GPU.
 void load_cuda_plugin() {
+  // Loaded already, by another tvm-cuda artifact in this process (a service with several
+  // models): use that one; a second copy would register TVM's CUDA device API again, which
+  // aborts. The registry lives in the TVM runtime, which every artifact's library shares (the
+  // loader matches libtvm_runtime.so and libtvm_ffi.so by soname).
+  if (ffi::Function::GetGlobal("device_api.cuda").has_value()) return;
   for (const std::string& candidate : {own_folder() + "/lib/libtvm_runtime_cuda.so",
                                        own_folder() + "/../lib/libtvm_runtime_cuda.so"}) {
     if (!is_file(candidate)) continue;
@@ -173,6 +178,17 @@ ffi::Function& main_function(const Loaded& l, int device_type) {
   thread_local std::unique_ptr<Vm> vm;
   if (!vm) vm.reset(new Vm(l, device_type));
   return vm->main_fn;
+}
+
+// The staged path (inputs copied into tensors the runtime allocates on the device, outputs
+// copied back, one stream synchronisation per call) is the GPU's. MODELPORT_TVM_STAGED=1 takes
+// it on the CPU too, so that machines without a GPU run every call it makes.
+bool staged(int device_type) {
+  static const bool forced = [] {
+    const char* v = std::getenv("MODELPORT_TVM_STAGED");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return device_type != kCPU || forced;
 }
 
 std::vector<int64_t> full_shape(const TensorDesc& d, int64_t n) {
@@ -237,6 +253,7 @@ void Model::run_batch(const void* const* inputs, void* const* outputs, int64_t n
   const Loaded& l = load(module_file_, device_type_);
   const DLDevice cpu{kDLCPU, 0};
   const DLDevice dev{static_cast<DLDeviceType>(device_type_), 0};
+  const bool stage = staged(device_type_);
   try {
     std::vector<ffi::Any> args;
     std::vector<std::vector<int64_t>> shapes;
@@ -244,7 +261,7 @@ void Model::run_batch(const void* const* inputs, void* const* outputs, int64_t n
     for (int i = 0; i < num_inputs_; ++i) {
       shapes.push_back(full_shape(inputs_[i], n));
       ffi::Tensor host = host_tensor(inputs[i], shapes.back(), inputs_[i].type);
-      if (device_type_ == kCPU) {
+      if (!stage) {
         args.emplace_back(host);
       } else {
         ffi::Shape shape(shapes.back().begin(), shapes.back().end());
@@ -273,7 +290,7 @@ void Model::run_batch(const void* const* inputs, void* const* outputs, int64_t n
         throw std::runtime_error("output " + std::to_string(i) + " has " + std::to_string(r.numel()) +
                                  " elements, expected " + std::to_string(n * outputs_[i].row_size));
       }
-      if (device_type_ == kCPU) {
+      if (!stage) {
         std::memcpy(outputs[i], r.data_ptr(), bytes);
       } else {
         shapes.push_back(full_shape(outputs_[i], n));
@@ -283,7 +300,8 @@ void Model::run_batch(const void* const* inputs, void* const* outputs, int64_t n
         l.copy(r, host);
       }
     }
-    if (device_type_ != kCPU) l.sync(dev, nullptr);
+    // Device_StreamSync(Device, int stream): the default stream is the integer 0 (None is refused).
+    if (stage) l.sync(dev, static_cast<int64_t>(0));
   } catch (const ffi::Error& e) {
     throw std::runtime_error(std::string("the TVM-compiled model failed: ") + e.what());
   }

@@ -300,6 +300,27 @@ def test_double_c_abi_is_exact_and_the_float_abi_rounds(double_model):
     assert (got32[finite, 0] != exact[finite]).mean() > 0.5  # the float ABI loses exactness
 
 
+def test_c_abi_says_what_went_wrong_per_thread(double_model):
+    # A refused call returns its code and <name>_last_error says why, for the calling thread
+    # only; a successful call leaves "".
+    import threading
+    out, schema, _, _ = double_model
+    lib = ctypes.CDLL(str(out / "cpp" / "libd.so"))
+    predict, last_error = lib.d_predict_f64, lib.d_last_error
+    predict.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+    last_error.restype = ctypes.c_char_p
+    x, y = np.zeros(len(schema.inputs)), np.zeros(len(schema.outputs))
+    assert predict(x.ctypes.data, -1, y.ctypes.data) == 1
+    assert b"n_rows is negative" in last_error()
+    other = []
+    thread = threading.Thread(target=lambda: other.append((predict(x.ctypes.data, 1, y.ctypes.data), last_error())))
+    thread.start()
+    thread.join()
+    assert other == [(0, b"")]
+    assert b"n_rows is negative" in last_error()  # this thread's message is its own
+    assert predict(x.ctypes.data, 1, y.ctypes.data) == 0 and last_error() == b""
+
+
 def test_cpp_double_api_from_a_user_program(double_model, tmp_path):
     out, schema, expected, _ = double_model
     n_in, n_out = len(schema.inputs), len(schema.outputs)

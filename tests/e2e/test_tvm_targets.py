@@ -123,6 +123,70 @@ def test_missing_module_is_a_clear_error(cnn_artifact, tmp_path):
     assert "MODELPORT_TVM_MODULE" in proc.stderr
 
 
+def test_staged_path_runs_on_the_cpu(cnn_artifact, tmp_path):
+    # The GPU's path (device tensors allocated by the runtime, copies in and out, one stream
+    # synchronisation with the integer stream 0) taken on the CPU: each of its runtime calls is
+    # type-checked here as on a GPU (a None stream was refused there: every call failed).
+    out, _ = cnn_artifact
+    rows, expected = _rows_and_expected()
+    proc = subprocess.run([str(out / "tvm-llvm" / "bin" / "cnn")], input=rows, capture_output=True, text=True,
+                          env={**_bare_env(), "MODELPORT_TVM_STAGED": "1"}, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = np.array([[float(v) for v in line.split(",")] for line in proc.stdout.splitlines()[1:]])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+CALL_LIBRARY = """
+import ctypes, sys, numpy as np
+libs = [ctypes.CDLL(p) for p in sys.argv[1::2]]
+for lib, name in zip(libs, sys.argv[2::2]):
+    predict = getattr(lib, name + "_predict")
+    predict.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+    err = getattr(lib, name + "_last_error")
+    err.restype = ctypes.c_char_p
+    nf, no = getattr(lib, name + "_num_features")(), getattr(lib, name + "_num_outputs")()
+    x = np.linspace(-1, 1, 3 * nf, dtype=np.float32)
+    y = np.zeros(3 * no, dtype=np.float32)
+    rc = predict(x.ctypes.data, 3, y.ctypes.data)
+    print(name, rc, err().decode(), " ".join(repr(float(v)) for v in y))
+"""
+
+
+def test_a_failing_call_returns_a_code_and_its_message(cnn_artifact, tmp_path):
+    # The C ABI never throws: the model cannot be loaded, <name>_predict returns 4 and
+    # <name>_last_error says why; the process goes on.
+    out, _ = cnn_artifact
+    proc = subprocess.run([sys.executable, "-c", CALL_LIBRARY, str(out / "tvm-llvm" / "libcnn.so"), "cnn"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MODELPORT_TVM_MODULE": str(tmp_path / "gone.so")})
+    assert proc.returncode == 0, proc.stderr
+    name, rc, message = proc.stdout.split(" ", 2)
+    assert rc == "4" and "MODELPORT_TVM_MODULE=" in message and "is not a file" in message, proc.stdout
+
+
+def test_two_tvm_models_in_one_process(cnn_artifact, tmp_path):
+    out, _ = cnn_artifact
+    compile_and_check(two_in_two_out(), tmp_path, targets=("tvm-llvm",), name="two", rows=16)
+    proc = subprocess.run([sys.executable, "-c", CALL_LIBRARY, str(out / "tvm-llvm" / "libcnn.so"), "cnn",
+                           str(tmp_path / "out" / "tvm-llvm" / "libtwo.so"), "two"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split(" ", 2)[:2] for line in lines] == [["cnn", "0"], ["two", "0"]], proc.stdout
+    import onnxruntime as ort
+    for line, model, nf in zip(lines, (residual_cnn(), two_in_two_out()), (3 * 8 * 8, 5)):
+        x = np.linspace(-1, 1, 3 * nf, dtype=np.float32).reshape(3, nf)
+        sess = ort.InferenceSession(model.SerializeToString())
+        feeds, col = {}, 0
+        for i in sess.get_inputs():
+            width = int(np.prod(i.shape[1:]))
+            feeds[i.name] = x[:, col:col + width].reshape([3, *i.shape[1:]])
+            col += width
+        want = np.concatenate([o.reshape(3, -1) for o in sess.run(None, feeds)], axis=1)
+        got = np.array([float(v) for v in line.split(" ", 3)[3].split()]).reshape(3, -1)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
 def test_gpu_check_script_checks_and_times_artifacts(tmp_path):
     """`make gpu-check`'s script on a tvm-llvm artifact (the same code runs tvm-cuda on a GPU)."""
     from sklearn.ensemble import RandomForestClassifier
