@@ -343,7 +343,10 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
                         np.stack([-scores, scores], axis=1) if score_width == 2 else scores[:, None]
             return {"label": label, "probabilities": scores}
     elif len(outs) == 1:
-        task = "regressor" if _has(final, "predict") and not _has(final, "transform") else "transformer"
+        # Regressors that also transform (VotingRegressor, StackingRegressor) are regressors.
+        from sklearn.base import is_regressor
+        task = "regressor" if _has(final, "predict") and (is_regressor(final) or not _has(final, "transform")) \
+            else "transformer"
         rename = {outs[0]: "prediction" if task == "regressor" else "transformed"}
         classes = []
         width = _output_width(proto, outs[0])

@@ -58,3 +58,20 @@ def test_numeric_pipeline_scaler_into_regressor(tmp_path):
     X = rng.randn(200, 4) * [1, 10, 100, 1000]
     model = Pipeline([("mm", MinMaxScaler()), ("ridge", Ridge())]).fit(X, X[:, 0] + X[:, 3] / 1000)
     compile_and_check(model, tmp_path)
+
+
+def test_ensemble_regressors_that_also_transform_are_regressors(tmp_path):
+    # VotingRegressor and StackingRegressor have transform() too: they are still regressors,
+    # checked against predict().
+    from sklearn.ensemble import StackingRegressor, VotingRegressor
+    from sklearn.linear_model import LinearRegression
+    from sklearn.neighbors import KNeighborsRegressor
+    rng = np.random.RandomState(2)
+    X = rng.randn(240, 4)
+    y = X @ np.array([1.0, 2.0, -1.0, 0.5]) + rng.randn(240)
+    for i, est in enumerate([VotingRegressor([("r", Ridge()), ("l", LinearRegression())]),
+                             StackingRegressor([("r", Ridge()), ("k", KNeighborsRegressor())],
+                                               final_estimator=Ridge())]):
+        m = compile_and_check(est.fit(X, y), tmp_path / str(i), targets=("cpp", "java"))
+        assert m["schema"]["task"] == "regressor"
+        assert [c["name"] for c in m["schema"]["outputs"]] == ["prediction"]
