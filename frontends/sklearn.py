@@ -368,9 +368,12 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
 
 
 def _is_outlier_detector(est) -> bool:
-    """OneClassSVM: `label` 1 (inlier) or -1 and `score` (decision_function)."""
+    """OneClassSVM, IsolationForest, LocalOutlierFactor(novelty=True): `label` 1 (inlier) or
+    -1 and `score` (decision_function)."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import LocalOutlierFactor
     from sklearn.svm import OneClassSVM
-    return isinstance(est, OneClassSVM)
+    return isinstance(est, (OneClassSVM, IsolationForest, LocalOutlierFactor))
 
 
 def _has(est, attr):

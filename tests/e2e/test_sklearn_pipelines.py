@@ -75,3 +75,13 @@ def test_ensemble_regressors_that_also_transform_are_regressors(tmp_path):
         m = compile_and_check(est.fit(X, y), tmp_path / str(i), targets=("cpp", "java"))
         assert m["schema"]["task"] == "regressor"
         assert [c["name"] for c in m["schema"]["outputs"]] == ["prediction"]
+
+
+def test_local_outlier_factor_novelty_labels_and_scores(tmp_path):
+    # An outlier detector: label 1 (inlier) or -1, and decision_function as the score.
+    from sklearn.neighbors import LocalOutlierFactor
+    rng = np.random.RandomState(3)
+    X = rng.randn(300, 4)
+    m = compile_and_check(LocalOutlierFactor(novelty=True).fit(X), tmp_path, targets=("cpp", "java"))
+    assert m["schema"]["classes"] == [-1, 1]
+    assert [c["name"] for c in m["schema"]["outputs"]] == ["label", "score"]
