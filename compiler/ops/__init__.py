@@ -58,6 +58,7 @@ REGISTRY = {
     ("ai.onnx.ml", "Scaler"): "scaler",
     ("ai.onnx.ml", "Imputer"): "imputer",
     ("ai.onnx.ml", "OneHotEncoder"): "one_hot_encoder",
+    ("ai.onnx.ml", "LabelEncoder"): "label_encoder",
     ("ai.onnx.ml", "ArrayFeatureExtractor"): "array_feature_extractor",
     ("ai.onnx.ml", "LinearRegressor"): "linear_regressor",
     ("ai.onnx.ml", "TreeEnsembleRegressor"): "tree_ensemble_regressor",

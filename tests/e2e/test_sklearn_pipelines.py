@@ -85,3 +85,23 @@ def test_local_outlier_factor_novelty_labels_and_scores(tmp_path):
     m = compile_and_check(LocalOutlierFactor(novelty=True).fit(X), tmp_path, targets=("cpp", "java"))
     assert m["schema"]["classes"] == [-1, 1]
     assert [c["name"] for c in m["schema"]["outputs"]] == ["label", "score"]
+
+
+def test_isolation_forest_labels_and_scores(tmp_path):
+    # Its path lengths go through ai.onnx.ml LabelEncoder (leaf -> depth); float32, as scikit-learn's trees.
+    from sklearn.ensemble import IsolationForest
+    rng = np.random.RandomState(4)
+    X = np.vstack([rng.randn(280, 4), rng.uniform(-6, 6, (20, 4))])
+    m = compile_and_check(IsolationForest(n_estimators=40, random_state=0).fit(X), tmp_path, targets=("cpp", "java"))
+    assert m["schema"]["classes"] == [-1, 1] and m["precision"]["model"] == "float32"
+
+
+def test_ordinal_encoder_in_a_column_transformer(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OrdinalEncoder
+    df = _frame(240, 5).drop(columns=["income"])
+    y = (df.age / 40 + (df.city == "Oslo") > 1.2).astype(int)
+    pipe = Pipeline([("ct", ColumnTransformer([("num", StandardScaler(), ["age"]),
+                                               ("cat", OrdinalEncoder(), ["city", "tier"])])),
+                     ("lr", LogisticRegression())]).fit(df, y)
+    compile_and_check(pipe, tmp_path, targets=("cpp", "java"))

@@ -280,3 +280,28 @@ def test_array_feature_extractor_3d(tmp_path):
                             domain=ML, initializers=[idx])
     rows = [[1, 2, 3, 4, 5, 6], [-1, -2, -3, -4, -5, -6]]
     compile_and_check(model, tmp_path, data=csv(tmp_path, [f"X_{i}" for i in range(6)], rows))
+
+
+S = TensorProto.STRING
+LABEL_ENCODERS = {
+    # small non-negative int keys (a direct table), a duplicate key (its first value counts)
+    "dense_int_to_float": ((I64, F), dict(keys_int64s=[0, 1, 2, 5, 1], values_floats=[0.5, 1.5, 2.5, 5.5, 9.0],
+                                          default_float=-7.5),
+                           [[0], [1], [2], [3], [5], [-3], [99999]]),
+    # negative and large keys: a scan
+    "sparse_int_to_int": ((I64, I64), dict(keys_int64s=[-5, 100000, 3, 3], values_int64s=[1, 2, 3, 4],
+                                           default_int64=42),
+                          [[-5], [100000], [3], [0], [7]]),
+    "string_to_int": ((S, I64), dict(keys_strings=["a", "b", "c", "a"], values_int64s=[0, 1, 2, 9]),
+                      [["a"], ["b"], ["c"], ["zz"], ["A"]]),
+    "float_to_string": ((F, S), dict(keys_floats=[0.5, -1.25, 0.5], values_strings=["x", "y", "z"],
+                                     default_string="none"),
+                        [[0.5], [-1.25], [0.25], [7]]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LABEL_ENCODERS))
+def test_label_encoder(tmp_path, case):
+    (tin, tout), attrs, rows = LABEL_ENCODERS[case]
+    model = single_op_model("LabelEncoder", [("X", tin, ["N", 1])], [("Y", tout, ["N", 1])], attrs, domain=ML)
+    compile_and_check(model, tmp_path, data=csv(tmp_path, ["X"], rows))
