@@ -4,11 +4,14 @@
 1. Builds (here, or wherever nvcc is) tvm-cuda and tvm-llvm artifacts of a few models into
    build/gpu-check/<model>/, each with its parity rows and the original model's answers
    stored (parity/inputs.csv, parity/reference.npz). `--build-only` stops there.
-2. On a machine with a GPU and its driver: runs each artifact's own CSV program, from the
-   artifact folder with its bundled TVM runtime and a bare environment, on the stored rows,
-   and compares with the stored answers (`modelport check` rules); then times the tvm-cuda
-   library against ONNX Runtime on the CPU (and PyTorch on the GPU when it has CUDA).
-   Results go to build/gpu-check/results.md.
+2. On a machine with a GPU and its driver: runs every runner of each artifact on the stored
+   rows and compares with the stored answers (`modelport check` rules): its own CSV program
+   (from the artifact folder, with its bundled TVM runtime and a bare environment), its
+   library through the C ABI, its jar (where `java` is on the PATH), and all the libraries of
+   all the artifacts and targets loaded together in one process (a service with several
+   models, a CPU and a GPU build of one model). Then times the tvm-cuda library against ONNX
+   Runtime on the CPU (and PyTorch on the GPU when it has CUDA). Results go to
+   build/gpu-check/results.md.
 
 Without a GPU the check says so and exits 0 after building: the artifacts can be copied to a
 GPU machine and checked there with `make gpu-check ARTIFACTS=build/gpu-check`.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,29 +67,66 @@ def build(archs: str) -> tuple:
     return dirs, originals
 
 
-def check_program(folder: Path, target: str) -> dict:
-    """The artifact's own program on the stored rows, against the stored answers."""
-    from modelport.parity.compare import compare
-    from modelport.parity.runners import csv_to_outputs
+RUNNERS = ("program", "library", "jar")
+
+
+def _stored(folder: Path) -> tuple:
+    """(manifest, schema, stored answers, {tensor: width}) of an artifact folder."""
     from modelport.schema import Schema
     manifest = json.loads((folder / "manifest.json").read_text())
     schema = Schema.from_dict(manifest["schema"])
-    exe = folder / target / "bin" / manifest["name"]
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
-    proc = subprocess.run([str(exe)], input=(folder / "parity" / "inputs.csv").read_text(), capture_output=True,
-                          text=True, env=env, timeout=600)
-    if proc.returncode != 0:
-        return {"passed": False, "error": proc.stderr.strip()[-500:]}
     reference = np.load(folder / "parity" / "reference.npz")
-    sizes, dtypes = {}, {}
+    sizes = {}
     for c in schema.outputs:
         sizes[c.tensor] = max(sizes.get(c.tensor, 0), c.offset + 1)
-        dtypes[c.tensor] = "str" if reference[c.tensor].dtype.kind in "US" else "f32"
-    got = csv_to_outputs(proc.stdout, schema, sizes, dtypes)
+    return manifest, schema, reference, sizes
+
+
+def _verdict(schema, reference, got: dict) -> dict:
+    from modelport.parity.compare import compare
     kinds = {c.tensor: c.kind for c in schema.outputs}
-    results = {t: compare(kinds[t], got[t], reference[t].reshape(len(got[t]), -1)) for t in sizes}
+    results = {t: compare(kinds[t], got[t], reference[t].reshape(len(got[t]), -1)) for t in got}
     worst = max((r.get("max_abs_error", 0.0) for r in results.values()), default=0.0)
     return {"passed": all(r["passed"] for r in results.values()), "max_abs_error": worst}
+
+
+def check_runner(folder: Path, target: str, runner: str) -> dict:
+    """One runner of the artifact on the stored rows, against the stored answers: its CSV
+    program or its jar (a bare environment), or its library (the C ABI, in this process)."""
+    from modelport.parity.inputs import read_data
+    from modelport.parity.runners import csv_to_outputs, run_library
+    manifest, schema, reference, sizes = _stored(folder)
+    name, rows = manifest["name"], folder / "parity" / "inputs.csv"
+    if runner == "library":
+        try:
+            got = run_library(folder / target / f"lib{name}.so", name, read_data(rows, schema), schema, sizes)
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            return {"passed": False, "error": str(exc)[-500:]}
+        return _verdict(schema, reference, got)
+    if runner == "jar":
+        java = shutil.which("java")
+        if java is None:
+            return {"passed": None, "error": "not run: no java on the PATH"}
+        cmd = [java, "-jar", str(folder / target / "java" / f"{name}.jar")]
+    else:
+        cmd = [str(folder / target / "bin" / name)]
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    proc = subprocess.run(cmd, input=rows.read_text(), capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0:
+        return {"passed": False, "error": proc.stderr.strip()[-500:]}
+    dtypes = {t: "str" if reference[t].dtype.kind in "US" else "f32" for t in sizes}
+    return _verdict(schema, reference, csv_to_outputs(proc.stdout, schema, sizes, dtypes))
+
+
+def check_together(pairs: list) -> list:
+    """Every (folder, target)'s library loaded into one child process, each checked there."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--together",
+                           *[f"{folder}:{target}" for folder, target in pairs]],
+                          capture_output=True, text=True, timeout=1200)
+    if proc.returncode != 0:
+        why = (proc.stderr.strip() or f"exit code {proc.returncode}")[-500:]
+        return [{"passed": False, "error": f"the process died: {why}"} for _ in pairs]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def time_artifact(folder: Path, targets: list, batches, seconds: float, originals: dict) -> list:
@@ -161,7 +202,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=1.0, help="timing per runner and batch (default 1)")
     ap.add_argument("--results", type=Path, default=OUT / "results.md", help="where the tables go "
                     f"(default {(OUT / 'results.md').relative_to(ROOT)})")
+    ap.add_argument("--together", nargs="+", metavar="FOLDER:TARGET", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.together:  # the child of check_together: all the libraries in this one process
+        pairs = [spec.rsplit(":", 1) for spec in args.together]
+        print(json.dumps([check_runner(Path(folder), target, "library") for folder, target in pairs]))
+        return 0
     from modelport.parity.gpu import cuda_available
     targets = [t for t in args.targets.split(",") if t]
     originals = {}
@@ -180,15 +226,16 @@ def main(argv=None) -> int:
               f"{', '.join(str(d) for d in dirs)}; on a machine with an NVIDIA GPU run "
               f"`make gpu-check ARTIFACTS={OUT.relative_to(ROOT)}`.")
         return 0
-    lines = ["| model | target | parity | max abs error |", "|---|---|---|---|"]
+    lines = ["| model | target | runner | parity | max abs error |", "|---|---|---|---|---|"]
     failed = False
-    for d in dirs:
+    pairs = [(d, t) for d in dirs for t in targets]
+    checks = [(d, t, runner, check_runner(d, t, runner)) for d, t in pairs for runner in RUNNERS]
+    checks += [(d, t, "all libraries in one process", r) for (d, t), r in zip(pairs, check_together(pairs))]
+    for d, target, runner, r in checks:
         name = json.loads((d / "manifest.json").read_text())["name"]
-        for target in targets:
-            r = check_program(d, target)
-            failed |= not r["passed"]
-            lines.append(f"| {name} | {target} | {'pass' if r['passed'] else 'FAIL'} | "
-                         f"{r.get('max_abs_error', r.get('error', ''))} |")
+        failed |= r["passed"] is False
+        verdict = {True: "pass", False: "FAIL", None: "not run"}[r["passed"]]
+        lines.append(f"| {name} | {target} | {runner} | {verdict} | {r.get('max_abs_error', r.get('error', ''))} |")
     cols = [*targets, "onnxruntime-cpu", "pytorch-gpu"]
     lines += ["", f"Latency per call (median; {'GPU: ' + why if ok else 'no GPU'}; ONNX Runtime with its "
               "default threads):", "", "| model | batch | " + " | ".join(cols) + " |",

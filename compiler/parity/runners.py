@@ -93,7 +93,10 @@ def run_library(lib: Path, name: str, table: dict, schema: Schema, sizes: dict, 
         y = np.zeros((n, len(schema.outputs)), dtype=dtype)
         rc = fn(x.ctypes.data, n, y.ctypes.data)
         if rc != 0:
-            raise RuntimeError(f"{name}{suffix} returned {rc}")
+            why = getattr(dll, f"{name}_last_error", None)
+            if why is not None:
+                why.restype = ctypes.c_char_p
+            raise RuntimeError(f"{name}{suffix} returned {rc}" + (f": {why().decode(errors='replace')}" if why else ""))
     out = {t: np.empty((n, s), dtype=np.float64) for t, s in sizes.items()}
     for j, c in enumerate(schema.outputs):
         out[c.tensor][:, c.offset] = y[:, j]

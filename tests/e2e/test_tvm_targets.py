@@ -200,7 +200,8 @@ def test_gpu_check_script_checks_and_times_artifacts(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     text = results.read_text()
-    assert "| forest | tvm-llvm | pass |" in text
+    for runner in ("program", "library", "jar", "all libraries in one process"):
+        assert f"| forest | tvm-llvm | {runner} | pass |" in text, text
     timed = [line.split(" | ") for line in text.splitlines() if line.startswith(("| forest | 1 |", "| forest | 64 |"))]
     assert len(timed) == 2, text
     for cells in timed:
