@@ -17,33 +17,26 @@ import numpy as np
 
 from modelport.passes.ml_to_tensor._builder import F64
 
-from .sklearn_double_builder import Nodes, all_double, install_in_front, label_table
+from .sklearn_double_builder import converter, install_in_front, label_table
 
 
 def install() -> None:
     """Put the converter in front of skl2onnx's (safe to call repeatedly)."""
     from sklearn.naive_bayes import BernoulliNB
-    install_in_front({BernoulliNB: "SklearnBernoulliNB"}, _converter)
+    install_in_front({BernoulliNB: "SklearnBernoulliNB"}, converter("bernoulli_nb", _build))
 
 
-def _converter(original):
-    def convert(scope, operator, container):
-        if not all_double(operator):
-            return original(scope, operator, container)
-        model = operator.raw_operator
-        b = Nodes(scope, "bernoulli_nb")
-        x = b.input(operator)
-        if model.binarize is not None:
-            x = b.cast(b.op("Greater", x, b.const(np.float64(model.binarize))), F64)
-        log_p = np.asarray(model.feature_log_prob_, np.float64)
-        neg_prob = np.log(1 - np.exp(log_p))
-        jll = b.op("Add", b.op("MatMul", x, b.const((log_p - neg_prob).T, hint="log_ratio")),
-                   b.const((model.class_log_prior_ + neg_prob.sum(axis=1)).reshape(1, -1), hint="log_base"))
-        label, probabilities = (o.full_name for o in operator.outputs)
-        b.op("Gather", b.const(label_table(model), hint="classes"), b.op("ArgMax", jll, axis=1, keepdims=0),
-             axis=0, out=label)
-        # axes are an input at opset 18
-        log_total = b.op("ReduceLogSumExp", jll, b.const([1], np.int64, hint="axes"), keepdims=1)
-        b.op("Exp", b.op("Sub", jll, log_total), out=probabilities)
-        b.emit(container)
-    return convert
+def _build(b, model, operator, container):
+    x = b.input(operator)
+    if model.binarize is not None:
+        x = b.cast(b.op("Greater", x, b.const(np.float64(model.binarize))), F64)
+    log_p = np.asarray(model.feature_log_prob_, np.float64)
+    neg_prob = np.log(1 - np.exp(log_p))
+    jll = b.op("Add", b.op("MatMul", x, b.const((log_p - neg_prob).T, hint="log_ratio")),
+               b.const((model.class_log_prior_ + neg_prob.sum(axis=1)).reshape(1, -1), hint="log_base"))
+    label, probabilities = (o.full_name for o in operator.outputs)
+    b.op("Gather", b.const(label_table(model), hint="classes"), b.op("ArgMax", jll, axis=1, keepdims=0),
+         axis=0, out=label)
+    # axes are an input at opset 18
+    log_total = b.op("ReduceLogSumExp", jll, b.const([1], np.int64, hint="axes"), keepdims=1)
+    b.op("Exp", b.op("Sub", jll, log_total), out=probabilities)

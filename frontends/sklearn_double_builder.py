@@ -53,6 +53,21 @@ def install_in_front(aliases: dict, make, shape=None) -> None:
             sklearn_parsers_map[cls] = parser
 
 
+def converter(prefix: str, build, ours=None):
+    """`make` for install_in_front: an operator `ours(operator, container)` takes (default: every
+    input double) is built by `build(b, model, operator, container)` on a Nodes named `prefix`,
+    then emitted; any other goes to the converter that was there before."""
+    def make(original):
+        def convert(scope, operator, container):
+            if not (ours(operator, container) if ours else all_double(operator)):
+                return original(scope, operator, container)
+            b = Nodes(scope, prefix)
+            build(b, operator.raw_operator, operator, container)
+            b.emit(container)
+        return convert
+    return make
+
+
 def is_double(variable) -> bool:
     from skl2onnx.common.data_types import DoubleTensorType
     return isinstance(variable.type, DoubleTensorType)

@@ -19,7 +19,7 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 from . import sklearn_hist_gradient_boosting, tree_ensemble_v5
-from .sklearn_double_builder import Nodes, all_double, install_in_front, label_table
+from .sklearn_double_builder import converter, install_in_front, label_table
 from .sklearn_hist_gradient_boosting import _check_supported, _collect_trees
 
 ALIASES = {"HistGradientBoostingClassifier": "SklearnHistGradientBoostingClassifier",
@@ -31,36 +31,30 @@ def install() -> None:
     """Put the double converters in front of the float ones (safe to call repeatedly)."""
     import sklearn.ensemble
     sklearn_hist_gradient_boosting.install()
-    install_in_front({getattr(sklearn.ensemble, cls): alias for cls, alias in ALIASES.items()}, _converter)
+    install_in_front({getattr(sklearn.ensemble, cls): alias for cls, alias in ALIASES.items()},
+                     converter("hgb", _build))
 
 
-def _converter(original):
-    def convert(scope, operator, container):
-        if not all_double(operator):
-            return original(scope, operator, container)
-        model = operator.raw_operator
-        try:
-            _check_supported(model)
-        except NotImplementedError as exc:
-            raise UnsupportedError(f"{exc} Supported: numeric features only (one-hot encode categories "
-                                   "before the model in a pipeline).") from None
-        defaults = dict(raw_scores=False, nocl=False) if hasattr(model, "classes_") else dict(raw_scores=False)
-        options = container.get_options(model, defaults)
-        if options.get("nocl"):
-            raise UnsupportedError(f"{type(model).__name__}: skl2onnx's option nocl is not supported in double")
-        b = Nodes(scope, "hgb")
-        raw = _raw(b, model, b.input(operator))
-        outs = [o.full_name for o in operator.outputs]
-        if hasattr(model, "classes_"):
-            _classifier(b, model, raw, outs, bool(options.get("raw_scores")))
-        else:
-            link = type(model._loss.link).__name__
-            if link not in LINKS:
-                raise UnsupportedError(f"{type(model).__name__} with the link {link} is not supported; supported "
-                                       f"losses: those with the links {', '.join(LINKS)}")
-            b.op("Identity" if options.get("raw_scores") else LINKS[link], raw, out=outs[0])
-        b.emit(container)
-    return convert
+def _build(b, model, operator, container):
+    try:
+        _check_supported(model)
+    except NotImplementedError as exc:
+        raise UnsupportedError(f"{exc} Supported: numeric features only (one-hot encode categories "
+                               "before the model in a pipeline).") from None
+    defaults = dict(raw_scores=False, nocl=False) if hasattr(model, "classes_") else dict(raw_scores=False)
+    options = container.get_options(model, defaults)
+    if options.get("nocl"):
+        raise UnsupportedError(f"{type(model).__name__}: skl2onnx's option nocl is not supported in double")
+    raw = _raw(b, model, b.input(operator))
+    outs = [o.full_name for o in operator.outputs]
+    if hasattr(model, "classes_"):
+        _classifier(b, model, raw, outs, bool(options.get("raw_scores")))
+    else:
+        link = type(model._loss.link).__name__
+        if link not in LINKS:
+            raise UnsupportedError(f"{type(model).__name__} with the link {link} is not supported; supported "
+                                   f"losses: those with the links {', '.join(LINKS)}")
+        b.op("Identity" if options.get("raw_scores") else LINKS[link], raw, out=outs[0])
 
 
 def _raw(b, model, x: str) -> str:

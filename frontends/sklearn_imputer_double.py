@@ -20,13 +20,13 @@ import numpy as np
 from modelport.errors import UnsupportedError
 from modelport.passes.ml_to_tensor._builder import F32, F64
 
-from .sklearn_double_builder import Nodes, all_double, install_in_front
+from .sklearn_double_builder import all_double, converter, install_in_front
 
 
 def install() -> None:
     """Put the converter in front of skl2onnx's (safe to call repeatedly)."""
     from sklearn.impute import SimpleImputer
-    install_in_front({SimpleImputer: "SklearnSimpleImputer"}, _converter, shape=_shape)
+    install_in_front({SimpleImputer: "SklearnSimpleImputer"}, converter("imputer", _build, _ours), shape=_shape)
 
 
 def _statistics(model) -> np.ndarray:
@@ -52,7 +52,7 @@ def _indicated(model) -> np.ndarray:
     return np.zeros(0, np.int64) if indicator is None else np.asarray(indicator.features_, np.int64)
 
 
-def _ours(operator) -> bool:
+def _ours(operator, container=None) -> bool:
     """Built here: double inputs, and float inputs that skl2onnx's converter gets wrong."""
     from skl2onnx.common.data_types import FloatTensorType
     model = operator.raw_operator
@@ -73,28 +73,21 @@ def _shape(original):
     return calculate
 
 
-def _converter(original):
-    def convert(scope, operator, container):
-        if not _ours(operator):
-            return original(scope, operator, container)
-        model = operator.raw_operator
-        double = all_double(operator)
-        dtype = np.float64 if double else np.float32
-        stats = _statistics(model)
-        b = Nodes(scope, "imputer")
-        x = b.input(operator)
-        missing = _missing(b, x, model.missing_values, dtype)
-        filled = b.op("Where", missing, b.const(stats.astype(dtype).reshape(1, -1), hint="statistics"), x)
-        kept, indicated = _kept(model), _indicated(model)
-        if len(kept) != stats.size:
-            filled = b.op("Gather", filled, b.const(kept.astype(np.int64), hint="kept"), axis=1)
-        if len(indicated):
-            flags = b.op("Gather", b.cast(missing, F64 if double else F32),
-                         b.const(indicated, hint="indicated"), axis=1)
-            filled = b.op("Concat", filled, flags, axis=1)
-        b.op("Identity", filled, out=operator.outputs[0].full_name)
-        b.emit(container)
-    return convert
+def _build(b, model, operator, container):
+    double = all_double(operator)
+    dtype = np.float64 if double else np.float32
+    stats = _statistics(model)
+    x = b.input(operator)
+    missing = _missing(b, x, model.missing_values, dtype)
+    filled = b.op("Where", missing, b.const(stats.astype(dtype).reshape(1, -1), hint="statistics"), x)
+    kept, indicated = _kept(model), _indicated(model)
+    if len(kept) != stats.size:
+        filled = b.op("Gather", filled, b.const(kept.astype(np.int64), hint="kept"), axis=1)
+    if len(indicated):
+        flags = b.op("Gather", b.cast(missing, F64 if double else F32),
+                     b.const(indicated, hint="indicated"), axis=1)
+        filled = b.op("Concat", filled, flags, axis=1)
+    b.op("Identity", filled, out=operator.outputs[0].full_name)
 
 
 def _missing(b, x: str, value, dtype) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from modelport.passes.ml_to_tensor._builder import I64
 
-from .sklearn_double_builder import Nodes, all_double, install_in_front, label_table
+from .sklearn_double_builder import all_double, converter, install_in_front, label_table
 
 
 def install() -> None:
@@ -30,7 +30,7 @@ def install() -> None:
     from sklearn.linear_model import RidgeClassifier, RidgeClassifierCV
     from sklearn.svm import LinearSVC
     install_in_front({LinearSVC: "SklearnLinearSVC", RidgeClassifier: "SklearnLinearClassifier",
-                      RidgeClassifierCV: "SklearnLinearClassifier"}, _converter)
+                      RidgeClassifierCV: "SklearnLinearClassifier"}, converter("linear", _build, _ours))
 
 
 def _ours(operator, container) -> bool:
@@ -45,26 +45,19 @@ def _ours(operator, container) -> bool:
     return not container.get_options(model, dict(raw_scores=False))["raw_scores"]
 
 
-def _converter(original):
-    def convert(scope, operator, container):
-        if not _ours(operator, container):
-            return original(scope, operator, container)
-        model = operator.raw_operator
-        coef = np.atleast_2d(np.asarray(model.coef_, np.float64))  # RidgeClassifierCV's is 1-D for two classes
-        k = coef.shape[0]
-        intercept = np.broadcast_to(np.asarray(model.intercept_, np.float64).reshape(-1), (k,))
-        b = Nodes(scope, "linear")
-        d = b.op("Add", b.op("MatMul", b.input(operator), b.const(coef.T, hint="coef")),
-                 b.const(intercept.reshape(1, k), hint="intercept"))
-        label, scores = (o.full_name for o in operator.outputs)
-        table = b.const(label_table(model), hint="classes")
-        if k == 1:
-            positive = b.cast(b.op("Greater", d, b.const(np.float64(0.0))), I64)
-            b.op("Gather", table, b.op("Reshape", positive, b.const([-1], np.int64)), axis=0, out=label)
-            two = operator.outputs[1].type.shape[-1] == 2
-            b.op("Concat", b.op("Neg", d), d, axis=1, out=scores) if two else b.op("Identity", d, out=scores)
-        else:
-            b.op("Gather", table, b.op("ArgMax", d, axis=1, keepdims=0), axis=0, out=label)
-            b.op("Identity", d, out=scores)
-        b.emit(container)
-    return convert
+def _build(b, model, operator, container):
+    coef = np.atleast_2d(np.asarray(model.coef_, np.float64))  # RidgeClassifierCV's is 1-D for two classes
+    k = coef.shape[0]
+    intercept = np.broadcast_to(np.asarray(model.intercept_, np.float64).reshape(-1), (k,))
+    d = b.op("Add", b.op("MatMul", b.input(operator), b.const(coef.T, hint="coef")),
+             b.const(intercept.reshape(1, k), hint="intercept"))
+    label, scores = (o.full_name for o in operator.outputs)
+    table = b.const(label_table(model), hint="classes")
+    if k == 1:
+        positive = b.cast(b.op("Greater", d, b.const(np.float64(0.0))), I64)
+        b.op("Gather", table, b.op("Reshape", positive, b.const([-1], np.int64)), axis=0, out=label)
+        two = operator.outputs[1].type.shape[-1] == 2
+        b.op("Concat", b.op("Neg", d), d, axis=1, out=scores) if two else b.op("Identity", d, out=scores)
+    else:
+        b.op("Gather", table, b.op("ArgMax", d, axis=1, keepdims=0), axis=0, out=label)
+        b.op("Identity", d, out=scores)

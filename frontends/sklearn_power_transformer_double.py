@@ -21,7 +21,7 @@ import numpy as np
 
 from modelport.errors import UnsupportedError
 
-from .sklearn_double_builder import Nodes, all_double, double_outputs, install_in_front
+from .sklearn_double_builder import converter, double_outputs, install_in_front
 
 EPS = float(np.finfo(np.float64).eps)  # scipy's test for l == 0 and l == 2 (yeo-johnson)
 BOXCOX_ZERO = 1e-19  # scipy.special.boxcox's test for l == 0
@@ -30,33 +30,26 @@ BOXCOX_ZERO = 1e-19  # scipy.special.boxcox's test for l == 0
 def install() -> None:
     """Put the converter in front of skl2onnx's (safe to call repeatedly)."""
     from sklearn.preprocessing import PowerTransformer
-    install_in_front({PowerTransformer: "SklearnPowerTransformer"}, _converter, shape=double_outputs)
+    install_in_front({PowerTransformer: "SklearnPowerTransformer"}, converter("power", _build), shape=double_outputs)
 
 
-def _converter(original):
-    def convert(scope, operator, container):
-        if not all_double(operator):
-            return original(scope, operator, container)
-        model = operator.raw_operator
-        b = Nodes(scope, "power")
-        x = b.input(operator)
-        lam = np.asarray(model.lambdas_, np.float64).reshape(1, -1)
-        if model.method == "yeo-johnson":
-            y = _yeo_johnson(b, x, lam)
-        elif model.method == "box-cox":
-            y = _power(b, b.op("Log", x), lam, np.abs(lam) < BOXCOX_ZERO)
-        else:
-            raise UnsupportedError(f"PowerTransformer(method={model.method!r}) is not supported: supported are "
-                                   "yeo-johnson and box-cox")
-        if model.standardize:
-            scaler = model._scaler
-            if getattr(scaler, "mean_", None) is not None and scaler.with_mean:
-                y = b.op("Sub", y, b.const(np.asarray(scaler.mean_, np.float64).reshape(1, -1), hint="mean"))
-            if getattr(scaler, "scale_", None) is not None and scaler.with_std:
-                y = b.op("Div", y, b.const(np.asarray(scaler.scale_, np.float64).reshape(1, -1), hint="scale"))
-        b.op("Identity", y, out=operator.outputs[0].full_name)
-        b.emit(container)
-    return convert
+def _build(b, model, operator, container):
+    x = b.input(operator)
+    lam = np.asarray(model.lambdas_, np.float64).reshape(1, -1)
+    if model.method == "yeo-johnson":
+        y = _yeo_johnson(b, x, lam)
+    elif model.method == "box-cox":
+        y = _power(b, b.op("Log", x), lam, np.abs(lam) < BOXCOX_ZERO)
+    else:
+        raise UnsupportedError(f"PowerTransformer(method={model.method!r}) is not supported: supported are "
+                               "yeo-johnson and box-cox")
+    if model.standardize:
+        scaler = model._scaler
+        if getattr(scaler, "mean_", None) is not None and scaler.with_mean:
+            y = b.op("Sub", y, b.const(np.asarray(scaler.mean_, np.float64).reshape(1, -1), hint="mean"))
+        if getattr(scaler, "scale_", None) is not None and scaler.with_std:
+            y = b.op("Div", y, b.const(np.asarray(scaler.scale_, np.float64).reshape(1, -1), hint="scale"))
+    b.op("Identity", y, out=operator.outputs[0].full_name)
 
 
 def _yeo_johnson(b, x: str, lam: np.ndarray) -> str:

@@ -30,7 +30,7 @@ from modelport.errors import UnsupportedError
 from modelport.passes.ml_to_tensor import _svm, _svm_probability
 from modelport.passes.ml_to_tensor._builder import F64
 
-from .sklearn_double_builder import Nodes, all_double, install_in_front, label_table
+from .sklearn_double_builder import all_double, converter, install_in_front, label_table
 
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
 ALIASES = {"SVC": "SklearnSVC", "NuSVC": "SklearnSVC", "SVR": "SklearnSVR", "NuSVR": "SklearnSVR",
@@ -40,26 +40,26 @@ ALIASES = {"SVC": "SklearnSVC", "NuSVC": "SklearnSVC", "SVR": "SklearnSVR", "NuS
 def install() -> None:
     """Put the double converters in front of skl2onnx's (safe to call repeatedly)."""
     import sklearn.svm
-    install_in_front({getattr(sklearn.svm, cls): alias for cls, alias in ALIASES.items()}, _converter)
+    install_in_front({getattr(sklearn.svm, cls): alias for cls, alias in ALIASES.items()},
+                     converter("svm", _build, _ours))
 
 
-def _converter(original):
-    def convert(scope, operator, container):
-        model = operator.raw_operator
-        if model.kernel not in KERNELS:
-            raise UnsupportedError(f"{type(model).__name__} with kernel={model.kernel!r} is not supported; "
-                                   f"supported kernels: {', '.join(KERNELS)}")
-        if not all_double(operator):
-            return original(scope, operator, container)
-        b = Nodes(scope, "svm")
-        kern = _kernel(b, model, b.input(operator))
-        outs = [o.full_name for o in operator.outputs]
-        if hasattr(model, "classes_"):
-            _classifier(b, model, kern, outs, container.get_options(model, dict(raw_scores=False, nocl=False)))
-        else:
-            _regressor(b, model, kern, outs)
-        b.emit(container)
-    return convert
+def _ours(operator, container) -> bool:
+    """A double input; a kernel neither form supports is refused whatever the input."""
+    model = operator.raw_operator
+    if model.kernel not in KERNELS:
+        raise UnsupportedError(f"{type(model).__name__} with kernel={model.kernel!r} is not supported; "
+                               f"supported kernels: {', '.join(KERNELS)}")
+    return all_double(operator)
+
+
+def _build(b, model, operator, container):
+    kern = _kernel(b, model, b.input(operator))
+    outs = [o.full_name for o in operator.outputs]
+    if hasattr(model, "classes_"):
+        _classifier(b, model, kern, outs, container.get_options(model, dict(raw_scores=False, nocl=False)))
+    else:
+        _regressor(b, model, kern, outs)
 
 
 def _dense(a) -> np.ndarray:
