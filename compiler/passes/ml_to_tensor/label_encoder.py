@@ -10,34 +10,22 @@ import numpy as np
 
 from ._builder import F32, Builder, attributes
 from ...errors import UnsupportedError
+from ...ops.label_encoder import default, entries
 
 OP = "LabelEncoder"
-KINDS = {"floats": np.float32, "int64s": np.int64}
+NUMPY = {"i64": np.int64, "f32": np.float32, "f64": np.float64}
 
 
 def _table(a: dict, what: str):
-    """(numpy values, kind) of keys_* / values_* (or the *_tensor form)."""
-    tensor = a.get(f"{what}_tensor")
-    if tensor is not None:
-        arr = np.asarray(tensor).reshape(-1)
-        if arr.dtype.kind in "OUS":
-            return None, "strings"
-        return arr, arr.dtype
-    for suffix, dtype in KINDS.items():
-        if a.get(f"{what}_{suffix}"):
-            return np.asarray(a[f"{what}_{suffix}"], dtype), np.dtype(dtype)
-    if a.get(f"{what}_strings"):
+    """(numpy values, dtype) of keys_* / values_* (or the *_tensor form); (None, "strings") for strings."""
+    values, kind = entries(a, what)
+    if kind == "str":
         return None, "strings"
-    return None, None
+    return np.asarray(values, NUMPY[kind]), np.dtype(NUMPY[kind])
 
 
 def _default(a: dict, dtype):
-    tensor = a.get("default_tensor")
-    if tensor is not None:
-        return np.asarray(tensor, dtype).reshape(-1)[0]
-    if np.dtype(dtype).kind == "f":
-        return np.asarray(a.get("default_float", -0.0), dtype)
-    return np.asarray(a.get("default_int64", -1), dtype)
+    return np.asarray(default(a, "f64" if np.dtype(dtype).kind == "f" else "i64"), dtype)
 
 
 def lower(b: Builder, node, ins, strategy: str) -> None:
