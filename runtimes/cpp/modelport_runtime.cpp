@@ -1067,11 +1067,11 @@ int predict_result(int code) noexcept {
 }
 
 int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept {
-  return predict_result(detail::predict_rows<float>(spec, x, n_rows, y));
+  return detail::predict_rows<float>(spec, x, n_rows, y);
 }
 
 int predict_double_rows(const ModelSpec& spec, const double* x, int64_t n_rows, double* y) noexcept {
-  return predict_result(detail::predict_rows<double>(spec, x, n_rows, y));
+  return detail::predict_rows<double>(spec, x, n_rows, y);
 }
 
 const char* last_error() noexcept { return detail::t_last_error.c_str(); }

@@ -109,9 +109,10 @@ int csv_main(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::F
 // integer in [-2^63, 2^63) (else kPredictBadValue); int64 outputs are converted.
 int predict_float_rows(const ModelSpec& spec, const float* x, int64_t n_rows, float* y) noexcept;
 int predict_double_rows(const ModelSpec& spec, const double* x, int64_t n_rows, double* y) noexcept;
-// What the last call of predict_float_rows / predict_double_rows (and the generated C functions
-// around them) on this thread says: "" after a success, else what went wrong. Per thread: valid
-// until this thread's next call.
+// What the last call of the generated C functions (<name>_predict, <name>_predict_f64) on this
+// thread says: "" after a success, else what went wrong. Per thread: valid until this thread's
+// next call. The C functions record it with predict_result; a model's exception leaves its
+// message through set_last_error (predict_float_rows / predict_double_rows do that for them).
 const char* last_error() noexcept;
 void set_last_error(const char* message) noexcept;
 // `code` (a kPredict* code), with this thread's last error set to what it means; a model
