@@ -754,7 +754,7 @@ def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
     sess = ort_session(d / "model.onnx")
 
     say("  checking outputs")
-    sk, ort_runner = python_runners(case, est, sess, X.astype(np.float64) if case.double else X)
+    sk, ort_runner = python_runners(case, est, sess, X)
     runners = [sk, ort_runner]
     procs = []
     try:
