@@ -18,10 +18,15 @@ BY_SUFFIX = {
     ".pt2": "pytorch",
     ".pt": "pytorch",
     ".keras": "tf_keras",
+    ".json": "xgboost",
+    ".ubj": "xgboost",
 }
 # Frontends that take models as Python objects, asked in this order (`is_model(obj)` must
 # not import the framework: an object of it exists only when the framework is loaded).
 BY_OBJECT = ["pytorch", "tf_keras"]
+# Gradient-boosting libraries' own model objects (Boosters), asked the same way; their
+# scikit-learn wrappers are estimators and go to the scikit-learn frontend.
+BOOSTERS = ["xgboost"]
 # The options a deep-learning frontend may need to trace a model (ignored by the others):
 #   example_inputs: a tuple of example tensors / arrays (PyTorch modules),
 #   input_shapes: {input name: row shape without the batch dimension},
@@ -88,11 +93,15 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False, prec
         fe = frontend(module)
         if fe.is_model(model):
             return fe.to_source(model, name or type(model).__name__, **options)
+    for module in BOOSTERS:
+        fe = frontend(module)
+        if fe.is_model(model):
+            return fe.to_source(model, name or module, precision=precision)
     fe = frontend("sklearn")
     if fe.is_estimator(model):
         return fe.to_source(model, name or type(model).__name__, precision=precision)
     raise UsageError(f"cannot compile an object of type {type(model).__module__}.{type(model).__name__}: "
-                     "supported are fitted scikit-learn estimators, R models (rpy2 objects), PyTorch modules and "
+                     "supported are fitted scikit-learn estimators (XGBoost's wrappers too), XGBoost Boosters, R models (rpy2 objects), PyTorch modules and "
                      "exported programs, Keras models and TensorFlow modules, onnx.ModelProto, "
                      "and model files "
                      f"({', '.join(sorted(BY_SUFFIX))}, or a SavedModel directory)")

@@ -32,6 +32,9 @@ DOUBLE_CONVERTERS = (
     "sklearn_power_transformer_double",
     "sklearn_bernoulli_nb_double",
 )
+# Converters of other libraries' scikit-learn wrappers (each installs itself only once its
+# library is loaded).
+LIBRARY_CONVERTERS = ("sklearn_xgboost",)
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
@@ -128,7 +131,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
 
     from . import frontend, sklearn_precision
 
-    for module in DOUBLE_CONVERTERS:
+    for module in DOUBLE_CONVERTERS + LIBRARY_CONVERTERS:
         frontend(module).install()
     try:
         check_is_fitted(est)
@@ -180,9 +183,13 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     digest = None
     if source_file is not None:
         digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()
+    framework, version = "scikit-learn", sklearn.__version__
+    if final is est and type(est).__module__.startswith("xgboost"):  # a bare XGBoost wrapper
+        import xgboost
+        framework, version = "xgboost", xgboost.__version__
     provenance = {
-        "framework": "scikit-learn",
-        "framework_version": sklearn.__version__,
+        "framework": framework,
+        "framework_version": version,
         "converter": "skl2onnx",
         "converter_version": skl2onnx.__version__,
         "estimator": _describe_estimator(est),
@@ -206,6 +213,10 @@ def _thresholds(est, schema) -> dict:
     if final is not est:
         return {}
     trees = []
+    if hasattr(final, "get_booster"):  # XGBoost's wrappers
+        from .xgboost_model import read
+        names = [c.name for c in schema.inputs]
+        return {names[f]: v for f, v in read(final.get_booster()).thresholds().items() if f < len(names)}
     if hasattr(final, "tree_"):
         trees = [final.tree_]
     elif hasattr(final, "estimators_"):

@@ -19,6 +19,11 @@ FLOAT32_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeCl
                  "AdaBoostClassifier", "AdaBoostRegressor", "BaggingClassifier", "BaggingRegressor",
                  "RandomTreesEmbedding")
 
+# Estimators of other libraries (with scikit-learn wrappers) that compute in float32: why.
+XGBOOST = "XGBoost stores its input as float32 and compares and sums in float32"
+FLOAT32_LIBRARIES = {"XGBClassifier": XGBOOST, "XGBRegressor": XGBOOST, "XGBRFClassifier": XGBOOST,
+                     "XGBRFRegressor": XGBOOST}
+
 # Estimators that scikit-learn computes in float64 but that compile in float32: why.
 FLOAT32_CONVERSIONS = {
     "KNNImputer": "skl2onnx converts KNNImputer in float32 only",
@@ -69,6 +74,9 @@ def precision(est) -> tuple:
     if fitted_on_float32(est):
         return "float32", "the model was fitted on float32 data: scikit-learn computes it in float32"
     names = [type(s).__name__ for s in _steps(est)]
+    library = [n for n in names if n in FLOAT32_LIBRARIES]
+    if library:
+        return "float32", f"{library[0]}: {FLOAT32_LIBRARIES[library[0]]}"
     trees = [n for n in names if n in FLOAT32_TREES]
     if trees:
         return "float32", f"scikit-learn's {trees[0]} casts its input to float32 before comparing"
