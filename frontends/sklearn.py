@@ -131,6 +131,8 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
 
     from . import frontend, sklearn_precision
 
+    if type(est).__module__.startswith("xgboost") and frontend("xgboost").has_categorical_features(est):
+        return frontend("xgboost").to_source(est, name, source_file=source_file, precision=precision)
     for module in DOUBLE_CONVERTERS + LIBRARY_CONVERTERS:
         frontend(module).install()
     try:

@@ -71,6 +71,10 @@ def _convert(scope, operator, container):
     from skl2onnx.common.data_types import DoubleTensorType
     model = operator.raw_operator
     tables = xgboost_model.read(model.get_booster())
+    if tables.categorical_features:
+        raise UnsupportedError(f"{type(model).__name__} with categorical features is supported as a bare model "
+                               "(pandas category columns in, compiled to string columns), not after other steps "
+                               "of a pipeline")
     b = Nodes(scope, "xgb")
     x = b.input(operator)
     x = xgboost_graph.as_float32(b, x, "float64" if any(isinstance(v.type, DoubleTensorType)

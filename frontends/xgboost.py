@@ -1,11 +1,17 @@
-"""XGBoost frontend: Booster objects and model files (.json, .ubj, legacy binary) to SourceModel.
+"""XGBoost frontend: Booster objects, model files (.json, .ubj, legacy binary), and the
+scikit-learn wrappers with categorical features, to SourceModel.
 
-A file saved from a scikit-learn wrapper (XGBClassifier.save_model, ...) loads as that wrapper
-and compiles through the scikit-learn frontend (label and probabilities, like any classifier);
-a Booster from `xgb.train` compiles to what `Booster.predict` returns (`prediction`) and, where
-the objective transforms them, the margins (`output_margin=True`) as `margin`. All trees are
-used, as Booster.predict does by default: slice a Booster (`booster[: best_iteration + 1]`) to
-compile fewer rounds.
+A file saved from a scikit-learn wrapper (XGBClassifier.save_model, ...) loads as that wrapper.
+A wrapper compiles to what its predict / predict_proba return (label and probabilities, like
+any classifier; `prediction` for regressors): through the scikit-learn frontend and its
+converters (frontends/sklearn_xgboost.py, which also serve pipelines) when its features are
+numbers, here when some are categorical. A Booster from `xgb.train` compiles to what
+`Booster.predict` returns (`prediction`) and, where the objective transforms them, the
+margins (`output_margin=True`) as `margin`. A Booster uses all its trees, as Booster.predict
+does by default: slice it (`booster[: best_iteration + 1]`) to compile fewer rounds.
+
+Categorical features (pandas category columns of strings, `enable_categorical=True`) are
+string columns of the compiled model: it takes the category names (xgboost_categories.py).
 """
 from __future__ import annotations
 
@@ -21,19 +27,23 @@ from modelport.passes.ml_to_tensor._builder import Builder
 from modelport.schema import Column, Schema
 from modelport.source_model import SourceModel
 
-from . import xgboost_graph, xgboost_model
+from . import xgboost_categories, xgboost_graph, xgboost_model
 
 OPSETS = {"": 18, "ai.onnx.ml": 3}
 PRECISION_REASON = "XGBoost stores its input as float32 and compares and sums in float32"
 # The scikit-learn wrapper a model file names in its "scikit_learn" attribute.
-WRAPPERS = {"classifier": "XGBClassifier", "regressor": "XGBRegressor", "ranker": "XGBRanker"}
-# Kinds of the `prediction` output, per transform.
+WRAPPERS = {"classifier": "XGBClassifier", "regressor": "XGBRegressor"}
+# Kinds of a Booster's `prediction` output, per transform.
 KINDS = {"identity": "value", "sigmoid": "probability", "softmax": "probability", "exp": "value",
          "hinge": "value", "argmax": "label"}
 
 
 def is_model(obj) -> bool:
     return type(obj).__module__.startswith("xgboost") and type(obj).__name__ == "Booster"
+
+
+def has_categorical_features(wrapper) -> bool:
+    return "c" in (wrapper.get_booster().feature_types or [])
 
 
 def load(path: Path, trust_pickle: bool = False):
@@ -52,7 +62,7 @@ def load(path: Path, trust_pickle: bool = False):
     kind = _wrapper_kind(booster)
     if kind is None:
         return booster
-    if kind not in WRAPPERS or not hasattr(xgboost, WRAPPERS[kind]):
+    if kind not in WRAPPERS:
         raise UnsupportedError(f"{path} was saved from an XGBoost scikit-learn wrapper of kind {kind!r}; supported: "
                                f"{', '.join(sorted(WRAPPERS))}")
     wrapper = getattr(xgboost, WRAPPERS[kind])()
@@ -72,68 +82,158 @@ def _wrapper_kind(booster) -> str | None:
 
 def to_source(model, name: str = "model", source_file: Path | None = None, precision: str | None = None
               ) -> SourceModel:
-    if not is_model(model):  # a scikit-learn wrapper read from a file
-        from . import frontend
+    from . import frontend
+    if not is_model(model) and not has_categorical_features(model):
         return frontend("sklearn").to_source(model, name, source_file=source_file, precision=precision)
     import xgboost
-    tables = xgboost_model.read(model)
-    n = int(model.num_features())
-    names = [str(c) for c in (model.feature_names or [f"f{i}" for i in range(n)])]
+    booster = model if is_model(model) else model.get_booster()
+    tables = xgboost_model.read(booster)
+    n = int(booster.num_features())
+    names = [str(c) for c in (booster.feature_names or [f"f{i}" for i in range(n)])]
+    cats = set(tables.categorical_features)
     b = Builder(set(), OPSETS[""])
-    m = xgboost_graph.margin(b, tables, "X")
-    pred = xgboost_graph.predict(b, tables, m)
-    kind = KINDS[tables.transform]
-    k = tables.n_outputs
-    outputs, graph_outputs = [], []
-    if kind == "label":
-        b.op("Reshape", pred, b.const(np.asarray([-1], np.int64)), out="label")
-        outputs.append(Column("label", "label", 0, "label"))
-        graph_outputs.append(helper.make_tensor_value_info("label", TensorProto.INT64, [None]))
+    rounds = None
+    if not is_model(model):
+        from .sklearn_xgboost import rounds as wrapper_rounds
+        rounds = wrapper_rounds(model)
+    trees = tables.first_rounds(rounds)
+    lay = xgboost_categories.layout(tables, trees)
+    if cats:
+        tensors = {f: f"in{f}" for f in range(n)}
+        graph_inputs = [helper.make_tensor_value_info(tensors[f], TensorProto.STRING if f in cats else
+                                                      TensorProto.FLOAT, [None, 1]) for f in range(n)]
+        # closed: XGBoost refuses a category it was not trained on ("Found a category not in the
+        # training set"), so do the programs; the empty string is a missing value
+        inputs = [Column(c, tensors[f], 0, "string" if f in cats else "number",
+                         levels=list(tables.categories[f]) if f in cats else [], closed=f in cats)
+                  for f, c in enumerate(names)]
+        missing = np.nan if is_model(model) else _missing(model)
+        x = xgboost_categories.features(b, tables, lay, {
+            f: t if f in cats else xgboost_graph.with_missing(b, t, missing) for f, t in tensors.items()})
     else:
-        b.op("Identity", pred, out="prediction")
-        outputs += _columns("prediction", k, kind)
-        graph_outputs.append(helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k]))
-    with_margin = tables.transform != "identity"
-    if with_margin:
-        b.op("Identity", m, out="margin")
-        outputs += _columns("margin", k, "value")
-        graph_outputs.append(helper.make_tensor_value_info("margin", TensorProto.FLOAT, [None, k]))
-    graph = helper.make_graph(b.nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n])],
-                              graph_outputs, initializer=b.initializers)
+        graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n])]
+        inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
+        x = "X" if is_model(model) else xgboost_graph.with_missing(b, "X", _missing(model))
+    m = xgboost_graph.margin(b, tables, x, rounds, lay)
+    if is_model(model):
+        outputs, graph_outputs, task, classes = _booster_outputs(b, tables, m)
+        reference = _booster_reference(booster, tables, names, cats)
+        estimator = f"Booster({tables.booster}, {tables.objective}, {len(trees)} trees)"
+    else:
+        outputs, graph_outputs, task, classes = _wrapper_outputs(b, tables, m, model)
+        reference = _wrapper_reference(model, names, cats, task)
+        estimator = type(model).__name__
+    graph = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=b.initializers)
     proto = helper.make_model(graph, producer_name="modelport-xgboost",
                               opset_imports=[helper.make_opsetid(d, v) for d, v in OPSETS.items()])
-    inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
-    task = "classifier" if kind == "label" else "regressor"
-    schema = Schema(inputs, outputs, task, list(range(k)) if kind == "label" else [])
-
-    def reference(feed):
-        dm = xgboost.DMatrix(np.asarray(feed["X"]), feature_names=model.feature_names, missing=np.nan)
-        rows = dm.num_row()
-        out = {}
-        y = np.asarray(model.predict(dm))
-        if kind == "label":
-            out["label"] = y.reshape(rows).astype(np.int64)
-        else:
-            out["prediction"] = y.reshape(rows, k)
-        if with_margin:
-            out["margin"] = np.asarray(model.predict(dm, output_margin=True)).reshape(rows, k)
-        return out
-
     digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest() if source_file else None
     provenance = {
         "framework": "xgboost", "framework_version": xgboost.__version__,
-        "converter": "modelport", "converter_version": None,
-        "estimator": f"Booster({tables.booster}, {tables.objective}, {len(tables.trees)} trees)",
+        "converter": "modelport", "converter_version": None, "estimator": estimator,
         "source_file": str(source_file) if source_file else None, "source_sha256": digest,
     }
-    hints = {"thresholds": {names[f]: v for f, v in tables.thresholds().items() if f < len(names)}}
+    hints = {"thresholds": {names[f]: v for f, v in tables.thresholds().items() if f < len(names)},
+             "levels": {names[f]: list(tables.categories[f]) for f in cats}}
     reason = PRECISION_REASON if precision is None else "float32 asked for; " + PRECISION_REASON
-    return SourceModel(proto, schema, reference, provenance, name, hints, precision="float32",
-                       precision_reason=reason, reference_float64=True)
+    return SourceModel(proto, Schema(inputs, outputs, task, classes), reference, provenance, name, hints,
+                       precision="float32", precision_reason=reason, reference_float64=True)
+
+
+def _missing(wrapper) -> float:
+    missing = getattr(wrapper, "missing", np.nan)
+    return np.nan if missing is None else float(missing)
+
+
+def _booster_outputs(b, tables, m) -> tuple:
+    pred = xgboost_graph.predict(b, tables, m)
+    kind, k = KINDS[tables.transform], tables.n_outputs
+    if kind == "label":
+        b.op("Reshape", pred, b.const(np.asarray([-1], np.int64)), out="label")
+        outputs = [Column("label", "label", 0, "label")]
+        graph_outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, [None])]
+    else:
+        b.op("Identity", pred, out="prediction")
+        outputs = _columns("prediction", k, kind)
+        graph_outputs = [helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k])]
+    if tables.transform != "identity":
+        b.op("Identity", m, out="margin")
+        outputs += _columns("margin", k, "value")
+        graph_outputs.append(helper.make_tensor_value_info("margin", TensorProto.FLOAT, [None, k]))
+    task = "classifier" if kind == "label" else "regressor"
+    return outputs, graph_outputs, task, list(range(k)) if kind == "label" else []
+
+
+def _wrapper_outputs(b, tables, m, wrapper) -> tuple:
+    from .sklearn_double_builder import label_table
+    from .sklearn_xgboost import CLASSIFIER_OBJECTIVES
+    if hasattr(wrapper, "classes_"):
+        if tables.objective not in CLASSIFIER_OBJECTIVES:
+            raise UnsupportedError(f"{type(wrapper).__name__} with the objective {tables.objective!r} is not "
+                                   f"supported; supported: {', '.join(CLASSIFIER_OBJECTIVES)}")
+        labels = label_table(wrapper)
+        label, probabilities = xgboost_graph.classifier(b, tables, m, labels)
+        b.op("Identity", label, out="label")
+        b.op("Identity", probabilities, out="probabilities")
+        classes = [c.item() if isinstance(c, np.generic) else c for c in wrapper.classes_]
+        outputs = [Column("label", "label", 0, "label")] + [
+            Column(f"prob_{c}", "probabilities", i, "probability") for i, c in enumerate(classes)]
+        label_type = TensorProto.STRING if labels.dtype == object else TensorProto.INT64
+        return outputs, [helper.make_tensor_value_info("label", label_type, [None]),
+                         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
+                                                       [None, len(classes)])], "classifier", classes
+    y = xgboost_graph.predict(b, tables, m)
+    if tables.transform == "argmax":
+        y = b.cast(y, TensorProto.FLOAT)
+    b.op("Identity", y, out="prediction")
+    k = tables.n_outputs
+    return _columns("prediction", k, "value"), [
+        helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k])], "regressor", []
+
+
+def _frame(feed, names, cats):
+    """The rows as XGBoost takes them: a DataFrame, categorical columns as pandas categories
+    (the empty string: missing); XGBoost re-codes them by the names stored in the model."""
+    import pandas as pd
+    if not cats:
+        return pd.DataFrame(np.asarray(feed["X"], np.float64), columns=names)
+    data = {}
+    for f, c in enumerate(names):
+        v = np.asarray(feed[f"in{f}"]).reshape(-1)
+        if f in cats:
+            data[c] = pd.Categorical([None if s in ("", None) else str(s) for s in v])
+        else:
+            data[c] = v.astype(np.float64)
+    return pd.DataFrame(data)
+
+
+def _booster_reference(booster, tables, names, cats):
+    import xgboost
+    k, kind = tables.n_outputs, KINDS[tables.transform]
+
+    def reference(feed):
+        frame = _frame(feed, names, cats)
+        dm = xgboost.DMatrix(frame, missing=np.nan, enable_categorical=bool(cats),
+                             feature_names=booster.feature_names)
+        rows = dm.num_row()
+        y = np.asarray(booster.predict(dm))
+        out = {"label": y.reshape(rows).astype(np.int64)} if kind == "label" else {"prediction": y.reshape(rows, k)}
+        if tables.transform != "identity":
+            out["margin"] = np.asarray(booster.predict(dm, output_margin=True)).reshape(rows, k)
+        return out
+    return reference
+
+
+def _wrapper_reference(wrapper, names, cats, task):
+    def reference(feed):
+        frame = _frame(feed, names, cats)
+        if task == "classifier":
+            return {"label": wrapper.predict(frame), "probabilities": wrapper.predict_proba(frame)}
+        y = np.asarray(wrapper.predict(frame))
+        return {"prediction": y.reshape(len(frame), -1)}
+    return reference
 
 
 def _columns(tensor: str, k: int, kind: str) -> list:
     if k == 1:
         return [Column(tensor, tensor, 0, kind)]
     return [Column(f"{tensor}_{i}", tensor, i, kind) for i in range(k)]
-

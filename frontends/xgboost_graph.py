@@ -9,6 +9,7 @@ import numpy as np
 
 from modelport.passes.ml_to_tensor._builder import F32
 
+from .xgboost_categories import Layout, layout
 from .xgboost_model import Model, regressor_attributes
 
 
@@ -25,9 +26,11 @@ def with_missing(b, x: str, missing: float) -> str:
     return b.op("Where", is_missing, b.const(np.float32(np.nan), hint="nan"), x)
 
 
-def margin(b, model: Model, x: str, rounds: int | None = None) -> str:
-    """[N, n_outputs] float32: the base margin plus the trees of the first `rounds` rounds."""
-    attrs = regressor_attributes(model.first_rounds(rounds), model.n_outputs, model.base_margin)
+def margin(b, model: Model, x: str, rounds: int | None = None, lay: Layout | None = None) -> str:
+    """[N, n_outputs] float32: the base margin plus the trees of the first `rounds` rounds,
+    reading `x` as `lay` says (xgboost_categories.py; default: the features in order)."""
+    trees = model.first_rounds(rounds)
+    attrs = regressor_attributes(trees, model.n_outputs, model.base_margin, (lay or layout(model, trees)).split)
     return b.op("TreeEnsembleRegressor", x, domain="ai.onnx.ml", **attrs)
 
 

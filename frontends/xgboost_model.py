@@ -55,6 +55,8 @@ class Tree:
     categorical: np.ndarray  # bool: a categorical split
     group: int  # the output (class or target) the tree adds to
     weight: float = 1.0  # DART's tree weight
+    # node -> the category codes a categorical split sends right (the others go left)
+    category_sets: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +71,13 @@ class Model:
     feature_types: list = field(default_factory=list)
     iteration_indptr: list = field(default_factory=list)  # trees of round r: indptr[r]:indptr[r + 1]
     best_iteration: int | None = None
+    # feature -> its category names (index = the code XGBoost splits on), for the features of
+    # type "c" trained from pandas category columns
+    categories: dict = field(default_factory=dict)
+
+    @property
+    def categorical_features(self) -> list:
+        return [f for f, t in enumerate(self.feature_types) if t == "c"]
 
     @property
     def transform(self) -> str:
@@ -125,22 +134,47 @@ def read(booster) -> Model:
             condition=np.asarray(t["split_conditions"], np.float64).astype(np.float32),
             default_left=np.asarray(t["default_left"], bool),
             categorical=np.asarray(t.get("split_type") or [0] * len(left), bool),
-            group=int(group), weight=float(weights[i]) if i < len(weights) else 1.0))
-    if any(t.categorical.any() for t in trees):
-        raise UnsupportedError("XGBoost categorical splits (enable_categorical=True) are not supported yet; "
-                               "one-hot encode the categorical columns (OneHotEncoder in a pipeline) instead")
+            group=int(group), weight=float(weights[i]) if i < len(weights) else 1.0,
+            category_sets=_category_sets(t)))
     indptr = [int(v) for v in model.get("iteration_indptr") or []]
     if not indptr:
         per_round = int(model["gbtree_model_param"].get("num_parallel_tree", "1")) * n_outputs
         indptr = list(range(0, len(trees) + 1, max(per_round, 1)))
     attributes = learner.get("attributes", {})
     best = attributes.get("best_iteration")
+    feature_types = list(learner.get("feature_types") or [])
+    categories = _category_names(model.get("cats") or {}, feature_types)
     return Model(objective=objective, booster=kind, trees=trees, n_outputs=n_outputs,
                  base_margin=_base_margin(param["base_score"], objective, n_outputs),
                  n_features=int(param.get("num_feature", 0)),
                  feature_names=list(learner.get("feature_names") or []),
-                 feature_types=list(learner.get("feature_types") or []),
+                 feature_types=feature_types, categories=categories,
                  iteration_indptr=indptr, best_iteration=int(best) if best is not None else None)
+
+
+def _category_sets(t: dict) -> dict:
+    cats, nodes = t.get("categories") or [], t.get("categories_nodes") or []
+    starts, sizes = t.get("categories_segments") or [], t.get("categories_sizes") or []
+    return {int(n): frozenset(int(c) for c in cats[int(s):int(s) + int(k)]) for n, s, k in zip(nodes, starts, sizes)}
+
+
+def _category_names(cats: dict, feature_types: list) -> dict:
+    """{feature: names} from the model's stored category encodings (UTF-8 bytes with offsets).
+    Categorical features without stored names (trained from codes), or with numbers as
+    categories, are not supported: the compiled model takes the category names."""
+    enc = cats.get("enc") or []
+    out = {}
+    for f, kind in enumerate(feature_types):
+        if kind != "c":
+            continue
+        e = enc[f] if f < len(enc) else {}
+        if "offsets" not in e or not e.get("offsets"):
+            what = "numbers" if e.get("values") else "codes without stored category names"
+            raise UnsupportedError(f"XGBoost categorical feature {f} holds {what}; supported: pandas category "
+                                   "columns of strings (the compiled model takes the category names)")
+        raw, offsets = bytes(int(v) & 0xFF for v in e["values"]), e["offsets"]  # signed chars
+        out[f] = [raw[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
+    return out
 
 
 def _base_margin(text: str, objective: str, n: int) -> np.ndarray:
@@ -158,9 +192,10 @@ def _base_margin(text: str, objective: str, n: int) -> np.ndarray:
     return base.astype(np.float32)
 
 
-def regressor_attributes(trees: list, n_outputs: int, base_margin) -> dict:
+def regressor_attributes(trees: list, n_outputs: int, base_margin, split) -> dict:
     """TreeEnsembleRegressor (ai.onnx.ml 3) attributes: float32 thresholds compared with
-    BRANCH_LT as XGBoost does, NaN to the default side, base_values = the base margin."""
+    BRANCH_LT as XGBoost does, NaN to the default side, base_values = the base margin.
+    `split(tree, node)` -> (column of the trees' input, threshold) of an internal node."""
     cols = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
                             "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
                             "target_treeids", "target_nodeids", "target_ids", "target_weights")}
@@ -169,9 +204,11 @@ def regressor_attributes(trees: list, n_outputs: int, base_margin) -> dict:
         leaf = t.left < 0
         cols["nodes_treeids"] += [i] * n
         cols["nodes_nodeids"] += list(range(n))
-        cols["nodes_featureids"] += [0 if leaf[j] else int(t.feature[j]) for j in range(n)]
+        for j in range(n):
+            feature, value = (0, 0.0) if leaf[j] else split(t, j)
+            cols["nodes_featureids"].append(int(feature))
+            cols["nodes_values"].append(float(value))
         cols["nodes_modes"] += ["LEAF" if leaf[j] else "BRANCH_LT" for j in range(n)]
-        cols["nodes_values"] += [0.0 if leaf[j] else float(t.condition[j]) for j in range(n)]
         cols["nodes_truenodeids"] += [0 if leaf[j] else int(t.left[j]) for j in range(n)]
         cols["nodes_falsenodeids"] += [0 if leaf[j] else int(t.right[j]) for j in range(n)]
         cols["nodes_missing_value_tracks_true"] += [0 if leaf[j] else int(t.default_left[j]) for j in range(n)]

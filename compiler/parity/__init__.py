@@ -159,6 +159,8 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         table = inputs_mod.generate(schema, proto, rows, samples=source.hints.get("samples"),
                                     thresholds=source.hints.get("thresholds"))
         table, note = _maybe_missing(table, schema, source, proto)
+        table, unseen = _maybe_unseen(table, schema, source, proto)
+        note = "; ".join(n for n in (note, unseen) if n)
         data_desc = f"{len(next(iter(table.values())))} rows generated from the model" + (f"; {note}" if note else "")
     elif (directory / STORED_INPUTS).exists():
         table, data_desc = _read_stored_inputs(directory, schema), "the rows stored at compile time"
@@ -247,6 +249,25 @@ def _maybe_missing(table, schema, source, proto):
     half = len(next(iter(table.values()))) // 2
     return {c: np.concatenate([table[c][:half], missing[c][half:]]) for c in table}, \
         "missing values included"
+
+
+def _maybe_unseen(table, schema, source, proto):
+    """Give string columns empty (missing) cells and, open ones, levels the model never saw,
+    when the original model accepts them (scikit-learn's OneHotEncoder(handle_unknown="error")
+    does not). Whatever the original does with them, every artifact must do too."""
+    strings = [c for c in schema.inputs if c.kind == "string"]
+    if not strings:
+        return table, None
+    what = "unseen and empty levels" if any(not c.closed for c in strings) else "empty levels"
+    unseen = inputs_mod.with_unseen(table, schema)
+    try:
+        ref = source.reference(inputs_mod.to_feed(unseen, schema, proto, float64=source.reference_float64))
+    except Exception:
+        return table, f"{what} not checked: the original model rejects them"
+    kinds = _kinds(schema)
+    if any(_has_na(ref[t]) for t, kd in kinds.items() if kd == "label" and t in ref):
+        return table, f"{what} not checked: the original model gives no class (NA) for them"
+    return unseen, f"{what} included"
 
 
 def _has_na(values) -> bool:

@@ -190,6 +190,25 @@ def with_missing(table: dict, schema: Schema, fraction: float = 0.1, seed: int =
     return out
 
 
+UNSEEN_LEVEL = "modelport-unseen-level"
+
+
+def with_unseen(table: dict, schema: Schema, fraction: float = 0.08, seed: int = 2) -> dict:
+    """A copy where some cells of the string columns hold the empty string (a missing value)
+    and, in open columns (closed ones reject them), as many a level the model never saw."""
+    rng = np.random.RandomState(seed)
+    out = dict(table)
+    for c in schema.inputs:
+        if c.kind == "string":
+            col = table[c.name].copy()
+            u = rng.rand(len(col))
+            if not c.closed:
+                col[u < fraction] = UNSEEN_LEVEL
+            col[(u >= fraction) & (u < 2 * fraction)] = ""
+            out[c.name] = col
+    return out
+
+
 def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto, float64: bool = False) -> dict:
     """{column: values} -> {ONNX input: array [n, row_size]} in the model's dtypes; with
     `float64`, floating-point inputs stay float64 (the values as the user has them)."""

@@ -156,3 +156,41 @@ def test_tvm_llvm(tmp_path):
     X, z = _data(seed=9)
     model = xgb.XGBClassifier(n_estimators=10, max_depth=3).fit(X, np.digitize(z[:, 0], [-0.5, 0.6]))
     compile_and_check(model, tmp_path, targets=("tvm-llvm",))
+
+
+def _categorical_frame(n, seed):
+    rng = np.random.default_rng(seed)
+    cities = ["Oslo", "Lima", "Pune", "Rome", "Kyiv", 'Rio, "RJ"']
+    df = pd.DataFrame({"a": rng.normal(size=n), "city": pd.Categorical(rng.choice(cities, n)),
+                       "b": rng.normal(size=n), "tier": pd.Categorical(rng.choice(["x", "y"], n))})
+    df.loc[rng.random(n) < 0.1, "city"] = np.nan
+    df.loc[rng.random(n) < 0.1, "a"] = np.nan
+    return df
+
+
+@pytest.mark.parametrize("onehot", [1, 8], ids=["partition", "onehot"])
+def test_categorical_features_take_the_category_names(tmp_path, onehot):
+    df = _categorical_frame(800, 10)
+    y = ((df.a > 0) ^ df.city.isin(["Lima", "Rome", 'Rio, "RJ"'])).astype(int) + (df.tier == "y")
+    model = xgb.XGBClassifier(n_estimators=15, max_depth=4, enable_categorical=True, max_cat_to_onehot=onehot)
+    model.fit(df, y)
+    assert any(t["categories_nodes"] for t in json.loads(model.get_booster().save_raw("json"))
+               ["learner"]["gradient_booster"]["model"]["trees"])
+    m = compile_and_check(model, tmp_path / "w")
+    cols = {c["name"]: c for c in m["schema"]["inputs"]}
+    assert cols["city"]["kind"] == "string" and cols["city"]["closed"] and 'Rio, "RJ"' in cols["city"]["levels"]
+    assert cols["a"]["kind"] == "number"
+    assert "empty levels included" in (tmp_path / "w" / "out" / "parity.md").read_text()
+    # XGBoost refuses a category it was not trained on; so do the programs
+    program = tmp_path / "w" / "out" / "cpp" / "bin" / m["name"]
+    run = subprocess.run([str(program)], input="a,city,b,tier\n0.5,Paris,0,x\n", capture_output=True, text=True)
+    assert run.returncode == 2 and 'unknown level "Paris"' in run.stderr
+    ok = subprocess.run([str(program)], input='a,city,b,tier\n0.5,"Rio, ""RJ""",0,x\n0.5,,0,y\n',
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    # the Booster of the same model, and a regressor saved to a file
+    compile_and_check(model.get_booster(), tmp_path / "b", targets=("cpp", "java"))
+    reg = xgb.XGBRegressor(n_estimators=10, max_depth=3, enable_categorical=True, max_cat_to_onehot=onehot)
+    path = tmp_path / "reg.json"
+    reg.fit(df, df.b * 2 + df.city.isin(["Oslo", "Kyiv"])).save_model(path)
+    compile_and_check(path, tmp_path / "f", targets=("cpp",))
