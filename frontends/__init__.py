@@ -20,13 +20,14 @@ BY_SUFFIX = {
     ".keras": "tf_keras",
     ".json": "xgboost",
     ".ubj": "xgboost",
+    ".txt": "lightgbm",
 }
 # Frontends that take models as Python objects, asked in this order (`is_model(obj)` must
 # not import the framework: an object of it exists only when the framework is loaded).
 BY_OBJECT = ["pytorch", "tf_keras"]
 # Gradient-boosting libraries' own model objects (Boosters), asked the same way; their
 # scikit-learn wrappers are estimators and go to the scikit-learn frontend.
-BOOSTERS = ["xgboost"]
+BOOSTERS = ["xgboost", "lightgbm"]
 # The options a deep-learning frontend may need to trace a model (ignored by the others):
 #   example_inputs: a tuple of example tensors / arrays (PyTorch modules),
 #   input_shapes: {input name: row shape without the batch dimension},
@@ -101,7 +102,7 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False, prec
     if fe.is_estimator(model):
         return fe.to_source(model, name or type(model).__name__, precision=precision)
     raise UsageError(f"cannot compile an object of type {type(model).__module__}.{type(model).__name__}: "
-                     "supported are fitted scikit-learn estimators (XGBoost's wrappers too), XGBoost Boosters, R models (rpy2 objects), PyTorch modules and "
+                     "supported are fitted scikit-learn estimators (XGBoost's and LightGBM's wrappers too), XGBoost and LightGBM Boosters, R models (rpy2 objects), PyTorch modules and "
                      "exported programs, Keras models and TensorFlow modules, onnx.ModelProto, "
                      "and model files "
                      f"({', '.join(sorted(BY_SUFFIX))}, or a SavedModel directory)")

@@ -34,7 +34,11 @@ DOUBLE_CONVERTERS = (
 )
 # Converters of other libraries' scikit-learn wrappers (each installs itself only once its
 # library is loaded).
-LIBRARY_CONVERTERS = ("sklearn_xgboost",)
+LIBRARY_CONVERTERS = ("sklearn_xgboost", "sklearn_lightgbm")
+# Wrappers a library's own frontend compiles when bare and fitted on category columns:
+# module prefix -> (frontend, its test of such a wrapper).
+CATEGORICAL_WRAPPERS = {"xgboost": ("xgboost", "has_categorical_features"),
+                        "lightgbm": ("lightgbm", "has_string_categories")}
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
@@ -127,18 +131,17 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     import sklearn.base
     import skl2onnx
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
-    from sklearn.utils.validation import check_is_fitted
-
     from . import frontend, sklearn_precision
 
-    if type(est).__module__.startswith("xgboost") and frontend("xgboost").has_categorical_features(est):
-        return frontend("xgboost").to_source(est, name, source_file=source_file, precision=precision)
+    library = type(est).__module__.split(".")[0]
+    if library in CATEGORICAL_WRAPPERS and check_fitted(est):
+        module, test = CATEGORICAL_WRAPPERS[library]
+        if getattr(frontend(module), test)(est):
+            return frontend(module).to_source(est, name, source_file=source_file, precision=precision)
     for module in DOUBLE_CONVERTERS + LIBRARY_CONVERTERS:
         frontend(module).install()
-    try:
-        check_is_fitted(est)
-    except Exception:
-        raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling") from None
+    if not check_fitted(est):
+        raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling")
     final = _final_step(est)
     feature_names = [str(c) for c in getattr(est, "feature_names_in_", [])]
     n_features = getattr(est, "n_features_in_", None)
@@ -186,9 +189,9 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if source_file is not None:
         digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()
     framework, version = "scikit-learn", sklearn.__version__
-    if final is est and type(est).__module__.startswith("xgboost"):  # a bare XGBoost wrapper
-        import xgboost
-        framework, version = "xgboost", xgboost.__version__
+    if final is est and library in CATEGORICAL_WRAPPERS:  # a bare XGBoost / LightGBM wrapper
+        import importlib
+        framework, version = library, importlib.import_module(library).__version__
     provenance = {
         "framework": framework,
         "framework_version": version,
@@ -208,6 +211,15 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
                        precision_reason=why, reference_float64=not sklearn_precision.fitted_on_float32(est))
 
 
+def check_fitted(est) -> bool:
+    from sklearn.utils.validation import check_is_fitted
+    try:
+        check_is_fitted(est)
+        return True
+    except Exception:
+        return False
+
+
 def _thresholds(est, schema) -> dict:
     """{input column: split points of the original trees}, for a bare tree model (whose
     features are the input columns): parity rows sit on them and one step beside."""
@@ -215,10 +227,15 @@ def _thresholds(est, schema) -> dict:
     if final is not est:
         return {}
     trees = []
+    names = [c.name for c in schema.inputs]
     if hasattr(final, "get_booster"):  # XGBoost's wrappers
         from .xgboost_model import read
-        names = [c.name for c in schema.inputs]
         return {names[f]: v for f, v in read(final.get_booster()).thresholds().items() if f < len(names)}
+    if hasattr(final, "booster_"):  # LightGBM's
+        from .lightgbm import iterations
+        from .lightgbm_model import read
+        return {names[f]: v for f, v in read(final.booster_, iterations(final)).thresholds().items()
+                if f < len(names)}
     if hasattr(final, "tree_"):
         trees = [final.tree_]
     elif hasattr(final, "estimators_"):

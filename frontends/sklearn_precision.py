@@ -21,6 +21,8 @@ FLOAT32_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeCl
 
 # Estimators of other libraries (with scikit-learn wrappers) that compute in float32: why.
 XGBOOST = "XGBoost stores its input as float32 and compares and sums in float32"
+FLOAT64_LIBRARIES = {"LGBMClassifier": "LightGBM compares and sums in double",
+                     "LGBMRegressor": "LightGBM compares and sums in double"}
 FLOAT32_LIBRARIES = {"XGBClassifier": XGBOOST, "XGBRegressor": XGBOOST, "XGBRFClassifier": XGBOOST,
                      "XGBRFRegressor": XGBOOST}
 
@@ -84,4 +86,7 @@ def precision(est) -> tuple:
     if single:
         return "float32", (f"scikit-learn computes {single[0]} in float64, but {FLOAT32_CONVERSIONS[single[0]]}: "
                            "inputs are rounded to float32 (the parity report shows the cost)")
+    library = [n for n in names if n in FLOAT64_LIBRARIES]
+    if library:
+        return "float64", f"{library[0]}: {FLOAT64_LIBRARIES[library[0]]}"
     return "float64", "scikit-learn computes this model in float64"

@@ -24,7 +24,7 @@ from onnx import TensorProto, helper
 
 from modelport.errors import UnsupportedError, UsageError
 from modelport.passes.ml_to_tensor._builder import Builder
-from modelport.schema import Column, Schema
+from modelport.schema import Column, Schema, default_columns
 from modelport.source_model import SourceModel
 
 from . import xgboost_categories, xgboost_graph, xgboost_model
@@ -153,11 +153,11 @@ def _booster_outputs(b, tables, m) -> tuple:
         graph_outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, [None])]
     else:
         b.op("Identity", pred, out="prediction")
-        outputs = _columns("prediction", k, kind)
+        outputs = default_columns([("prediction", k)], kind)
         graph_outputs = [helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k])]
     if tables.transform != "identity":
         b.op("Identity", m, out="margin")
-        outputs += _columns("margin", k, "value")
+        outputs += default_columns([("margin", k)], "value")
         graph_outputs.append(helper.make_tensor_value_info("margin", TensorProto.FLOAT, [None, k]))
     task = "classifier" if kind == "label" else "regressor"
     return outputs, graph_outputs, task, list(range(k)) if kind == "label" else []
@@ -186,7 +186,7 @@ def _wrapper_outputs(b, tables, m, wrapper) -> tuple:
         y = b.cast(y, TensorProto.FLOAT)
     b.op("Identity", y, out="prediction")
     k = tables.n_outputs
-    return _columns("prediction", k, "value"), [
+    return default_columns([("prediction", k)], "value"), [
         helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k])], "regressor", []
 
 
@@ -232,8 +232,3 @@ def _wrapper_reference(wrapper, names, cats, task):
         return {"prediction": y.reshape(len(frame), -1)}
     return reference
 
-
-def _columns(tensor: str, k: int, kind: str) -> list:
-    if k == 1:
-        return [Column(tensor, tensor, 0, kind)]
-    return [Column(f"{tensor}_{i}", tensor, i, kind) for i in range(k)]

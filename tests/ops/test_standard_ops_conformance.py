@@ -236,6 +236,26 @@ def test_compare_where(tmp_path):
     compile_and_check(model, tmp_path)
 
 
+def test_logic_ops_and_nan(tmp_path):
+    # NaN compares false (x <= NaN, NaN >= x): the logic ops must not assume otherwise
+    nodes = [node("LessOrEqual", ["x", "y"], "le"), node("GreaterOrEqual", ["x", "row"], "ge"),
+             node("IsNaN", ["x"], "nan"), node("And", ["le", "ge"], "both"), node("Or", ["le", "nan"], "either"),
+             node("Xor", ["le", "ge"], "one"), node("Not", ["either"], "neither")]
+    outs = ["le", "ge", "both", "either", "one", "neither"]
+    nodes += [node("Cast", [b], f"as_float_{b}", to=F) for b in outs]
+    model = graph_model(nodes, [("x", F, ["N", 3, 4]), ("y", F, ["N", 3, 4])],
+                        [(f"as_float_{b}", F, ["N", 3, 4]) for b in outs],
+                        {"row": np.array([-1, 0, np.nan, 2], np.float32)})
+    data = tmp_path / "rows.npy"
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(size=(64, 24)), 1)  # ties on purpose: x == y and x == row
+    x[:, 12:] = np.where(rng.random((64, 12)) < 0.3, x[:, :12], x[:, 12:])
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[:, 2] = x[:, 6] = -1.0
+    np.save(data, x)
+    compile_and_check(model, tmp_path, data=data)
+
+
 def test_transpose_slice_gather(tmp_path):
     table = np.arange(12, dtype=np.float32).reshape(6, 2) * 1.5 - 3
     nodes = [
@@ -289,6 +309,7 @@ CASE_OPS = {
     "MatMul", "Gemm", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Pow",
     "Max", "Min", "Softmax", "ArgMax", "ArgMin", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceSumSquare",
     "ReduceLogSumExp", "Equal", "Less", "Greater", "Where", "TopK", "Transpose", "Gather", "Slice",
+    "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",
 }
 # Inputs that are parameters: always constants in a compiled model.
 CONSTANT_INPUTS = {"TopK": {1}, "Slice": {1, 2, 3, 4}, "Gather": {1}, "ReduceSum": {1}, "ReduceMean": {1},
@@ -483,6 +504,10 @@ def test_backend_cases(tmp_path, key):
 NO_ROWWISE_CASE = {
     "Equal": "integer (int32 and narrower) or string inputs",
     "Where": "a boolean condition input, which the programs do not read",
+    "And": "boolean inputs, which the programs do not read (test_logic_ops_and_nan covers it)",
+    "Or": "boolean inputs, which the programs do not read (test_logic_ops_and_nan covers it)",
+    "Xor": "boolean inputs, which the programs do not read (test_logic_ops_and_nan covers it)",
+    "Not": "a boolean input, which the programs do not read (test_logic_ops_and_nan covers it)",
 }
 
 

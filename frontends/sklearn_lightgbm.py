@@ -1,0 +1,67 @@
+"""skl2onnx converters for LightGBM's scikit-learn wrappers (LGBMClassifier, LGBMRegressor),
+bare or as the last step of a pipeline.
+
+They build what the wrappers' predict / predict_proba compute, in double, from the Booster's
+own trees (frontends/lightgbm_model.py, frontends/lightgbm_graph.py), with the iterations
+predict uses (up to best_iteration_ after early stopping). Outputs: `label` and
+`probabilities` for classifiers, `variable` [N, 1] for regressors.
+"""
+from __future__ import annotations
+
+import sys
+
+from modelport.errors import UnsupportedError
+
+from . import lightgbm_graph, lightgbm_model
+from .sklearn_double_builder import Nodes, is_double, label_table
+
+CLASSIFIERS = ("LGBMClassifier",)
+REGRESSORS = ("LGBMRegressor",)
+
+_installed = False
+
+
+def install() -> None:
+    """Register the converters with skl2onnx once lightgbm is loaded (safe to call repeatedly)."""
+    global _installed
+    if _installed or "lightgbm" not in sys.modules:
+        return
+    import lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
+    for cls in CLASSIFIERS:
+        update_registered_converter(getattr(lightgbm, cls), f"Modelport{cls}", calculate_linear_classifier_output_shapes,
+                                    _convert, options={"zipmap": [False], "nocl": [False]})
+    for cls in REGRESSORS:
+        update_registered_converter(getattr(lightgbm, cls), f"Modelport{cls}", calculate_linear_regressor_output_shapes,
+                                    _convert)
+    _installed = True
+
+
+def _convert(scope, operator, container):
+    from onnx import TensorProto
+    from .lightgbm import iterations
+    model = operator.raw_operator
+    tables = lightgbm_model.read(model.booster_, iterations(model))
+    if tables.categories:
+        raise UnsupportedError(f"{type(model).__name__} fitted on pandas category columns is supported as a bare "
+                               "model (compiled to string columns), not after other steps of a pipeline")
+    b = Nodes(scope, "lgbm")
+    x = b.input(operator)
+    x = lightgbm_graph.as_double(b, x, all(is_double(v) for v in operator.inputs))
+    scores = lightgbm_graph.raw(b, tables, x)
+    outs = [v.full_name for v in operator.outputs]
+
+    def out(value, i):
+        if is_double(operator.outputs[i]):
+            b.op("Identity", value, out=outs[i])
+        else:
+            b.op("Cast", value, out=outs[i], to=TensorProto.FLOAT)
+    if type(model).__name__ in CLASSIFIERS:
+        label, probabilities = lightgbm_graph.classifier(b, tables, scores, label_table(model))
+        b.op("Identity", label, out=outs[0])
+        out(probabilities, 1)
+    else:
+        out(lightgbm_graph.predict(b, tables, scores), 0)
+    b.emit(container)
