@@ -48,11 +48,16 @@ def test_classifiers_with_missing_values_and_zeros(tmp_path):
     dict(objective="regression"), dict(objective="regression", reg_sqrt=True), dict(objective="poisson"),
     dict(objective="gamma"), dict(objective="tweedie"), dict(objective="quantile", alpha=0.8),
     dict(objective="huber"), dict(objective="regression_l1"), dict(objective="regression", use_missing=False),
-    dict(boosting_type="rf", bagging_freq=1, bagging_fraction=0.7)],
-    ids=["l2", "sqrt", "poisson", "gamma", "tweedie", "quantile", "huber", "l1", "no-missing", "rf"])
+    dict(boosting_type="rf", bagging_freq=1, bagging_fraction=0.7), dict(boosting_type="dart"),
+    dict(data_sample_strategy="goss"), dict(objective="fair"), dict(objective="mape"),
+    dict(objective="cross_entropy")],
+    ids=["l2", "sqrt", "poisson", "gamma", "tweedie", "quantile", "huber", "l1", "no-missing", "rf", "dart", "goss",
+         "fair", "mape", "xentropy"])
 def test_regressors(tmp_path, params):
     X, z = _data(seed=1)
     y = np.exp(0.5 * z[:, 0] - 0.3 * z[:, 1]) + 0.1
+    if params.get("objective") == "cross_entropy":
+        y = 1 / (1 + np.exp(-z[:, 0]))
     model = lgb.LGBMRegressor(n_estimators=15, num_leaves=8, **SMALL, **params).fit(X, y)
     compile_and_check(model, tmp_path, targets=("cpp", "java"))
 
