@@ -2,6 +2,10 @@
 """`make bench`: how fast modelport's generated C++ and Java run, side by side with
 scikit-learn and ONNX Runtime, on one core; writes docs/performance.md.
 
+XGBoost and LightGBM models (benchmarks/boosting_models.py) are timed the same way, against
+the library's own predict, ONNX Runtime on onnxmltools' conversion, treelite + tl2cgen and
+lleaves.
+
 Every runner is measured in the same run, in interleaved rounds (the order rotates each
 round), on one pinned core with one thread: scikit-learn and ONNX Runtime in this process,
 the C++ library and the Java jar in-process in small drivers (benchmarks/driver.cpp,
@@ -40,7 +44,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import r_models  # noqa: E402  (benchmarks/, this script's directory)
+import boosting_models  # noqa: E402  (benchmarks/, this script's directory)
+import r_models  # noqa: E402
 import tvm_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,12 +81,17 @@ class Case:
     built: object = None      # Built, once compiled
     built32: object = None    # double models: the same model compiled with --precision float32
     skipped: str | None = None
+    n_features: int = N_FEATURES
+    library: str = "scikit-learn"  # whose predict is the reference
+    # (case, fitted estimator, rows, say, harness) -> [Runner]: other tools the generated code is
+    # compared with (benchmarks/boosting_models.py)
+    extras: object = None
 
 
 def _cases():
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
     from sklearn.linear_model import LogisticRegression
-    return [
+    return boosting_models.cases(Case) + [
         Case("forest_regressor", "RandomForestRegressor: 100 trees, max_depth 8, 20 features", True, False,
              lambda: RandomForestRegressor(n_estimators=100, max_depth=8, random_state=0, n_jobs=1)),
         Case("forest_classifier", "RandomForestClassifier: 100 trees, max_depth 8, 20 features, 2 classes",
@@ -95,12 +105,13 @@ def _cases():
     ]
 
 
-def make_data(seed: int, n: int, classifier: bool, double: bool = False, missing: float = 0.0):
+def make_data(seed: int, n: int, classifier: bool, double: bool = False, missing: float = 0.0,
+              n_features: int = N_FEATURES):
     """Standard normal features (float32 values, or float64 ones for models that compute in
     double, with a share `missing` of NaNs); a non-linear target (a noisy threshold of it for
     classifiers)."""
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, N_FEATURES))
+    X = rng.standard_normal((n, n_features))
     if not double:
         X = X.astype(np.float32)
     x = X.astype(np.float64)
@@ -132,20 +143,60 @@ class Runner:
     round_single: list = field(default_factory=list)   # per round: median ns per call
 
 
-def python_runners(case: Case, est, sess, X: np.ndarray):
-    """scikit-learn and ONNX Runtime, in this process."""
+def timed_batch(fn, X):
+    """batch(reps) -> [(wall ns, CPU ns)]: fn(X) timed `reps` times in this process."""
+    def batch(reps):
+        out = []
+        for _ in range(reps):
+            c0, t0 = time.process_time_ns(), time.perf_counter_ns()
+            fn(X)
+            t1, c1 = time.perf_counter_ns(), time.process_time_ns()
+            out.append((t1 - t0, c1 - c0))
+        return out
+    return batch
+
+
+def timed_single(fn, rows: list):
+    """single(budget_s, max_groups) -> [wall ns per group of SINGLE_GROUP calls of fn(row)]."""
+    state = {"row": 0}
+
+    def single(budget_s, max_groups):
+        out, end = [], time.perf_counter() + budget_s
+        n = len(rows)
+        while len(out) < max_groups and (len(out) < 3 or time.perf_counter() < end):
+            r = state["row"]
+            t0 = time.perf_counter_ns()
+            for g in range(SINGLE_GROUP):
+                fn(rows[(r + g) % n])
+            out.append(time.perf_counter_ns() - t0)
+            state["row"] = (r + SINGLE_GROUP) % n
+        return out
+    return single
+
+
+def python_runner(label: str, key: str, call, outputs, X: np.ndarray) -> Runner:
+    """A runner in this process: `call(rows)` is timed, `outputs(rows)` -> [n, n_out] float64 is
+    checked (the batch, then CHECK_SINGLE rows one call at a time)."""
     rows = [X[i:i + 1] for i in range(len(X))]
+    r = Runner(label, key, batch=timed_batch(call, X), single=timed_single(call, rows))
+    r.outputs = np.vstack([outputs(X)] + [outputs(rows[i]) for i in range(CHECK_SINGLE)])
+    return r
+
+
+def python_runners(case: Case, est, sess, X: np.ndarray):
+    """The original model (scikit-learn, XGBoost or LightGBM predict) and ONNX Runtime on the
+    compiled model.onnx, in this process."""
     in_name = sess.get_inputs()[0].name
     out_names = [o.name for o in sess.get_outputs()]
 
     if case.classifier:
         def sk_out(a):
             return np.column_stack([est.predict(a).astype(np.float64), est.predict_proba(a)])
-        sk_call, sk_label = est.predict_proba, "scikit-learn `predict_proba`"
+        sk_call, sk_label = est.predict_proba, f"{case.library} `predict_proba`"
     else:
         def sk_out(a):
             return est.predict(a).reshape(len(a), -1).astype(np.float64)
-        sk_call, sk_label = est.predict, "scikit-learn `predict`"
+        sk_call, sk_label = est.predict, f"{case.library} `predict`"
 
     def ort_out(a):
         res = sess.run(out_names, {in_name: a})
@@ -154,43 +205,13 @@ def python_runners(case: Case, est, sess, X: np.ndarray):
     def ort_call(a):
         return sess.run(out_names, {in_name: a})
 
-    def timed_batch(fn):
-        def batch(reps):
-            out = []
-            for _ in range(reps):
-                c0, t0 = time.process_time_ns(), time.perf_counter_ns()
-                fn(X)
-                t1, c1 = time.perf_counter_ns(), time.process_time_ns()
-                out.append((t1 - t0, c1 - c0))
-            return out
-        return batch
-
-    def timed_single(fn):
-        state = {"row": 0}
-
-        def single(budget_s, max_groups):
-            out, end = [], time.perf_counter() + budget_s
-            n = len(rows)
-            while len(out) < max_groups and (len(out) < 3 or time.perf_counter() < end):
-                r = state["row"]
-                t0 = time.perf_counter_ns()
-                for g in range(SINGLE_GROUP):
-                    fn(rows[(r + g) % n])
-                out.append(time.perf_counter_ns() - t0)
-                state["row"] = (r + SINGLE_GROUP) % n
-            return out
-        return single
-
-    def check(fn):
-        return np.vstack([fn(X)] + [fn(rows[i]) for i in range(CHECK_SINGLE)])
-
-    # scikit-learn is the reference: its single-row outputs are taken from its batch (calling it
+    # The original is the reference: its single-row outputs are taken from its batch (calling it
     # row by row would take seconds per model).
     sk_batch = sk_out(X)
-
-    sk = Runner(sk_label, "sklearn", batch=timed_batch(sk_call), single=timed_single(sk_call))
-    ort = Runner("ONNX Runtime (Python API)", "ort", batch=timed_batch(ort_call), single=timed_single(ort_call))
-    sk.outputs, ort.outputs = np.vstack([sk_batch, sk_batch[:CHECK_SINGLE]]), check(ort_out)
+    rows = [X[i:i + 1] for i in range(len(X))]
+    sk = Runner(sk_label, "sklearn", batch=timed_batch(sk_call, X), single=timed_single(sk_call, rows))
+    sk.outputs = np.vstack([sk_batch, sk_batch[:CHECK_SINGLE]])
+    ort = python_runner("ONNX Runtime (Python API)", "ort", ort_call, ort_out, X)
     return sk, ort
 
 
@@ -409,7 +430,7 @@ def model_table(result: dict) -> list:
     runners = result["runners"]
     ort = next(r for r in runners if r.key == "ort")
     lines = [
-        "| Runner | single row, µs/call | vs ORT | batch of 10k, rows/s | ns/row | vs ORT | max abs diff vs scikit-learn |",
+        "| Runner | single row, µs/call | vs ORT | batch of 10k, rows/s | ns/row | vs ORT | max abs diff vs the original |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in runners:
@@ -722,7 +743,7 @@ def compiled_runners(built: Built, X: np.ndarray, args, drivers, java_flags, dou
         java_paths["run"] = (f"generated Java{tag}, `run` on flat arrays (diagnostic)", "java_run" + key, True)
     try:
         cpp = DriverProcess(["taskset", "-c", str(args.cpu), str(exe), str(d / "cpp" / f"lib{name}.so"), name,
-                             str(data_file), str(N_ROWS), str(N_FEATURES), spec, in_spec, str(tensors)], "C++")
+                             str(data_file), str(N_ROWS), str(X.shape[1]), spec, in_spec, str(tensors)], "C++")
         procs.append(cpp)
         runners += driver_runners(cpp, cpp_paths, d / "cpp_out.f64")
     except Exception as exc:  # noqa: BLE001 - reported in the table, and the run fails at the end
@@ -733,7 +754,7 @@ def compiled_runners(built: Built, X: np.ndarray, args, drivers, java_flags, dou
         jar = d / "java" / f"{name}.jar"
         java = DriverProcess(["taskset", "-c", str(args.cpu), "java", *java_flags, f"-Dbench.class={cls}",
                               "-cp", f"{jar}{os.pathsep}{classes}", "Driver", str(data_file), str(N_ROWS),
-                              str(N_FEATURES), spec, in_spec, str(tensors)], "Java")
+                              str(X.shape[1]), spec, in_spec, str(tensors)], "Java")
         procs.append(java)
         runners += driver_runners(java, java_paths, d / "java_out.f64")
     except Exception as exc:  # noqa: BLE001
@@ -747,7 +768,7 @@ FLOAT32_TAG = " (`--precision float32`)"
 
 def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
     res = {"case": case, "runners": [], "agreement": {}, "targets": []}
-    X, _ = make_data(2, N_ROWS, case.classifier, case.double, case.missing)
+    X, _ = make_data(2, N_ROWS, case.classifier, case.double, case.missing, case.n_features)
     est = case.est
     built = res["built"] = case.built
     d = built.directory
@@ -767,7 +788,10 @@ def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
                                        diagnostics=False)
             runners += [r for r in more if "_f64" not in r.key]
             procs += p
+        others = case.extras(case, est, X, say, sys.modules[__name__]) if case.extras else []
+        runners += others
         res["runners"] = runners
+        res["others"] = {r.key for r in others}
         rounded = {r.key for r in runners if r.key.endswith("_float32")}
         res["by_choice"] = rounded
         label_cols = [j for j, c in enumerate(built.manifest["schema"]["outputs"]) if c.get("kind") == "label"
@@ -778,15 +802,15 @@ def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
                 ok = False
                 continue
             diff, rel, bad = compare(sk.outputs, r.outputs, label_cols)
-            exact = case.double and r.key not in rounded and r.key != "ort"
+            exact = case.double and r.key not in rounded and r.key != "ort" and r.key not in res["others"]
             res["agreement"][r.key] = agreement_text(diff, rel, bad, case.classifier, exact,
                                                      by_choice=r.key in rounded)
-            if r.key not in rounded:
+            if r.key not in rounded and r.key not in res["others"]:
                 ok &= (rel <= DOUBLE_RTOL if exact else diff <= VALUE_TOL) and bad == 0
         res["ok"] = ok
 
         say("  warming up")
-        for r in (sk, ort_runner):
+        for r in (sk, ort_runner, *others):
             r.batch(2)
             r.single(0.2, 50)
         for q in procs:
@@ -802,12 +826,16 @@ def bench_case(case: Case, args, drivers, java_flags, say) -> dict:
     if cpp and not cpp.error and cpp.round_batch:
         ortr = by_key["ort"]
         single_us = statistics.median(cpp.single_ns) / 1000
-        if case.forest:
+        if case.extras:
+            res["targets"] += boosting_models.targets(case, [by_key[k] for k in ("sklearn", *res["others"])
+                                                             if not by_key[k].error], cpp, ratio_stats)
+        elif case.forest:
             med = ratio_stats(cpp.round_batch, ortr.round_batch)[0]
             res["targets"].append((f"{case.key}: generated C++ batch throughput ≥ {TARGET_BATCH_RATIO}x ONNX Runtime",
                                    f"{med:.2f}x", "yes" if med >= TARGET_BATCH_RATIO else "**no**"))
-        res["targets"].append((f"{case.key}: generated C++ single-row latency < {TARGET_SINGLE_US:g} µs in-process",
-                               f"{single_us:.2f} µs", "yes" if single_us < TARGET_SINGLE_US else "**no**"))
+        if not case.extras:  # the latency target is for the 100-tree scikit-learn models
+            res["targets"].append((f"{case.key}: generated C++ single-row latency < {TARGET_SINGLE_US:g} µs "
+                                   "in-process", f"{single_us:.2f} µs", "yes" if single_us < TARGET_SINGLE_US else "**no**"))
     elif case.forest:
         res["targets"].append((f"{case.key}: generated C++ targets", "not measured", "**no**"))
     return res
@@ -870,7 +898,7 @@ def main(argv=None) -> int:
     # Compile everything first, on every core, then pin for the measurements.
     for case in cases:
         say(f"compiling {case.key}")
-        X_train, y_train = make_data(1, N_TRAIN, case.classifier, case.double, case.missing)
+        X_train, y_train = make_data(1, N_TRAIN, case.classifier, case.double, case.missing, case.n_features)
         case.est = case.make().fit(X_train, y_train)
         try:
             case.built = compile_case(case, case.est)
