@@ -442,13 +442,7 @@ def r_runner(case: RCase, h, cols_order: list | None):
 
 
 def ort_runner(case: RCase, h, path: Path, tensors: dict, out_cols: list):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    sess = h.ort_session(path)
     feed = {i.name: tensors[i.name] for i in sess.get_inputs()}
     n = len(next(iter(feed.values())))
     rows = [{k: v[r:r + 1] for k, v in feed.items()} for r in range(n)]
@@ -456,28 +450,7 @@ def ort_runner(case: RCase, h, path: Path, tensors: dict, out_cols: list):
 
     def call(f):
         return sess.run(out_names, f)
-
-    def batch(reps):
-        out = []
-        for _ in range(reps):
-            c0, t0 = time.process_time_ns(), time.perf_counter_ns()
-            call(feed)
-            t1, c1 = time.perf_counter_ns(), time.process_time_ns()
-            out.append((t1 - t0, c1 - c0))
-        return out
-
-    state = {"row": 0}
-
-    def single(budget_s, max_groups):
-        out, end = [], time.perf_counter() + budget_s
-        while len(out) < max_groups and (len(out) < 3 or time.perf_counter() < end):
-            r = state["row"]
-            t0 = time.perf_counter_ns()
-            for g in range(h.SINGLE_GROUP):
-                call(rows[(r + g) % n])
-            out.append(time.perf_counter_ns() - t0)
-            state["row"] = (r + h.SINGLE_GROUP) % n
-        return out
+    batch, single = h.timed_batch(call, feed), h.timed_single(call, rows)
 
     def outs(res_list: list) -> Outs:
         res = dict(zip(out_names, res_list))

@@ -13,7 +13,6 @@ stopping, else all.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,10 @@ from onnx import TensorProto, helper
 
 from modelport.errors import UsageError
 from modelport.passes.ml_to_tensor._builder import Builder
-from modelport.schema import Column, Schema, default_columns
+from modelport.schema import Column, Schema
 from modelport.source_model import SourceModel
 
-from . import lightgbm_graph, lightgbm_model
+from . import boosting_source, lightgbm_graph, lightgbm_model
 
 OPSETS = {"": 18, "ai.onnx.ml": 5}
 PRECISION_REASON = "LightGBM compares and sums in double"
@@ -92,31 +91,22 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
     else:
         outputs, graph_outputs, task, classes = _wrapper_outputs(b, tables, scores, model)
         estimator = type(model).__name__
-    graph = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=b.initializers)
-    proto = helper.make_model(graph, producer_name="modelport-lightgbm",
-                              opset_imports=[helper.make_opsetid(d, v) for d, v in OPSETS.items()])
-    digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest() if source_file else None
-    provenance = {
-        "framework": "lightgbm", "framework_version": lightgbm.__version__,
-        "converter": "modelport", "converter_version": None, "estimator": estimator,
-        "source_file": str(source_file) if source_file else None, "source_sha256": digest,
-    }
+    proto = boosting_source.model(b, name, graph_inputs, graph_outputs, OPSETS, "modelport-lightgbm")
     hints = {"thresholds": {names[f]: v for f, v in tables.thresholds().items() if f < len(names)},
              "levels": {names[f]: list(v) for f, v in cats.items()}}
     return SourceModel(proto, Schema(inputs, outputs, task, classes),
-                       _reference(model, booster, tables, names, cats, task), provenance, name, hints,
-                       precision="float64", precision_reason=PRECISION_REASON, reference_float64=True)
+                       _reference(model, booster, tables, names, cats, task),
+                       boosting_source.provenance("lightgbm", lightgbm.__version__, estimator, source_file), name,
+                       hints, precision="float64", precision_reason=PRECISION_REASON, reference_float64=True)
 
 
 def _booster_outputs(b, tables, scores) -> tuple:
     k, kind = tables.n_outputs, KINDS[tables.transform]
-    b.op("Identity", lightgbm_graph.predict(b, tables, scores), out="prediction")
-    outputs = default_columns([("prediction", k)], kind)
-    graph_outputs = [helper.make_tensor_value_info("prediction", TensorProto.DOUBLE, [None, k])]
+    outputs, graph_outputs = boosting_source.tensor_output(b, lightgbm_graph.predict(b, tables, scores), "prediction",
+                                                           k, kind, TensorProto.DOUBLE)
     if tables.transform != "identity":
-        b.op("Identity", scores, out="raw_score")
-        outputs += default_columns([("raw_score", k)], "value")
-        graph_outputs.append(helper.make_tensor_value_info("raw_score", TensorProto.DOUBLE, [None, k]))
+        more = boosting_source.tensor_output(b, scores, "raw_score", k, "value", TensorProto.DOUBLE)
+        outputs, graph_outputs = outputs + more[0], graph_outputs + more[1]
     return outputs, graph_outputs, "regressor", []
 
 
@@ -125,42 +115,16 @@ def _wrapper_outputs(b, tables, scores, wrapper) -> tuple:
     if hasattr(wrapper, "classes_"):
         labels = label_table(wrapper)
         label, probabilities = lightgbm_graph.classifier(b, tables, scores, labels)
-        b.op("Identity", label, out="label")
-        b.op("Identity", probabilities, out="probabilities")
-        classes = [c.item() if isinstance(c, np.generic) else c for c in wrapper.classes_]
-        outputs = [Column("label", "label", 0, "label")] + [
-            Column(f"prob_{c}", "probabilities", i, "probability") for i, c in enumerate(classes)]
-        label_type = TensorProto.STRING if labels.dtype == object else TensorProto.INT64
-        return outputs, [helper.make_tensor_value_info("label", label_type, [None]),
-                         helper.make_tensor_value_info("probabilities", TensorProto.DOUBLE,
-                                                       [None, len(classes)])], "classifier", classes
-    b.op("Identity", lightgbm_graph.predict(b, tables, scores), out="prediction")
-    k = tables.n_outputs
-    return default_columns([("prediction", k)], "value"), [
-        helper.make_tensor_value_info("prediction", TensorProto.DOUBLE, [None, k])], "regressor", []
-
-
-def _frame(feed, names, cats):
-    """The rows as LightGBM takes them: a DataFrame, category columns as pandas categories (the
-    empty string: missing); LightGBM re-codes them by the model's own categories."""
-    import pandas as pd
-    if not cats:
-        return pd.DataFrame(np.asarray(feed["X"], np.float64), columns=names)
-    data = {}
-    for f, c in enumerate(names):
-        v = np.asarray(feed[f"in{f}"]).reshape(-1)
-        if f in cats:
-            data[c] = pd.Categorical([None if s in ("", None) else str(s) for s in v])
-        else:
-            data[c] = v.astype(np.float64)
-    return pd.DataFrame(data)
+        return boosting_source.classifier_outputs(b, label, probabilities, wrapper, labels, TensorProto.DOUBLE)
+    return (*boosting_source.tensor_output(b, lightgbm_graph.predict(b, tables, scores), "prediction",
+                                           tables.n_outputs, "value", TensorProto.DOUBLE), "regressor", [])
 
 
 def _reference(model, booster, tables, names, cats, task):
     k = tables.n_outputs
 
     def reference(feed):
-        frame = _frame(feed, names, cats)
+        frame = boosting_source.frame(feed, names, cats)
         rows = len(frame)
         if not is_model(model):
             if task == "classifier":

@@ -83,18 +83,20 @@ def _convert(scope, operator, container):
     x = xgboost_graph.with_missing(b, x, np.nan if missing is None else float(missing))
     m = xgboost_graph.margin(b, tables, x, rounds(model))
     outs = [v.full_name for v in operator.outputs]
-    double_out = [isinstance(v.type, DoubleTensorType) for v in operator.outputs]
+
+    def out(value, i):  # float32 values, as the declared output type
+        if isinstance(operator.outputs[i].type, DoubleTensorType):
+            b.op("Cast", value, out=outs[i], to=TensorProto.DOUBLE)
+        else:
+            b.op("Identity", value, out=outs[i])
     if type(model).__name__ in CLASSIFIERS:
         if tables.objective not in CLASSIFIER_OBJECTIVES:
             raise UnsupportedError(f"{type(model).__name__} with the objective {tables.objective!r} is not supported; "
                                    f"supported: {', '.join(CLASSIFIER_OBJECTIVES)}")
         label, probabilities = xgboost_graph.classifier(b, tables, m, label_table(model))
         b.op("Identity", label, out=outs[0])
-        b.op("Cast", probabilities, out=outs[1], to=TensorProto.DOUBLE) if double_out[1] else \
-            b.op("Identity", probabilities, out=outs[1])
+        out(probabilities, 1)
     else:
         y = xgboost_graph.predict(b, tables, m)
-        if tables.transform == "argmax":
-            y = b.cast(y, TensorProto.FLOAT)
-        b.op("Cast", y, out=outs[0], to=TensorProto.DOUBLE) if double_out[0] else b.op("Identity", y, out=outs[0])
+        out(b.cast(y, TensorProto.FLOAT) if tables.transform == "argmax" else y, 0)
     b.emit(container)

@@ -15,7 +15,6 @@ string columns of the compiled model: it takes the category names (xgboost_categ
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -24,10 +23,10 @@ from onnx import TensorProto, helper
 
 from modelport.errors import UnsupportedError, UsageError
 from modelport.passes.ml_to_tensor._builder import Builder
-from modelport.schema import Column, Schema, default_columns
+from modelport.schema import Column, Schema
 from modelport.source_model import SourceModel
 
-from . import xgboost_categories, xgboost_graph, xgboost_model
+from . import boosting_source, xgboost_categories, xgboost_graph, xgboost_model
 
 OPSETS = {"": 18, "ai.onnx.ml": 3}
 PRECISION_REASON = "XGBoost stores its input as float32 and compares and sums in float32"
@@ -123,19 +122,12 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         outputs, graph_outputs, task, classes = _wrapper_outputs(b, tables, m, model)
         reference = _wrapper_reference(model, names, cats, task)
         estimator = type(model).__name__
-    graph = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=b.initializers)
-    proto = helper.make_model(graph, producer_name="modelport-xgboost",
-                              opset_imports=[helper.make_opsetid(d, v) for d, v in OPSETS.items()])
-    digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest() if source_file else None
-    provenance = {
-        "framework": "xgboost", "framework_version": xgboost.__version__,
-        "converter": "modelport", "converter_version": None, "estimator": estimator,
-        "source_file": str(source_file) if source_file else None, "source_sha256": digest,
-    }
+    proto = boosting_source.model(b, name, graph_inputs, graph_outputs, OPSETS, "modelport-xgboost")
     hints = {"thresholds": {names[f]: v for f, v in tables.thresholds().items() if f < len(names)},
              "levels": {names[f]: list(tables.categories[f]) for f in cats}}
     reason = PRECISION_REASON if precision is None else "float32 asked for; " + PRECISION_REASON
-    return SourceModel(proto, Schema(inputs, outputs, task, classes), reference, provenance, name, hints,
+    return SourceModel(proto, Schema(inputs, outputs, task, classes), reference,
+                       boosting_source.provenance("xgboost", xgboost.__version__, estimator, source_file), name, hints,
                        precision="float32", precision_reason=reason, reference_float64=True)
 
 
@@ -152,13 +144,10 @@ def _booster_outputs(b, tables, m) -> tuple:
         outputs = [Column("label", "label", 0, "label")]
         graph_outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, [None])]
     else:
-        b.op("Identity", pred, out="prediction")
-        outputs = default_columns([("prediction", k)], kind)
-        graph_outputs = [helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k])]
+        outputs, graph_outputs = boosting_source.tensor_output(b, pred, "prediction", k, kind, TensorProto.FLOAT)
     if tables.transform != "identity":
-        b.op("Identity", m, out="margin")
-        outputs += default_columns([("margin", k)], "value")
-        graph_outputs.append(helper.make_tensor_value_info("margin", TensorProto.FLOAT, [None, k]))
+        more = boosting_source.tensor_output(b, m, "margin", k, "value", TensorProto.FLOAT)
+        outputs, graph_outputs = outputs + more[0], graph_outputs + more[1]
     task = "classifier" if kind == "label" else "regressor"
     return outputs, graph_outputs, task, list(range(k)) if kind == "label" else []
 
@@ -172,38 +161,12 @@ def _wrapper_outputs(b, tables, m, wrapper) -> tuple:
                                    f"supported; supported: {', '.join(CLASSIFIER_OBJECTIVES)}")
         labels = label_table(wrapper)
         label, probabilities = xgboost_graph.classifier(b, tables, m, labels)
-        b.op("Identity", label, out="label")
-        b.op("Identity", probabilities, out="probabilities")
-        classes = [c.item() if isinstance(c, np.generic) else c for c in wrapper.classes_]
-        outputs = [Column("label", "label", 0, "label")] + [
-            Column(f"prob_{c}", "probabilities", i, "probability") for i, c in enumerate(classes)]
-        label_type = TensorProto.STRING if labels.dtype == object else TensorProto.INT64
-        return outputs, [helper.make_tensor_value_info("label", label_type, [None]),
-                         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
-                                                       [None, len(classes)])], "classifier", classes
+        return boosting_source.classifier_outputs(b, label, probabilities, wrapper, labels, TensorProto.FLOAT)
     y = xgboost_graph.predict(b, tables, m)
     if tables.transform == "argmax":
         y = b.cast(y, TensorProto.FLOAT)
-    b.op("Identity", y, out="prediction")
-    k = tables.n_outputs
-    return default_columns([("prediction", k)], "value"), [
-        helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None, k])], "regressor", []
-
-
-def _frame(feed, names, cats):
-    """The rows as XGBoost takes them: a DataFrame, categorical columns as pandas categories
-    (the empty string: missing); XGBoost re-codes them by the names stored in the model."""
-    import pandas as pd
-    if not cats:
-        return pd.DataFrame(np.asarray(feed["X"], np.float64), columns=names)
-    data = {}
-    for f, c in enumerate(names):
-        v = np.asarray(feed[f"in{f}"]).reshape(-1)
-        if f in cats:
-            data[c] = pd.Categorical([None if s in ("", None) else str(s) for s in v])
-        else:
-            data[c] = v.astype(np.float64)
-    return pd.DataFrame(data)
+    return (*boosting_source.tensor_output(b, y, "prediction", tables.n_outputs, "value", TensorProto.FLOAT),
+            "regressor", [])
 
 
 def _booster_reference(booster, tables, names, cats):
@@ -211,7 +174,7 @@ def _booster_reference(booster, tables, names, cats):
     k, kind = tables.n_outputs, KINDS[tables.transform]
 
     def reference(feed):
-        frame = _frame(feed, names, cats)
+        frame = boosting_source.frame(feed, names, cats)
         dm = xgboost.DMatrix(frame, missing=np.nan, enable_categorical=bool(cats),
                              feature_names=booster.feature_names)
         rows = dm.num_row()
@@ -225,7 +188,7 @@ def _booster_reference(booster, tables, names, cats):
 
 def _wrapper_reference(wrapper, names, cats, task):
     def reference(feed):
-        frame = _frame(feed, names, cats)
+        frame = boosting_source.frame(feed, names, cats)
         if task == "classifier":
             return {"label": wrapper.predict(frame), "probabilities": wrapper.predict_proba(frame)}
         y = np.asarray(wrapper.predict(frame))
