@@ -185,6 +185,12 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         from . import sklearn_knn
         proto = sklearn_knn.fix_distance_weights(proto)
     proto, schema, reference, frame = _describe(est, final, proto, feature_names, n_features, strings, per_column)
+    # Some converters compute shapes from the batch size or put the batch on another axis
+    # (AdaBoost's ConstantOfShape, Bagging's [1, N, k] stacks, QuantileTransformer's Flatten):
+    # the C++/Java kernels need every value batch-first (the pass PyTorch and Keras graphs take).
+    # A graph the pass cannot rewrite is kept; the IR then names the value that stops cpp/java.
+    from modelport.passes import batch_first
+    proto, _ = batch_first.run(proto)
     digest = None
     if source_file is not None:
         digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()

@@ -42,12 +42,16 @@ class Rewriter:
             if node.op_type == "Shape" or all(i in self.free for i in reads):
                 self.free.update(node.output)
         self.axis = {}  # the batch axis of every value computed from the data
+        # values made from the batch size alone whose first axis is the batch (ConstantOfShape)
+        self.fills = set()
         # Values whose first dimension is batch x k (Dense on a sequence reshapes [batch, k, F] to
         # [batch * k, F] around a MatMul) are held as [batch, k, ...]: the same elements in order.
         self.merged = {}
         for name, a in self.run2.items():
             b = self.run3[name]
             diff = [k for k in range(a.ndim) if a.shape[k] != b.shape[k]] if a.ndim == b.ndim else None
+            if name in self.free and diff == [0] and (a.shape[0], b.shape[0]) == (2, 3):
+                self.fills.add(name)
             if name in self.free or not diff or len(diff) != 1:
                 continue
             if (a.shape[diff[0]], b.shape[diff[0]]) == (2, 3):
@@ -55,10 +59,11 @@ class Rewriter:
             elif diff == [0] and a.shape[0] % 2 == 0 and a.shape[0] // 2 * 3 == b.shape[0]:
                 self.merged[name] = a.shape[0] // 2
         self.moved = {}  # value -> its batch-first copy
+        self.rows_value = None  # [N, 1] bool, one per row (batch_rows)
         self.nodes, self.inits, self.count, self.known = [], [], 0, {}
 
     def needed(self) -> bool:
-        return any(self.axis.values()) or bool(self.merged) or \
+        return any(self.axis.values()) or bool(self.merged) or bool(self.fills) or \
             any(n.op_type == "Shape" for n in self.proto.graph.node)
 
     # -- the walk ---------------------------------------------------------------------------
@@ -72,7 +77,11 @@ class Rewriter:
         outs = [o for o in node.output if o]
         ins = [i for i in node.input if i]
         moved_in = [i for i in ins + sorted(subgraph_refs(node)) if i in self.moved]
-        if all(o in self.free for o in outs):
+        if node.op_type in batch_first_rules.FILLS and outs[0] in self.fills:
+            self.axis[outs[0]] = 0
+            self.free.discard(outs[0])
+            batch_first_rules.FILLS[node.op_type](self, node)
+        elif all(o in self.free for o in outs):
             self.nodes.append(node)  # shape arithmetic: dropped in finish() unless still used
         elif node.op_type in batch_first_rnn.OPS:
             batch_first_rnn.unroll(self, node)
@@ -168,6 +177,24 @@ class Rewriter:
         if node.input[k] not in self.consts:
             raise self.refuse(node, f"its input {node.input[k]!r} is computed at run time")
         return [int(v) for v in np.asarray(self.consts[node.input[k]]).reshape(-1)]
+
+    def batch_rows(self) -> str:
+        """A [N, 1] bool value (true or false, one per row) from the graph's first input: what a
+        broadcast over the rows of the batch takes its row count from."""
+        if self.rows_value is None:
+            from onnx import TensorProto
+            x = next(i for i in self.proto.graph.input if i.name not in self.consts)
+            elem = x.type.tensor_type.elem_type
+            flat = self.emit("Reshape", [x.name, self.const(np.array([0, -1], np.int64))])
+            first = self.emit("Slice", [flat, self.const(np.array([0], np.int64)), self.const(np.array([1], np.int64)),
+                                        self.const(np.array([1], np.int64))])
+            if elem == TensorProto.STRING:
+                self.rows_value = self.emit("Equal", [first, self.const(np.array("", dtype=object))])
+            else:
+                if elem not in (TensorProto.FLOAT, TensorProto.DOUBLE):
+                    first = self.emit("Cast", [first], to=TensorProto.FLOAT)
+                self.rows_value = self.emit("IsNaN", [first])
+        return self.rows_value
 
     def same_in_both_runs(self, value) -> bool:
         """Whether `value` holds the same at batch sizes 2 and 3 (a constant in effect)."""

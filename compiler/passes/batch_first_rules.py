@@ -8,8 +8,9 @@ import numpy as np
 UNARY = {"Identity", "Cast", "Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Log", "Sqrt", "Softplus",
          "Softsign", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Erf", "Not"}
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Where", "Equal", "Less", "Greater",
-               "And", "Or"}
-LAYOUT_OPS = ("Reshape, Transpose, Squeeze, Unsqueeze, Slice, Gather, Concat, ReverseSequence, elementwise ops, "
+               "And", "Or", "Xor", "LessOrEqual", "GreaterOrEqual", "IsNaN", "Reciprocal"}
+LAYOUT_OPS = ("Reshape, Transpose, Squeeze, Unsqueeze, Slice, Gather, Concat, ReverseSequence, reductions, "
+              "ArrayFeatureExtractor, ArgMax, ArgMin, Softmax, ConstantOfShape, Expand, Tile, elementwise ops, "
               "LSTM, GRU and RNN")
 
 
@@ -20,15 +21,27 @@ def is_elementwise(node) -> bool:
 def reshape(rw, node):
     """A Reshape to the measured shape, -1 for the batch (converters compute some targets from the
     batch size at run time). The batch may sit on a later axis if the axes before it stay as they
-    are: the Reshape then acts on each [batch, ...] block's trailing axes alone."""
+    are: the Reshape then acts on each [batch, ...] block's trailing axes alone; or if only axes of
+    size 1 come before it, on either side (skl2onnx stacks [N, k] values as [1, N, k]): each
+    row's elements keep their order."""
     x, y = node.input[0], node.output[0]
     bx, by = rw.axis.get(x, 0), rw.axis.get(y, 0)
+    if _outermost(rw, x) and _outermost(rw, y) and y not in rw.merged and x not in rw.merged:
+        rest = [d for k, d in enumerate(rw.run2[y].shape) if k != by]
+        rw.emit("Reshape", [rw.name(x), rw.const(np.array([-1] + rest, np.int64))], [rw.out(y)])
+        return
     if bx != by or rw.run2[x].shape[:bx] != rw.run2[y].shape[:by] or (y not in rw.axis and y not in rw.merged):
         raise rw.refuse(node, f"it makes {rw.run2[y].shape} (batch size 2) of {rw.run2[x].shape}, "
                               "which does not keep the batch first")
     rest = [d for k, d in enumerate(rw.run2[y].shape) if k != by]
     target = [-1, rw.merged[y]] + rest if y in rw.merged else [-1] + rest
     rw.emit("Reshape", [rw.name(x), rw.const(np.array(target, np.int64))], [rw.out(y)])
+
+
+def _outermost(rw, value) -> bool:
+    """Whether only axes of size 1 come before the batch axis of `value`."""
+    b = rw.axis.get(value, 0)
+    return all(d == 1 for d in rw.run2[value].shape[:b]) and value in rw.run2
 
 
 def merged_op(rw, node):
@@ -120,6 +133,75 @@ def concat(rw, node):
     rw.emit("Concat", [rw.name(i) for i in node.input], [rw.out(y)], axis=rw.order(y).index(axis))
 
 
+def reduce(rw, node):
+    """A reduction over axes other than the batch's: the same axes of the batch-first copy
+    (keepdims or not, the axes left keep their order, the batch first among them)."""
+    x, y = node.input[0], node.output[0]
+    rank = rw.run2[x].ndim
+    attrs = {a.name: a for a in node.attribute}
+    from_input = len(node.input) > 1 and node.input[1]
+    axes = rw.ints(node, 1) if from_input else list(attrs["axes"].ints) if "axes" in attrs else None
+    if axes is None or rw.axis.get(x, 0) in [a % rank for a in axes]:
+        raise rw.refuse(node, "it reduces over the batch axis")
+    new = sorted(rw.order(x).index(a % rank) for a in axes)
+    keep = {a.name: a for a in node.attribute if a.name != "axes"}
+    if from_input:
+        inputs = [rw.name(x), rw.const(np.array(new, np.int64))]
+        rw.emit(node.op_type, inputs, [rw.out(y)], **{k: v.i for k, v in keep.items()})
+    else:
+        rw.emit(node.op_type, [rw.name(x)], [rw.out(y)], axes=new, **{k: v.i for k, v in keep.items()})
+
+
+def last_axis_op(rw, node):
+    """ArrayFeatureExtractor, ArgMax/ArgMin/Softmax on the last axis: the same on the copy where
+    the batch is not that axis (the last axis stays last)."""
+    x, y = node.input[0], node.output[0]
+    rank = rw.run2[x].ndim
+    axis = next((a.i for a in node.attribute if a.name == "axis"), -1) % rank
+    if node.op_type == "ArrayFeatureExtractor":
+        idx = node.input[1]
+        if x in rw.consts and rank == 1 and rw.axis.get(idx, 0) == 0 and idx not in rw.merged and \
+                int(np.prod(rw.run2[idx].shape[1:], dtype=np.int64)) == 1 and _outermost(rw, y):
+            # a table of labels looked up by one index per row: [1, N] out, a Gather per row
+            flat = rw.emit("Reshape", [rw.name(idx), rw.const(np.array([-1], np.int64))])
+            picked = rw.emit("Gather", [x, flat], axis=0)
+            rw.emit("Reshape", [picked, rw.const(np.array([-1] + [1] * (rw.run2[y].ndim - 1), np.int64))],
+                    [rw.out(y)])
+            return
+        axis = rank - 1
+    if rw.axis.get(x, 0) == axis or axis != rank - 1:
+        raise rw.refuse(node, "it works along the batch axis, or along an axis other than the last")
+    if node.op_type == "ArrayFeatureExtractor":
+        rw.copy(node, [rw.name(x)] + list(node.input[1:]), [rw.out(y)])
+    else:
+        attrs = {a.name: a.i for a in node.attribute if a.name != "axis"}
+        rw.emit(node.op_type, [rw.name(x)], [rw.out(y)], axis=-1, **attrs)
+
+
+def filled(rw, node):
+    """ConstantOfShape (or Expand / Tile of a constant) whose shape is computed from the batch
+    size: its value broadcast over the rows of a batch-first value the graph already has (a
+    Where on that value's rows, true or false, picks the constant either way)."""
+    y = node.output[0]
+    if rw.axis.get(y) != 0:
+        raise rw.refuse(node, "it fills a value whose batch is not its first axis")
+    if node.op_type == "ConstantOfShape":
+        attr = next((a for a in node.attribute if a.name == "value"), None)
+        from onnx import numpy_helper
+        value = numpy_helper.to_array(attr.t).reshape(-1)[0] if attr is not None else np.float32(0)
+        row = np.full(rw.run2[y].shape[1:], value, dtype=rw.run2[y].dtype)
+    else:
+        if node.input[0] not in rw.consts:
+            raise rw.refuse(node, "it repeats a value computed from the data over a shape computed at run time")
+        row = rw.run2[y][0]
+        if not all(np.array_equal(rw.run2[y][i], row) for i in range(len(rw.run2[y]))):
+            raise rw.refuse(node, "its rows differ")
+    rows = rw.batch_rows()
+    cond = rw.emit("Reshape", [rows, rw.const(np.array([-1] + [1] * row.ndim, np.int64))])
+    table = rw.const(row[None])
+    rw.emit("Where", [cond, table, table], [rw.out(y)])
+
+
 def reverse_sequence(rw, node):
     """Keras' go_backwards reverses every sequence whole: a reversed Slice along time."""
     x, lengths, y = node.input[0], node.input[1], node.output[0]
@@ -143,4 +225,10 @@ RULES = {
     "Gather": gather,
     "Concat": concat,
     "ReverseSequence": reverse_sequence,
+    "ReduceSum": reduce, "ReduceMean": reduce, "ReduceMax": reduce, "ReduceMin": reduce, "ReduceProd": reduce,
+    "ReduceSumSquare": reduce, "ReduceLogSumExp": reduce,
+    "ArrayFeatureExtractor": last_axis_op, "ArgMax": last_axis_op, "ArgMin": last_axis_op, "Softmax": last_axis_op,
 }
+# Ops that make a value of a shape computed from the batch size (their output has the batch,
+# their inputs do not): written as a broadcast over a batch-first value's rows.
+FILLS = {"ConstantOfShape": filled, "Expand": filled, "Tile": filled}

@@ -81,6 +81,56 @@ def test_flatten_computed_from_the_batch_size_becomes_a_constant_reshape():
     assert target.tolist() == [-1, 6]
 
 
+def test_stacked_row_blocks_reduced_over_the_stack():
+    # [N, 3] -> [1, N, 3] twice -> Concat on axis 0 -> ReduceMean over it (skl2onnx's Bagging)
+    nodes = [helper.make_node("Mul", ["x", "two"], ["x2"]),
+             helper.make_node("Reshape", ["x", "stack"], ["a"]), helper.make_node("Reshape", ["x2", "stack"], ["b"]),
+             helper.make_node("Concat", ["a", "b"], ["ab"], axis=0),
+             helper.make_node("ReduceMean", ["ab"], ["y"], axes=[0], keepdims=0),
+             helper.make_node("ReduceSum", ["ab", "axis0"], ["m"], keepdims=1),
+             helper.make_node("ReduceMax", ["ab"], ["top"], axes=[2], keepdims=0),
+             helper.make_node("Transpose", ["top"], ["y2"], perm=[1, 0]),
+             helper.make_node("Reshape", ["m", "rows"], ["z"])]
+    model = _model(nodes, [("x", ["N", 3])], [("y", ["N", 3]), ("z", ["N", 3]), ("y2", ["N", 2])],
+                   [("two", np.float32(2)), ("stack", np.array([1, -1, 3], np.int64)),
+                    ("axis0", np.array([0], np.int64)), ("rows", np.array([-1, 3], np.int64))])
+    _rewritten(model)
+
+
+def test_a_fill_shaped_by_the_batch_size_broadcasts_over_the_rows():
+    # ConstantOfShape([N, 2]) and Expand(c, [N, 2]) from Shape: skl2onnx's AdaBoost
+    nodes = _batch_size("x", "n") + [
+        helper.make_node("Concat", ["n", "two"], ["shape2"], axis=0),
+        helper.make_node("ConstantOfShape", ["shape2"], ["fill"], value=numpy_helper.from_array(np.array([1.5],
+                                                                                                       np.float32))),
+        helper.make_node("Expand", ["row", "shape2"], ["rows"]),
+        helper.make_node("Add", ["fill", "rows"], ["sum"]),
+        helper.make_node("Slice", ["x", "zero1", "two", "one1"], ["x01"]),
+        helper.make_node("Mul", ["sum", "x01"], ["y"])]
+    model = _model(nodes, [("x", ["N", 3])], [("y", ["N", 2])],
+                   SHAPE_CONSTS + [("two", np.array([2], np.int64)), ("row", np.array([[-1.0, 4.0]], np.float32))])
+    new = _rewritten(model)
+    assert not {"Shape", "ConstantOfShape", "Expand"} & _ops(new)
+
+
+def test_labels_looked_up_by_one_index_per_row():
+    # ArrayFeatureExtractor(classes, argmax [N, 1]) -> [1, N] -> Reshape [N] (skl2onnx's classifiers)
+    nodes = [helper.make_node("ArgMax", ["x"], ["best"], axis=1, keepdims=1),
+             helper.make_node("ArrayFeatureExtractor", ["classes", "best"], ["picked"], domain="ai.onnx.ml"),
+             helper.make_node("Reshape", ["picked", "flat"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, ["N"])],
+                              initializer=[numpy_helper.from_array(np.array([10, 20, 30, 40], np.int64), "classes"),
+                                           numpy_helper.from_array(np.array([-1], np.int64), "flat")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+    model.ir_version = 8
+    new, note = batch_first.run(model)
+    assert note is None
+    feed = _feed(model, 5)
+    assert _ort(new, feed)[0].tolist() == _ort(model, feed)[0].tolist()
+    ir.build_graph(new)
+
+
 def _weights(op, dirs, rng, peepholes=False) -> dict:
     g = GATES[op]
     w = {"W": rng.normal(0, 0.6, (dirs, g * H, F)), "R": rng.normal(0, 0.6, (dirs, g * H, H)),
@@ -190,7 +240,7 @@ def _nonzero_state():
 
 def _softmax_on_time_major():
     nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
-             helper.make_node("Softmax", ["xt"], ["p"], axis=-1, name="softmax"),
+             helper.make_node("Softmax", ["xt"], ["p"], axis=1, name="softmax"),
              helper.make_node("Transpose", ["p"], ["y"], perm=[1, 0, 2])]
     return _model(nodes, [("x", ["N", T, F])], [("y", ["N", T, F])])
 
@@ -202,7 +252,7 @@ def _transposed_output():
 @pytest.mark.parametrize("build, why", [
     (_lens_from_data, "LSTM node .*different lengths \\(masking\\)"),
     (_nonzero_state, "non-zero value computed from the batch size"),
-    (_softmax_on_time_major, "Softmax node 'softmax': its values have the batch on another axis"),
+    (_softmax_on_time_major, "Softmax node 'softmax': it works along the batch axis"),
     (_transposed_output, "output 'y' does not have the batch as its first dimension"),
     (lambda: _time_major("RNN", {"activations": ["Affine"]}), "RNN node '': activation Affine needs activation_alpha"),
 ])
