@@ -121,7 +121,9 @@ class Rewriter:
                                         "made constant")
         inits = [i for i in list(graph.initializer) + self.inits if i.name in needed]
         new = helper.make_graph(kept, graph.name, list(graph.input), list(graph.output), initializer=inits)
-        model = helper.make_model(new, opset_imports=list(self.proto.opset_import),
+        used = {"", "ai.onnx"} | {n.domain for n in kept} | {f.domain for f in self.proto.functions} | \
+            {n.domain for f in self.proto.functions for n in f.node}
+        model = helper.make_model(new, opset_imports=[o for o in self.proto.opset_import if o.domain in used],
                                   producer_name=self.proto.producer_name,
                                   producer_version=self.proto.producer_version)
         model.functions.extend(self.proto.functions)  # nodes kept as they are may call them

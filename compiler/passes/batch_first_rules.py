@@ -162,9 +162,12 @@ def last_axis_op(rw, node):
         idx = node.input[1]
         if x in rw.consts and rank == 1 and rw.axis.get(idx, 0) == 0 and idx not in rw.merged and \
                 int(np.prod(rw.run2[idx].shape[1:], dtype=np.int64)) == 1 and _outermost(rw, y):
-            # a table of labels looked up by one index per row: [1, N] out, a Gather per row
+            # a table of labels looked up by one index per row ([1, N] out): the same lookup
+            # followed by a Reshape to the rows, skl2onnx's own pattern, which the
+            # array_feature_lookup pass makes a Gather (and the TVM lowering maps string tables)
             flat = rw.emit("Reshape", [rw.name(idx), rw.const(np.array([-1], np.int64))])
-            picked = rw.emit("Gather", [x, flat], axis=0)
+            picked = rw.fresh()
+            rw.copy(node, [x, flat], [picked])
             rw.emit("Reshape", [picked, rw.const(np.array([-1] + [1] * (rw.run2[y].ndim - 1), np.int64))],
                     [rw.out(y)])
             return
