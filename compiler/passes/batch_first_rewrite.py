@@ -42,8 +42,11 @@ class Rewriter:
             if node.op_type == "Shape" or all(i in self.free for i in reads):
                 self.free.update(node.output)
         self.axis = {}  # the batch axis of every value computed from the data
-        # values made from the batch size alone whose first axis is the batch (ConstantOfShape)
+        # values made from the batch size alone whose first axis is the batch (ConstantOfShape,
+        # Expand, Tile): they stay shape arithmetic (an RNN's zero state) unless a node on the
+        # data reads them
         self.fills = set()
+        self.producer = {}
         # Values whose first dimension is batch x k (Dense on a sequence reshapes [batch, k, F] to
         # [batch * k, F] around a MatMul) are held as [batch, k, ...]: the same elements in order.
         self.merged = {}
@@ -77,11 +80,16 @@ class Rewriter:
         outs = [o for o in node.output if o]
         ins = [i for i in node.input if i]
         moved_in = [i for i in ins + sorted(subgraph_refs(node)) if i in self.moved]
-        if node.op_type in batch_first_rules.FILLS and outs[0] in self.fills:
-            self.axis[outs[0]] = 0
-            self.free.discard(outs[0])
-            batch_first_rules.FILLS[node.op_type](self, node)
-        elif all(o in self.free for o in outs):
+        for o in outs:
+            self.producer[o] = node
+        if not all(o in self.free for o in outs) and node.op_type not in batch_first_rnn.OPS:
+            for i in ins:  # a fill read by a node on the data: written as a broadcast over the rows
+                if i in self.fills and i not in self.moved:
+                    self.moved[i] = self.fresh()
+                    self.axis[i] = 0
+                    batch_first_rules.filled(self, self.producer[i])
+            moved_in = [i for i in ins + sorted(subgraph_refs(node)) if i in self.moved]
+        if all(o in self.free for o in outs):
             self.nodes.append(node)  # shape arithmetic: dropped in finish() unless still used
         elif node.op_type in batch_first_rnn.OPS:
             batch_first_rnn.unroll(self, node)

@@ -10,7 +10,7 @@ UNARY = {"Identity", "Cast", "Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Lo
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Where", "Equal", "Less", "Greater",
                "And", "Or", "Xor", "LessOrEqual", "GreaterOrEqual", "IsNaN", "Reciprocal"}
 LAYOUT_OPS = ("Reshape, Transpose, Squeeze, Unsqueeze, Slice, Gather, Concat, ReverseSequence, reductions, "
-              "ArrayFeatureExtractor, ArgMax, ArgMin, Softmax, ConstantOfShape, Expand, Tile, elementwise ops, "
+              "ArrayFeatureExtractor, ArgMax, ArgMin, Softmax, values filled from the batch size (ConstantOfShape, Expand, Tile), elementwise ops, "
               "LSTM, GRU and RNN")
 
 
@@ -62,10 +62,12 @@ def merged_op(rw, node):
 
 
 def elementwise(rw, node):
-    """Inputs with the batch on the same axis, and scalar constants."""
+    """Inputs with the batch on the same axis, and scalar constants (any constant where that axis
+    is the first: the copies then keep every axis in place, so constants broadcast as before)."""
     y = node.output[0]
+    first = rw.axis.get(y) == 0
     layouts = {(rw.axis.get(i), rw.run2[i].ndim) for i in node.input
-               if i and not (i in rw.consts and rw.consts[i].ndim == 0)}
+               if i and not (i in rw.consts and (rw.consts[i].ndim == 0 or first))}
     if len(layouts) != 1 or next(iter(layouts)) != (rw.axis.get(y), rw.run2[y].ndim):
         raise rw.refuse(node, "its inputs do not all have the batch on the same axis")
     rw.copy(node, [rw.name(i) for i in node.input], [rw.out(y)])
@@ -182,27 +184,20 @@ def last_axis_op(rw, node):
 
 
 def filled(rw, node):
-    """ConstantOfShape (or Expand / Tile of a constant) whose shape is computed from the batch
-    size: its value broadcast over the rows of a batch-first value the graph already has (a
-    Where on that value's rows, true or false, picks the constant either way)."""
+    """A value computed from the batch size alone (ConstantOfShape, Expand, Tile of a batch-sized
+    shape, and arithmetic on those) read by a node on the data: every row holds the same, so it is
+    that row broadcast over the rows of a batch-first value the graph already has (a Where on
+    that value's rows, true or false, picks the row either way). Rows that differ (a Range over
+    the batch) are refused."""
     y = node.output[0]
-    if rw.axis.get(y) != 0:
-        raise rw.refuse(node, "it fills a value whose batch is not its first axis")
-    if node.op_type == "ConstantOfShape":
-        attr = next((a for a in node.attribute if a.name == "value"), None)
-        from onnx import numpy_helper
-        value = numpy_helper.to_array(attr.t).reshape(-1)[0] if attr is not None else np.float32(0)
-        row = np.full(rw.run2[y].shape[1:], value, dtype=rw.run2[y].dtype)
-    else:
-        if node.input[0] not in rw.consts:
-            raise rw.refuse(node, "it repeats a value computed from the data over a shape computed at run time")
-        row = rw.run2[y][0]
-        if not all(np.array_equal(rw.run2[y][i], row) for i in range(len(rw.run2[y]))):
-            raise rw.refuse(node, "its rows differ")
+    a, b = rw.run2[y], rw.run3[y]
+    row = a[0]
+    if not all(np.array_equal(r, row) for r in list(a) + list(b)):
+        raise rw.refuse(node, "it computes rows that differ from the batch size alone (a row index)")
     rows = rw.batch_rows()
     cond = rw.emit("Reshape", [rows, rw.const(np.array([-1] + [1] * row.ndim, np.int64))])
     table = rw.const(row[None])
-    rw.emit("Where", [cond, table, table], [rw.out(y)])
+    rw.emit("Where", [cond, table, table], [rw.moved[y]])
 
 
 def reverse_sequence(rw, node):
@@ -232,6 +227,4 @@ RULES = {
     "ReduceSumSquare": reduce, "ReduceLogSumExp": reduce,
     "ArrayFeatureExtractor": last_axis_op, "ArgMax": last_axis_op, "ArgMin": last_axis_op, "Softmax": last_axis_op,
 }
-# Ops that make a value of a shape computed from the batch size (their output has the batch,
-# their inputs do not): written as a broadcast over a batch-first value's rows.
-FILLS = {"ConstantOfShape": filled, "Expand": filled, "Tile": filled}
+
