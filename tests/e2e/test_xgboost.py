@@ -194,3 +194,13 @@ def test_categorical_features_take_the_category_names(tmp_path, onehot):
     path = tmp_path / "reg.json"
     reg.fit(df, df.b * 2 + df.city.isin(["Oslo", "Kyiv"])).save_model(path)
     compile_and_check(path, tmp_path / "f", targets=("cpp",))
+
+
+def test_multi_quantile_and_multi_target_regressors(tmp_path):
+    X, z = _data(seed=11)
+    quantiles = xgb.XGBRegressor(n_estimators=10, max_depth=3, objective="reg:quantileerror",
+                                 quantile_alpha=np.array([0.2, 0.5, 0.8])).fit(X, z[:, 0])
+    m = compile_and_check(quantiles, tmp_path / "q", targets=("cpp", "java"))
+    assert [c["name"] for c in m["schema"]["outputs"]] == ["prediction_0", "prediction_1", "prediction_2"]
+    targets = xgb.XGBRegressor(n_estimators=10, max_depth=3).fit(X, np.c_[z[:, 0], 2 * z[:, 1]])
+    compile_and_check(targets, tmp_path / "t", targets=("cpp", "java"))
