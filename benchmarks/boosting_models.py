@@ -51,11 +51,8 @@ def _ort_onnxmltools(case, est, X, convert, h):
     out_names = [o.name for o in sess.get_outputs()][:1]
 
     def call(a):
-        return sess.run(out_names, {"input": a.astype(np.float32)})
-
-    def outputs(a):
-        return np.asarray(call(a)[0], np.float64).reshape(len(a), -1)
-    return h.python_runner("ONNX Runtime on onnxmltools' conversion (float32)", "ort_onnxmltools", call, outputs, X)
+        return sess.run(out_names, {"input": a.astype(np.float32)})[0]
+    return h.python_runner("ONNX Runtime on onnxmltools' conversion (float32)", "ort_onnxmltools", call, X)
 
 
 def _tl2cgen(case, tl_model, X, dtype, say, h):
@@ -68,10 +65,7 @@ def _tl2cgen(case, tl_model, X, dtype, say, h):
 
     def call(a):
         return predictor.predict(tl2cgen.DMatrix(a.astype(dtype)))
-
-    def outputs(a):
-        return np.asarray(call(a), np.float64).reshape(len(a), -1)
-    return h.python_runner("treelite + tl2cgen (C library, 1 thread)", "tl2cgen", call, outputs, X)
+    return h.python_runner("treelite + tl2cgen (C library, 1 thread)", "tl2cgen", call, X)
 
 
 def _guard(label, key, make, h):
@@ -108,10 +102,7 @@ def lightgbm_others(case, est, X, say, h) -> list:
 
         def call(a):
             return model.predict(a, n_jobs=1)
-
-        def outputs(a):
-            return np.asarray(call(a), np.float64).reshape(len(a), -1)
-        return h.python_runner("lleaves (LLVM-compiled, n_jobs=1)", "lleaves", call, outputs, X)
+        return h.python_runner("lleaves (LLVM-compiled, n_jobs=1)", "lleaves", call, X)
     return [
         _guard("ONNX Runtime on onnxmltools' conversion", "ort_onnxmltools",
                lambda: _ort_onnxmltools(case, est, X, onnxmltools.convert_lightgbm, h), h),

@@ -174,9 +174,13 @@ def timed_single(fn, rows: list):
     return single
 
 
-def python_runner(label: str, key: str, call, outputs, X: np.ndarray) -> Runner:
+def python_runner(label: str, key: str, call, X: np.ndarray, outputs=None) -> Runner:
     """A runner in this process: `call(rows)` is timed, `outputs(rows)` -> [n, n_out] float64 is
-    checked (the batch, then CHECK_SINGLE rows one call at a time)."""
+    checked (the batch, then CHECK_SINGLE rows one call at a time); by default what `call`
+    returns, as [n, n_out] float64."""
+    if outputs is None:
+        def outputs(a):
+            return np.asarray(call(a), np.float64).reshape(len(a), -1)
     rows = [X[i:i + 1] for i in range(len(X))]
     r = Runner(label, key, batch=timed_batch(call, X), single=timed_single(call, rows))
     r.outputs = np.vstack([outputs(X)] + [outputs(rows[i]) for i in range(CHECK_SINGLE)])
@@ -211,7 +215,7 @@ def python_runners(case: Case, est, sess, X: np.ndarray):
     rows = [X[i:i + 1] for i in range(len(X))]
     sk = Runner(sk_label, "sklearn", batch=timed_batch(sk_call, X), single=timed_single(sk_call, rows))
     sk.outputs = np.vstack([sk_batch, sk_batch[:CHECK_SINGLE]])
-    ort = python_runner("ONNX Runtime (Python API)", "ort", ort_call, ort_out, X)
+    ort = python_runner("ONNX Runtime (Python API)", "ort", ort_call, X, ort_out)
     return sk, ort
 
 

@@ -102,7 +102,8 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False, prec
     if fe.is_estimator(model):
         return fe.to_source(model, name or type(model).__name__, precision=precision)
     raise UsageError(f"cannot compile an object of type {type(model).__module__}.{type(model).__name__}: "
-                     "supported are fitted scikit-learn estimators (XGBoost's and LightGBM's wrappers too), XGBoost and LightGBM Boosters, R models (rpy2 objects), PyTorch modules and "
+                     "supported are fitted scikit-learn estimators (XGBoost's and LightGBM's wrappers too), "
+                     "XGBoost and LightGBM Boosters, R models (rpy2 objects), PyTorch modules and "
                      "exported programs, Keras models and TensorFlow modules, onnx.ModelProto, "
                      "and model files "
                      f"({', '.join(sorted(BY_SUFFIX))}, or a SavedModel directory)")

@@ -70,18 +70,17 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
     n = tables.n_features
     names = [str(c) for c in (booster.feature_name() or [f"Column_{i}" for i in range(n)])]
     cats = tables.categories
-    dtype = TensorProto.DOUBLE
     b = Builder(set(), OPSETS[""])
     if cats:
         tensors = {f: f"in{f}" for f in range(n)}
-        graph_inputs = [helper.make_tensor_value_info(tensors[f], TensorProto.STRING if f in cats else dtype,
+        graph_inputs = [helper.make_tensor_value_info(tensors[f], TensorProto.STRING if f in cats else TensorProto.DOUBLE,
                                                       [None, 1]) for f in range(n)]
         inputs = [Column(c, tensors[f], 0, "string" if f in cats else "number", levels=list(cats.get(f, [])))
                   for f, c in enumerate(names)]
         x = b.op("Concat", *[lightgbm_graph.codes(b, tensors[f], cats[f]) if f in cats else tensors[f]
                              for f in range(n)], axis=1)
     else:
-        graph_inputs = [helper.make_tensor_value_info("X", dtype, [None, n])]
+        graph_inputs = [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n])]
         inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
         x = "X"
     scores = lightgbm_graph.raw(b, tables, x)
@@ -92,7 +91,7 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         outputs, graph_outputs, task, classes = _wrapper_outputs(b, tables, scores, model)
         estimator = type(model).__name__
     proto = boosting_source.model(b, name, graph_inputs, graph_outputs, OPSETS, "modelport-lightgbm")
-    hints = {"thresholds": {names[f]: v for f, v in tables.thresholds().items() if f < len(names)},
+    hints = {"thresholds": tables.thresholds(names),
              "levels": {names[f]: list(v) for f, v in cats.items()}}
     return SourceModel(proto, Schema(inputs, outputs, task, classes),
                        _reference(model, booster, tables, names, cats, task),

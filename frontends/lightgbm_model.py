@@ -67,12 +67,13 @@ class Model:
     categories: dict = field(default_factory=dict)
     categorical_features: list = field(default_factory=list)
 
-    def thresholds(self) -> dict:
+    def thresholds(self, names: list) -> dict:
+        """{column name: thresholds} of the numerical splits (`names`: the features' names)."""
         out = {}
         f = self.forest
         for i, inner in enumerate(f.internal):
-            if inner and f.categories[i] is None:
-                out.setdefault(f.feature[i], []).append(f.threshold[i])
+            if inner and f.categories[i] is None and f.feature[i] < len(names):
+                out.setdefault(names[f.feature[i]], []).append(f.threshold[i])
         return out
 
 

@@ -236,12 +236,11 @@ def _thresholds(est, schema) -> dict:
     names = [c.name for c in schema.inputs]
     if hasattr(final, "get_booster"):  # XGBoost's wrappers
         from .xgboost_model import read
-        return {names[f]: v for f, v in read(final.get_booster()).thresholds().items() if f < len(names)}
+        return read(final.get_booster()).thresholds(names)
     if hasattr(final, "booster_"):  # LightGBM's
         from .lightgbm import iterations
         from .lightgbm_model import read
-        return {names[f]: v for f, v in read(final.booster_, iterations(final)).thresholds().items()
-                if f < len(names)}
+        return read(final.booster_, iterations(final)).thresholds(names)
     if hasattr(final, "tree_"):
         trees = [final.tree_]
     elif hasattr(final, "estimators_"):

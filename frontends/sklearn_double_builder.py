@@ -53,6 +53,27 @@ def install_in_front(aliases: dict, make, shape=None) -> None:
             sklearn_parsers_map[cls] = parser
 
 
+def register_wrappers(library: str, classifiers, regressors, convert, regressor_shape=None) -> bool:
+    """Register `convert` for another library's scikit-learn wrapper classes (names in module
+    `library`) once that library is loaded: a model of it can exist only then. Classifiers get
+    skl2onnx's classifier outputs (label, probabilities; no zipmap), regressors
+    `regressor_shape` (default: skl2onnx's [N, 1]). False while the library is not loaded."""
+    import sys
+    if library not in sys.modules:
+        return False
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
+    module = sys.modules[library]
+    for cls in classifiers:
+        update_registered_converter(getattr(module, cls), f"Modelport{cls}", calculate_linear_classifier_output_shapes,
+                                    convert, options={"zipmap": [False], "nocl": [False]})
+    for cls in regressors:
+        update_registered_converter(getattr(module, cls), f"Modelport{cls}",
+                                    regressor_shape or calculate_linear_regressor_output_shapes, convert)
+    return True
+
+
 def converter(prefix: str, build, ours=None):
     """`make` for install_in_front: an operator `ours(operator, container)` takes (default: every
     input double) is built by `build(b, model, operator, container)` on a Nodes named `prefix`,

@@ -8,12 +8,10 @@ predict uses (up to best_iteration_ after early stopping). Outputs: `label` and
 """
 from __future__ import annotations
 
-import sys
-
 from modelport.errors import UnsupportedError
 
 from . import lightgbm_graph, lightgbm_model
-from .sklearn_double_builder import Nodes, is_double, label_table
+from .sklearn_double_builder import Nodes, is_double, label_table, register_wrappers
 
 CLASSIFIERS = ("LGBMClassifier",)
 REGRESSORS = ("LGBMRegressor",)
@@ -24,19 +22,8 @@ _installed = False
 def install() -> None:
     """Register the converters with skl2onnx once lightgbm is loaded (safe to call repeatedly)."""
     global _installed
-    if _installed or "lightgbm" not in sys.modules:
-        return
-    import lightgbm
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
-    for cls in CLASSIFIERS:
-        update_registered_converter(getattr(lightgbm, cls), f"Modelport{cls}", calculate_linear_classifier_output_shapes,
-                                    _convert, options={"zipmap": [False], "nocl": [False]})
-    for cls in REGRESSORS:
-        update_registered_converter(getattr(lightgbm, cls), f"Modelport{cls}", calculate_linear_regressor_output_shapes,
-                                    _convert)
-    _installed = True
+    if not _installed:
+        _installed = register_wrappers("lightgbm", CLASSIFIERS, REGRESSORS, _convert)
 
 
 def _convert(scope, operator, container):

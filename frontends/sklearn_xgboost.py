@@ -9,14 +9,10 @@ Outputs: `label` and `probabilities` for classifiers, `variable` [N, targets] fo
 """
 from __future__ import annotations
 
-import sys
-
-import numpy as np
-
 from modelport.errors import UnsupportedError
 
 from . import xgboost_graph, xgboost_model
-from .sklearn_double_builder import Nodes, label_table
+from .sklearn_double_builder import Nodes, label_table, register_wrappers
 
 CLASSIFIERS = ("XGBClassifier", "XGBRFClassifier")
 REGRESSORS = ("XGBRegressor", "XGBRFRegressor")
@@ -29,17 +25,8 @@ def install() -> None:
     """Register the converters with skl2onnx once xgboost is loaded (a model of it can exist
     only then; safe to call repeatedly)."""
     global _installed
-    if _installed or "xgboost" not in sys.modules:
-        return
-    import xgboost
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-    for cls in CLASSIFIERS:
-        update_registered_converter(getattr(xgboost, cls), f"Modelport{cls}", calculate_linear_classifier_output_shapes,
-                                    _convert, options={"zipmap": [False], "nocl": [False]})
-    for cls in REGRESSORS:
-        update_registered_converter(getattr(xgboost, cls), f"Modelport{cls}", _regressor_shape, _convert)
-    _installed = True
+    if not _installed:
+        _installed = register_wrappers("xgboost", CLASSIFIERS, REGRESSORS, _convert, _regressor_shape)
 
 
 def _regressor_shape(operator):
@@ -79,8 +66,7 @@ def _convert(scope, operator, container):
     x = b.input(operator)
     x = xgboost_graph.as_float32(b, x, "float64" if any(isinstance(v.type, DoubleTensorType)
                                                          for v in operator.inputs) else "float32")
-    missing = getattr(model, "missing", np.nan)
-    x = xgboost_graph.with_missing(b, x, np.nan if missing is None else float(missing))
+    x = xgboost_graph.with_missing(b, x, getattr(model, "missing", None))
     m = xgboost_graph.margin(b, tables, x, rounds(model))
     outs = [v.full_name for v in operator.outputs]
 

@@ -106,13 +106,13 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         inputs = [Column(c, tensors[f], 0, "string" if f in cats else "number",
                          levels=list(tables.categories[f]) if f in cats else [], closed=f in cats)
                   for f, c in enumerate(names)]
-        missing = np.nan if is_model(model) else _missing(model)
+        missing = None if is_model(model) else getattr(model, "missing", None)
         x = xgboost_categories.features(b, tables, lay, {
             f: t if f in cats else xgboost_graph.with_missing(b, t, missing) for f, t in tensors.items()})
     else:
         graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n])]
         inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
-        x = "X" if is_model(model) else xgboost_graph.with_missing(b, "X", _missing(model))
+        x = "X" if is_model(model) else xgboost_graph.with_missing(b, "X", getattr(model, "missing", None))
     m = xgboost_graph.margin(b, tables, x, rounds, lay)
     if is_model(model):
         outputs, graph_outputs, task, classes = _booster_outputs(b, tables, m)
@@ -123,17 +123,12 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         reference = _wrapper_reference(model, names, cats, task)
         estimator = type(model).__name__
     proto = boosting_source.model(b, name, graph_inputs, graph_outputs, OPSETS, "modelport-xgboost")
-    hints = {"thresholds": {names[f]: v for f, v in tables.thresholds().items() if f < len(names)},
+    hints = {"thresholds": tables.thresholds(names),
              "levels": {names[f]: list(tables.categories[f]) for f in cats}}
     reason = PRECISION_REASON if precision is None else "float32 asked for; " + PRECISION_REASON
     return SourceModel(proto, Schema(inputs, outputs, task, classes), reference,
                        boosting_source.provenance("xgboost", xgboost.__version__, estimator, source_file), name, hints,
                        precision="float32", precision_reason=reason, reference_float64=True)
-
-
-def _missing(wrapper) -> float:
-    missing = getattr(wrapper, "missing", np.nan)
-    return np.nan if missing is None else float(missing)
 
 
 def _booster_outputs(b, tables, m) -> tuple:

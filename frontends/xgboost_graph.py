@@ -18,8 +18,9 @@ def as_float32(b, x: str, dtype: str) -> str:
     return x if dtype == "float32" else b.cast(x, F32)
 
 
-def with_missing(b, x: str, missing: float) -> str:
-    """Cells equal to the model's `missing` value become NaN (XGBoost treats them as missing)."""
+def with_missing(b, x: str, missing: float | None) -> str:
+    """Cells equal to the model's `missing` value become NaN (XGBoost treats them as missing;
+    None or NaN: only NaN is)."""
     if missing is None or np.isnan(missing):
         return x
     is_missing = b.op("Equal", x, b.const(np.float32(missing), hint="missing"))

@@ -93,13 +93,14 @@ class Model:
             return self.trees
         return self.trees[:self.iteration_indptr[n]]
 
-    def thresholds(self) -> dict:
-        """{feature index: split conditions} of the numeric splits."""
+    def thresholds(self, names: list) -> dict:
+        """{column name: split conditions} of the numeric splits (`names`: the features' names)."""
         out = {}
         for t in self.trees:
             inner = (t.left >= 0) & ~t.categorical
             for f, v in zip(t.feature[inner], t.condition[inner]):
-                out.setdefault(int(f), []).append(float(v))
+                if f < len(names):
+                    out.setdefault(names[f], []).append(float(v))
         return out
 
 

@@ -79,7 +79,6 @@ class Rewriter:
     def visit(self, node):
         outs = [o for o in node.output if o]
         ins = [i for i in node.input if i]
-        moved_in = [i for i in ins + sorted(subgraph_refs(node)) if i in self.moved]
         for o in outs:
             self.producer[o] = node
         if not all(o in self.free for o in outs) and node.op_type not in batch_first_rnn.OPS:
@@ -88,7 +87,7 @@ class Rewriter:
                     self.moved[i] = self.fresh()
                     self.axis[i] = 0
                     batch_first_rules.filled(self, self.producer[i])
-            moved_in = [i for i in ins + sorted(subgraph_refs(node)) if i in self.moved]
+        moved_in = [i for i in ins + sorted(subgraph_refs(node)) if i in self.moved]
         if all(o in self.free for o in outs):
             self.nodes.append(node)  # shape arithmetic: dropped in finish() unless still used
         elif node.op_type in batch_first_rnn.OPS:
@@ -192,17 +191,16 @@ class Rewriter:
         """A [N, 1] bool value (true or false, one per row) from the graph's first input: what a
         broadcast over the rows of the batch takes its row count from."""
         if self.rows_value is None:
-            from onnx import TensorProto
             x = next(i for i in self.proto.graph.input if i.name not in self.consts)
             elem = x.type.tensor_type.elem_type
             flat = self.emit("Reshape", [x.name, self.const(np.array([0, -1], np.int64))])
             first = self.emit("Slice", [flat, self.const(np.array([0], np.int64)), self.const(np.array([1], np.int64)),
                                         self.const(np.array([1], np.int64))])
-            if elem == TensorProto.STRING:
+            if elem == onnx.TensorProto.STRING:
                 self.rows_value = self.emit("Equal", [first, self.const(np.array("", dtype=object))])
             else:
-                if elem not in (TensorProto.FLOAT, TensorProto.DOUBLE):
-                    first = self.emit("Cast", [first], to=TensorProto.FLOAT)
+                if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
+                    first = self.emit("Cast", [first], to=onnx.TensorProto.FLOAT)
                 self.rows_value = self.emit("IsNaN", [first])
         return self.rows_value
 

@@ -10,8 +10,8 @@ UNARY = {"Identity", "Cast", "Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Exp", "Lo
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "Where", "Equal", "Less", "Greater",
                "And", "Or", "Xor", "LessOrEqual", "GreaterOrEqual", "IsNaN", "Reciprocal"}
 LAYOUT_OPS = ("Reshape, Transpose, Squeeze, Unsqueeze, Slice, Gather, Concat, ReverseSequence, reductions, "
-              "ArrayFeatureExtractor, ArgMax, ArgMin, Softmax, values filled from the batch size (ConstantOfShape, Expand, Tile), elementwise ops, "
-              "LSTM, GRU and RNN")
+              "ArrayFeatureExtractor, ArgMax, ArgMin, Softmax, values filled from the batch size (ConstantOfShape, "
+              "Expand, Tile), elementwise ops, LSTM, GRU and RNN")
 
 
 def is_elementwise(node) -> bool:
@@ -41,7 +41,7 @@ def reshape(rw, node):
 def _outermost(rw, value) -> bool:
     """Whether only axes of size 1 come before the batch axis of `value`."""
     b = rw.axis.get(value, 0)
-    return all(d == 1 for d in rw.run2[value].shape[:b]) and value in rw.run2
+    return all(d == 1 for d in rw.run2[value].shape[:b])
 
 
 def merged_op(rw, node):
@@ -227,4 +227,3 @@ RULES = {
     "ReduceSumSquare": reduce, "ReduceLogSumExp": reduce,
     "ArrayFeatureExtractor": last_axis_op, "ArgMax": last_axis_op, "ArgMin": last_axis_op, "Softmax": last_axis_op,
 }
-
