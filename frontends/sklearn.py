@@ -32,6 +32,9 @@ DOUBLE_CONVERTERS = (
     "sklearn_power_transformer_double",
     "sklearn_bernoulli_nb_double",
 )
+# Converters put in front of skl2onnx's for encoders of string columns (string imputation is
+# part of sklearn_imputer_double's converter).
+STRING_CONVERTERS = ("sklearn_string_encoders",)
 # Converters of other libraries' scikit-learn wrappers (each installs itself only once its
 # library is loaded).
 LIBRARY_CONVERTERS = ("sklearn_xgboost", "sklearn_lightgbm")
@@ -90,38 +93,90 @@ def _final_step(est):
 
 
 def _encoded_columns(est) -> dict:
-    """{column: fitted categories} for every column that feeds a OneHotEncoder/OrdinalEncoder."""
+    """{column: fitted categories} for every column that feeds a OneHotEncoder, OrdinalEncoder
+    or TargetEncoder (directly or through a SimpleImputer), with None for a column a
+    SimpleImputer fitted on strings feeds to something else, or that the model drops."""
+    return {c: (e.categories_[j] if hasattr(e, "categories_") else None) for c, (e, j) in _encoders(est).items()}
+
+
+def _closed_columns(est) -> set:
+    """String columns whose encoder rejects a category it was not fitted on (handle_unknown="error")."""
+    strings = _string_columns(est)
+    return {c for c, (e, _) in _encoders(est).items()
+            if c in strings and getattr(e, "handle_unknown", None) == "error"}
+
+
+def _encoders(est) -> dict:
+    """{column: (the encoder it feeds, or the string SimpleImputer that feeds something else,
+    or None for a column the model's first ColumnTransformer drops; the column's position
+    among that one's features)}."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
-
+    try:
+        from sklearn.preprocessing import TargetEncoder
+    except ImportError:  # scikit-learn before 1.3
+        TargetEncoder = OrdinalEncoder
     found = {}
+    first = est.steps[0][1] if isinstance(est, Pipeline) else est
 
     def visit(e, cols):
         if isinstance(e, Pipeline):
-            visit(e.steps[0][1], cols)
+            steps = [s for _, s in e.steps if s not in (None, "passthrough")]
+            # a string SimpleImputer keeps its columns: look at what it feeds
+            while len(steps) > 1 and _imputes_strings(steps[0]):
+                found.update({c: (steps[0], j) for j, c in enumerate(cols or []) if c not in found})
+                steps = steps[1:]
+            if steps:
+                visit(steps[0], cols)
         elif isinstance(e, ColumnTransformer):
             for _, trans, tcols in e.transformers_:
-                if isinstance(trans, str):
-                    continue
                 names = [tcols] if isinstance(tcols, (str, int)) else list(tcols)
-                visit(trans, [e.feature_names_in_[c] if isinstance(c, (int, np.integer)) and
-                              hasattr(e, "feature_names_in_") else c for c in names])
-        elif isinstance(e, (OneHotEncoder, OrdinalEncoder)):
-            found.update(zip(cols or [], e.categories_))
+                names = [e.feature_names_in_[c] if isinstance(c, (int, np.integer)) and
+                         hasattr(e, "feature_names_in_") else c for c in names]
+                if trans == "drop" and e is first:
+                    # a column the model never reads: any text is accepted (and ignored)
+                    found.update({c: (None, j) for j, c in enumerate(names) if c not in found})
+                if not isinstance(trans, str):
+                    visit(trans, names)
+        elif isinstance(e, (OneHotEncoder, OrdinalEncoder, TargetEncoder)) or _imputes_strings(e):
+            found.update({c: (e, j) for j, c in enumerate(cols or [])})
     visit(est, list(getattr(est, "feature_names_in_", [])))
     return found
 
 
+def _selects_by_name(est) -> bool:
+    """The model starts with a ColumnTransformer that picks columns by name: the converted
+    graph then takes one input per column."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    first = est.steps[0][1] if isinstance(est, Pipeline) else est
+    return isinstance(first, ColumnTransformer) and any(
+        isinstance(c, str) or (not isinstance(c, (int, np.integer, slice)) and any(isinstance(v, str) for v in c))
+        for _, _, c in first.transformers_ if not callable(c))
+
+
+def _imputes_strings(e) -> bool:
+    """A SimpleImputer fitted on strings."""
+    from sklearn.impute import SimpleImputer
+    stats = getattr(e, "statistics_", None)
+    return isinstance(e, SimpleImputer) and stats is not None and any(isinstance(v, str) for v in stats)
+
+
 def _string_columns(est) -> set:
-    """Columns that feed an encoder fitted on strings."""
-    return {c for c, cats in _encoded_columns(est).items() if cats.dtype == object or cats.dtype.kind in "US"}
+    """Columns that feed an encoder fitted on strings (or a SimpleImputer of strings), and, in a
+    model with such columns, those it drops (a numeric model keeps one numeric input tensor,
+    which the TVM targets need)."""
+    found = _encoders(est)
+    strings = {c for c, (e, j) in found.items() if e is not None and (
+        not hasattr(e, "categories_") or e.categories_[j].dtype == object or e.categories_[j].dtype.kind in "US")}
+    return strings | {c for c, (e, _) in found.items() if e is None} if strings else strings
 
 
 def _levels(est) -> dict:
     """The category levels of encoded columns (NaN left out)."""
     return {c: [str(x) for x in cats if not (isinstance(x, float) and np.isnan(x))]
-            for c, cats in _encoded_columns(est).items()}
+            for c, cats in _encoded_columns(est).items() if cats is not None}
 
 
 def to_source(est, name: str = "model", source_file: Path | None = None, precision: str | None = None) -> SourceModel:
@@ -138,7 +193,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         module, test = CATEGORICAL_WRAPPERS[library]
         if getattr(frontend(module), test)(est):
             return frontend(module).to_source(est, name, source_file=source_file, precision=precision)
-    for module in DOUBLE_CONVERTERS + LIBRARY_CONVERTERS:
+    for module in DOUBLE_CONVERTERS + STRING_CONVERTERS + LIBRARY_CONVERTERS:
         frontend(module).install()
     if not check_fitted(est):
         raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling")
@@ -148,7 +203,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if n_features is None:
         raise UnsupportedError(f"cannot tell how many features {type(est).__name__} takes")
     strings = _string_columns(est)
-    per_column = bool(strings)
+    per_column = bool(strings) or _selects_by_name(est)
     own, why = sklearn_precision.precision(est)
     if precision == "float32" and own == "float64":
         why = "float32 asked for (--precision float32): " + why + ", so inputs are rounded to float32"
@@ -282,9 +337,11 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
     import skl2onnx
 
     from .sklearn_double_builder import finish
+    from .sklearn_string_encoders import numbers
     try:
-        proto = finish(skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
-                                        target_opset=TARGET_OPSET))
+        with numbers(precision):
+            proto = finish(skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
+                                            target_opset=TARGET_OPSET))
         if precision == "float64":
             import onnxruntime as ort  # some double operators have no ONNX Runtime kernel
             ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -295,8 +352,9 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
         msg = str(exc).splitlines()[0][:200]
     why = (f"{why}, but skl2onnx cannot convert it in double ({msg}): inputs are rounded to float32 "
            "(the parity report shows the cost)")
-    return skl2onnx.to_onnx(est, initial_types=_float32_types(initial), options=options or None,
-                            target_opset=TARGET_OPSET), "float32", why
+    with numbers("float32"):
+        return skl2onnx.to_onnx(est, initial_types=_float32_types(initial), options=options or None,
+                                target_opset=TARGET_OPSET), "float32", why
 
 
 def _float32_types(initial) -> list:
@@ -320,14 +378,18 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
         inits = {i.name for i in proto.graph.initializer}
         tensors = [i.name for i in proto.graph.input if i.name not in inits]
         tensor_of = dict(zip(names, tensors))
-        inputs = [Column(c, tensor_of[c], 0, "string" if c in strings else "number") for c in names]
+        closed = _closed_columns(est)
+        inputs = [Column(c, tensor_of[c], 0, "string" if c in strings else "number", closed=c in closed)
+                  for c in names]
     else:
         inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
 
     def frame(feed):
         import pandas as pd
         if per_column:
-            return pd.DataFrame({c: feed[tensor_of[c]].reshape(-1) for c in names})
+            # an empty cell of a string column is a missing value: pandas reads it as NaN
+            return pd.DataFrame({c: _missing_as_nan(feed[tensor_of[c]].reshape(-1)) if c in strings
+                                 else feed[tensor_of[c]].reshape(-1) for c in names})
         x = feed["X"]
         if feature_names:
             return pd.DataFrame(x, columns=feature_names)
@@ -400,6 +462,12 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
         raise UnsupportedError(f"unexpected outputs {outs} from the conversion of {type(final).__name__}")
     rename_values(proto, rename)
     return proto, Schema(inputs, outputs, task, classes), reference, frame
+
+
+def _missing_as_nan(cells: np.ndarray) -> np.ndarray:
+    out = np.asarray(cells, dtype=object).copy()
+    out[out == ""] = np.nan
+    return out
 
 
 def _is_outlier_detector(est) -> bool:

@@ -9,7 +9,8 @@ or Equal(x, missing_values) (a number).
 It also does what skl2onnx's converter leaves out, in float as in double: columns without any
 observed value at fit time are dropped (unless keep_empty_features), and add_indicator
 appends the MissingIndicator's columns (1.0 where the value was missing) for the features it
-kept. Other float inputs, int64 and strings go to skl2onnx's converter.
+kept. String inputs are built by sklearn_string_imputer; other float inputs and int64 go to
+skl2onnx's converter.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 from modelport.errors import UnsupportedError
 from modelport.passes.ml_to_tensor._builder import F32, F64
 
+from . import sklearn_string_imputer
 from .sklearn_double_builder import all_double, converter, install_in_front
 
 
@@ -56,7 +58,7 @@ def _ours(operator, container=None) -> bool:
     """Built here: double inputs, and float inputs that skl2onnx's converter gets wrong."""
     from skl2onnx.common.data_types import FloatTensorType
     model = operator.raw_operator
-    if all_double(operator):
+    if all_double(operator) or sklearn_string_imputer.takes(operator):
         return True
     if not all(isinstance(v.type, FloatTensorType) for v in operator.inputs):
         return False
@@ -66,7 +68,7 @@ def _ours(operator, container=None) -> bool:
 def _shape(original):
     def calculate(operator):
         original(operator)
-        if _ours(operator):
+        if _ours(operator) and not sklearn_string_imputer.takes(operator):
             out = operator.outputs[0]
             model = operator.raw_operator
             out.type.shape = [out.type.shape[0], len(_kept(model)) + len(_indicated(model))]
@@ -74,6 +76,8 @@ def _shape(original):
 
 
 def _build(b, model, operator, container):
+    if sklearn_string_imputer.takes(operator):
+        return sklearn_string_imputer.build(b, model, operator)
     double = all_double(operator)
     dtype = np.float64 if double else np.float32
     stats = _statistics(model)

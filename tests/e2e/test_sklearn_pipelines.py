@@ -105,3 +105,14 @@ def test_ordinal_encoder_in_a_column_transformer(tmp_path):
                                                ("cat", OrdinalEncoder(), ["city", "tier"])])),
                      ("lr", LogisticRegression())]).fit(df, y)
     compile_and_check(pipe, tmp_path, targets=("cpp", "java"))
+
+
+def test_column_transformer_picking_numeric_columns_by_name(tmp_path):
+    # one input per column (the transformer selects them by name); a dropped column is still
+    # read, as scikit-learn's predict() needs it
+    rng = np.random.RandomState(4)
+    df = pd.DataFrame(rng.randn(200, 3), columns=["a", "b", "unused"])
+    model = Pipeline([("ct", ColumnTransformer([("s", StandardScaler(), ["b", "a"])])), ("r", Ridge())])
+    m = compile_and_check(model.fit(df, df["a"] * 2 - df["b"]), tmp_path, targets=("cpp", "java", "tvm-llvm"))
+    assert [(c["name"], c["kind"]) for c in m["schema"]["inputs"]] == [
+        ("a", "number"), ("b", "number"), ("unused", "number")]

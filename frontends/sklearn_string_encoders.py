@@ -1,0 +1,142 @@
+"""OneHotEncoder, OrdinalEncoder and TargetEncoder on string columns, as scikit-learn encodes.
+
+skl2onnx's converters leave out what real pipelines use: infrequent categories (min_frequency,
+max_categories), handle_unknown="infrequent_if_exist", a NaN category (a column with missing
+values fitted as is), TargetEncoder's float64 encodings. Rather than re-derive each rule, each
+feature's encoding is read off the fitted encoder itself: `transform` on one row per known
+category, and on an unseen value, gives the rows of a table. The graph then looks each cell up:
+
+    code = LabelEncoder(cell; keys = the categories, values = 0..K-1, default K)
+    out  = Gather(table[K + 1, width], code)
+
+so whatever scikit-learn does with a category (drop, group as infrequent, encode), the table
+holds. A missing cell is the empty string (the CSV interface); it takes the row of the NaN
+category where the encoder learned one, and is unseen otherwise. An unseen value takes what
+`transform` gives it, or zeros where scikit-learn rejects it (handle_unknown="error": such
+columns are closed, the artifacts check their levels). Numeric columns go to skl2onnx's
+converters.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+from modelport.errors import UnsupportedError
+
+from .sklearn_double_builder import converter, install_in_front
+
+UNSEEN = "\x00modelport unseen\x00"  # a value no fitted encoder has among its categories
+# The type of the numbers the encoders give: that of the model's numeric inputs (a string
+# input does not tell), set around each conversion by `numbers`.
+_number_type = ["float64"]
+
+
+@contextlib.contextmanager
+def numbers(precision: str):
+    """Encoders converted inside give `precision` ("float32" or "float64") values."""
+    _number_type.append(precision)
+    try:
+        yield
+    finally:
+        _number_type.pop()
+
+
+def install() -> None:
+    """Put the converter in front of skl2onnx's (safe to call repeatedly)."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    classes = [OneHotEncoder, OrdinalEncoder]
+    try:
+        from sklearn.preprocessing import TargetEncoder
+        if TargetEncoder in sklearn_operator_name_map:
+            classes.append(TargetEncoder)
+    except ImportError:  # scikit-learn before 1.3
+        pass
+    install_in_front({c: sklearn_operator_name_map[c] for c in classes}, converter("category", _build, _ours),
+                     shape=_shape)
+
+
+def is_missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def key(v) -> str:
+    """The cell text that stands for category `v` (a missing category: the empty cell)."""
+    return "" if is_missing(v) else str(v)
+
+
+def _ours(operator, container=None) -> bool:
+    from skl2onnx.common.data_types import StringTensorType
+    return bool(operator.inputs) and all(isinstance(v.type, StringTensorType) for v in operator.inputs)
+
+
+def _shape(original):
+    def calculate(operator):
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+        if not _ours(operator):
+            return original(operator)
+        widths = [t.shape[1] for t in tables(operator.raw_operator)]
+        kind = DoubleTensorType if _number_type[-1] == "float64" else FloatTensorType
+        operator.outputs[0].type = kind([operator.inputs[0].type.shape[0], int(sum(widths))])
+    return calculate
+
+
+def tables(model) -> list:
+    """Per feature: a float64 [K + 1, width] table, the rows of its K categories (in
+    `categories_` order) then the row of an unseen value."""
+    cats = model.categories_
+    for c in cats:
+        if not all(isinstance(v, str) or is_missing(v) for v in c):
+            raise UnsupportedError(f"{type(model).__name__} with categories {list(c)[:5]} on a string column: "
+                                   "supported are string categories (and a missing one)")
+    base = [c[0] for c in cats]
+    widths = _widths(model, _transform(model, base).shape[1])
+    out = []
+    for j, c in enumerate(cats):
+        lo, width = int(sum(widths[:j])), widths[j]
+        rows = []
+        for v in list(c) + [UNSEEN]:
+            y = _transform(model, base[:j] + [v] + base[j + 1:])
+            # an unseen value scikit-learn rejects (handle_unknown="error"): zeros, the column is closed
+            rows.append(np.zeros((1, width)) if y is None else y[:, lo:lo + width])
+        out.append(np.vstack(rows))
+    return out
+
+
+def _transform(model, row: list):
+    """`transform` of one row as float64 [1, width]; None when scikit-learn rejects the row."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            y = model.transform(np.array([row], dtype=object))
+        except ValueError:
+            return None
+    return np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float64)
+
+
+def _widths(model, total: int) -> list:
+    """Output columns per feature."""
+    n = len(model.categories_)
+    outs = getattr(model, "_n_features_outs", None)  # OneHotEncoder (drop, infrequent groups)
+    if outs is not None:
+        return [int(w) for w in outs]
+    if total % n:
+        raise UnsupportedError(f"{type(model).__name__}: {total} output columns for {n} features")
+    return [total // n] * n
+
+
+def _build(b, model, operator, container):
+    names = [v.full_name for v in operator.inputs]
+    x = names[0] if len(names) == 1 else b.op("Concat", *names, axis=1)
+    parts = []
+    for j, (cats, table) in enumerate(zip(model.categories_, tables(model))):
+        keys = [key(v) for v in cats]
+        code = b.op("LabelEncoder", b.column(x, j), domain="ai.onnx.ml", keys_strings=keys,
+                    values_int64s=list(range(len(keys))), default_int64=len(keys))
+        dtype = np.float64 if _number_type[-1] == "float64" else np.float32
+        rows = b.op("Gather", b.const(table, dtype, hint="encoding"), code, axis=0)  # [N, 1, w]
+        parts.append(b.op("Reshape", rows, b.const([-1, table.shape[1]], np.int64, "shape")))
+    out = parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=1)
+    b.op("Identity", out, out=operator.outputs[0].full_name)
+
