@@ -35,6 +35,9 @@ DOUBLE_CONVERTERS = (
 # Converters put in front of skl2onnx's for encoders of string columns (string imputation is
 # part of sklearn_imputer_double's converter).
 STRING_CONVERTERS = ("sklearn_string_encoders",)
+# Converters put in front of skl2onnx's where it refuses a setting that does not change the
+# predictions.
+SETTING_CONVERTERS = ("sklearn_voting_classifier",)
 # Converters of other libraries' scikit-learn wrappers (each installs itself only once its
 # library is loaded).
 LIBRARY_CONVERTERS = ("sklearn_xgboost", "sklearn_lightgbm")
@@ -193,7 +196,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         module, test = CATEGORICAL_WRAPPERS[library]
         if getattr(frontend(module), test)(est):
             return frontend(module).to_source(est, name, source_file=source_file, precision=precision)
-    for module in DOUBLE_CONVERTERS + STRING_CONVERTERS + LIBRARY_CONVERTERS:
+    for module in DOUBLE_CONVERTERS + STRING_CONVERTERS + SETTING_CONVERTERS + LIBRARY_CONVERTERS:
         frontend(module).install()
     if not check_fitted(est):
         raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling")
@@ -422,12 +425,20 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
         outputs = [Column("label", "label", 0, "label")] + [
             Column(f"{kind}_{c}", "probabilities", i, "probability" if has_proba else "value")
             for i, c in enumerate(classes)]
+        votes_only = not has_proba and not _has(est, "decision_function")
+        if votes_only:
+            # VotingClassifier(voting="hard"): scikit-learn gives labels only (the graph's second
+            # output, weighted votes, has nothing to compare with)
+            outputs = outputs[:1]
+            del proto.graph.output[1]
         task = "classifier"
         score_width = _output_width(proto, outs[1])
 
         def reference(feed):
             x = frame(feed)
             label = est.predict(x)
+            if votes_only:
+                return {"label": label}
             if has_proba:
                 scores = est.predict_proba(x)
             else:

@@ -49,10 +49,14 @@ def _steps(est):
     elif isinstance(est, FeatureUnion):
         for _, t in est.transformer_list:
             yield from _steps(t)
-    for attr in ("estimator", "base_estimator"):
+    for attr in ("estimator", "base_estimator", "final_estimator_"):
         inner = getattr(est, attr, None)
         if inner is not None and hasattr(inner, "fit"):
             yield from _steps(inner)
+    if type(est).__name__.startswith(("Voting", "Stacking")):  # their fitted members
+        for inner in getattr(est, "estimators_", None) or []:
+            if hasattr(inner, "fit"):
+                yield from _steps(inner)
 
 
 FITTED = ("coef_", "cluster_centers_", "components_", "mean_", "scale_", "theta_", "coefs_")
