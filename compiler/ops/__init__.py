@@ -38,6 +38,8 @@ REGISTRY = {
     ("", "ReduceSum"): "reduce_sum",
     ("", "ReduceMean"): "reduce_mean",
     ("", "ReduceMax"): "reduce_max",
+    ("", "ReduceMin"): "reduce_min",
+    ("", "ReduceProd"): "reduce_prod",
     ("", "ReduceSumSquare"): "reduce_sum_square",
     ("", "ReduceLogSumExp"): "reduce_log_sum_exp",
     ("", "Equal"): "equal",

@@ -81,7 +81,12 @@ def zero(dtype, first=None):
     return k.Const(0, dtype)
 
 
+def one(dtype, first=None):
+    return k.Const(1, dtype)
+
+
 def first(dtype, first):
+    """The first reduced element (for idempotent steps: the walk visits it again)."""
     return first
 
 

@@ -139,10 +139,11 @@ def test_reductions(tmp_path, opset):
         node("ReduceLogSumExp", ["wide", "axes_lse_1"] if opset >= 18 else ["wide"], "lse_wide",
              **({} if opset >= 18 else {"axes": [1]})),
         reduce("ReduceSum", None, "sum_noop", noop_with_empty_axes=1),
+        reduce("ReduceProd", [1, 3], "prod_13", keepdims=0), reduce("ReduceMin", [2], "min_2"),
     ]
     shapes = {"sum_1": [4, 2], "sum_13": [1, 4, 1], "sum_last": [3, 4], "mean_2": [3, 1, 2], "max_12": [2],
               "sumsq_3": [3, 4, 1], "sumsq_all": [], "lse_1": [4, 2], "lse_wide": [1, 4, 2],
-              "sum_noop": [3, 4, 2]}
+              "sum_noop": [3, 4, 2], "prod_13": [4], "min_2": [3, 1, 2]}
     model = graph_model(nodes, [("x", F, ["N", 3, 4, 2])], [(o, F, ["N", *s]) for o, s in shapes.items()],
                         consts, opset=opset)
     compile_and_check(model, tmp_path)
