@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from modelport.errors import UnsupportedError, UsageError
 from modelport.onnx_edit import rename_values
@@ -239,6 +240,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
                 "See docs/support-matrix.md for the supported scikit-learn estimators.") from None
     from . import sklearn_tree_missing
     sklearn_tree_missing.apply(final, proto)
+    _labels_down_the_batch(proto)
     if getattr(final, "weights", None) == "distance" and hasattr(final, "kneighbors"):
         from . import sklearn_knn
         proto = sklearn_knn.fix_distance_weights(proto)
@@ -273,6 +275,25 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         hints["tie_rows"] = _knn_ties(est, final, frame)
     return SourceModel(proto, schema, reference, provenance, name, hints, precision=precision,
                        precision_reason=why, reference_float64=not sklearn_precision.fitted_on_float32(est))
+
+
+def _labels_down_the_batch(proto) -> None:
+    """A label output laid out [1, N] (QuadraticDiscriminantAnalysis's converter looks the classes
+    up with ArrayFeatureExtractor on a [K] table) becomes [N], as scikit-learn gives it."""
+    from onnx import helper
+    out = proto.graph.output[0] if len(proto.graph.output) == 2 else None
+    dims = out.type.tensor_type.shape.dim if out is not None else []
+    if len(dims) != 2 or dims[0].dim_value != 1 or dims[1].HasField("dim_value"):
+        return
+    inner = f"{out.name}_across_batch"
+    for node in proto.graph.node:
+        node.output[:] = [inner if o == out.name else o for o in node.output]
+        node.input[:] = [inner if i == out.name else i for i in node.input]
+    shape = helper.make_tensor(f"{out.name}_rows", onnx.TensorProto.INT64, [1], [-1])
+    proto.graph.initializer.append(shape)
+    proto.graph.node.append(helper.make_node("Reshape", [inner, shape.name], [out.name]))
+    out.type.tensor_type.shape.ClearField("dim")
+    out.type.tensor_type.shape.dim.add()
 
 
 def check_fitted(est) -> bool:

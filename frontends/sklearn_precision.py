@@ -59,7 +59,7 @@ def _steps(est):
                 yield from _steps(inner)
 
 
-FITTED = ("coef_", "cluster_centers_", "components_", "mean_", "scale_", "theta_", "coefs_")
+FITTED = ("coef_", "cluster_centers_", "components_", "mean_", "means_", "scale_", "theta_", "coefs_")
 
 
 def fitted_on_float32(est) -> bool:

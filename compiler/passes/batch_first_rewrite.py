@@ -61,6 +61,9 @@ class Rewriter:
                 self.axis[name] = diff[0]
             elif diff == [0] and a.shape[0] % 2 == 0 and a.shape[0] // 2 * 3 == b.shape[0]:
                 self.merged[name] = a.shape[0] // 2
+        # Values whose first dimension is k x batch, k blocks of the batch's rows one after the
+        # other (skl2onnx concatenates per-class [N, 1] columns along axis 0): held as [batch, k, ...].
+        self.stacked = {}
         self.moved = {}  # value -> its batch-first copy
         self.rows_value = None  # [N, 1] bool, one per row (batch_rows)
         self.nodes, self.inits, self.count, self.known = [], [], 0, {}
@@ -95,6 +98,8 @@ class Rewriter:
         elif node.op_type == "Reshape" and (ins[1] not in self.consts or ins[0] in self.merged
                                             or outs[0] in self.merged):
             batch_first_rules.reshape(self, node)
+        elif node.op_type == "Concat" and outs[0] in self.merged and batch_first_rules.stacks(self, node):
+            batch_first_rules.stack(self, node)
         elif any(v in self.merged for v in ins + outs):
             batch_first_rules.merged_op(self, node)
         elif not moved_in and all(self.axis.get(o, 0) == 0 for o in outs):

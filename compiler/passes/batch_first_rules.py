@@ -26,6 +26,14 @@ def reshape(rw, node):
     row's elements keep their order."""
     x, y = node.input[0], node.output[0]
     bx, by = rw.axis.get(x, 0), rw.axis.get(y, 0)
+    if x in rw.stacked:
+        k = rw.stacked[x]
+        if by != 1 or rw.run2[y].shape[0] != k:
+            raise rw.refuse(node, f"it makes {rw.run2[y].shape} (batch size 2) of {k} blocks of rows, "
+                                  "not [blocks, batch, ...]")
+        rest = list(rw.run2[y].shape[2:])
+        rw.emit("Reshape", [rw.name(x), rw.const(np.array([-1, k] + rest, np.int64))], [rw.out(y)])
+        return
     if _outermost(rw, x) and _outermost(rw, y) and y not in rw.merged and x not in rw.merged:
         rest = [d for k, d in enumerate(rw.run2[y].shape) if k != by]
         rw.emit("Reshape", [rw.name(x), rw.const(np.array([-1] + rest, np.int64))], [rw.out(y)])
@@ -42,6 +50,25 @@ def _outermost(rw, value) -> bool:
     """Whether only axes of size 1 come before the batch axis of `value`."""
     b = rw.axis.get(value, 0)
     return all(d == 1 for d in rw.run2[value].shape[:b])
+
+
+def stacks(rw, node) -> bool:
+    """A Concat along axis 0 of batch-first values of one shape: k blocks of rows."""
+    axis = next(a.i for a in node.attribute if a.name == "axis")
+    shapes = {rw.run2[i].shape for i in node.input}
+    return axis == 0 and len(shapes) == 1 and all(rw.axis.get(i) == 0 and i not in rw.merged for i in node.input) \
+        and rw.run2[node.output[0]].shape[0] == 2 * len(node.input)
+
+
+def stack(rw, node):
+    """The blocks side by side in each row: [batch, k, ...] (what a Reshape to [k, batch, ...] then
+    makes batch-first again)."""
+    y = node.output[0]
+    parts = [rw.emit("Unsqueeze", [rw.name(i), rw.const(np.array([1], np.int64))]) for i in node.input]
+    del rw.merged[y]
+    rw.stacked[y] = len(node.input)
+    rw.moved[y] = f"{y}/batch_first"
+    rw.emit("Concat", parts, [rw.moved[y]], axis=1)
 
 
 def merged_op(rw, node):

@@ -97,6 +97,20 @@ def test_stacked_row_blocks_reduced_over_the_stack():
     _rewritten(model)
 
 
+def test_column_blocks_concatenated_along_the_batch_then_reshaped_and_transposed():
+    # k [N, 1] columns -> Concat on axis 0 ([k*N, 1], block after block) -> Reshape [k, -1] ->
+    # Transpose to [N, k] (skl2onnx's QuadraticDiscriminantAnalysis)
+    nodes = [helper.make_node("ReduceSum", ["x", "last"], [f"s{c}"], keepdims=1) for c in range(3)]
+    nodes[1] = helper.make_node("ReduceMax", ["x"], ["s1"], axes=[1], keepdims=1)
+    nodes += [helper.make_node("Concat", ["s0", "s1", "s2"], ["cat"], axis=0),
+              helper.make_node("Reshape", ["cat", "blocks"], ["kn"]),
+              helper.make_node("Transpose", ["kn"], ["y"], perm=[1, 0])]
+    model = _model(nodes, [("x", ["N", 4])], [("y", ["N", 3])],
+                   [("last", np.array([1], np.int64)), ("blocks", np.array([3, -1], np.int64))])
+    new = _rewritten(model)
+    assert "Transpose" not in _ops(new)
+
+
 def test_a_fill_shaped_by_the_batch_size_broadcasts_over_the_rows():
     # ConstantOfShape([N, 2]) and Expand(c, [N, 2]) from Shape: skl2onnx's AdaBoost
     nodes = _batch_size("x", "n") + [

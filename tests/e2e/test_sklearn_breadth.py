@@ -1,0 +1,25 @@
+"""scikit-learn estimators whose converted graphs lay values out across the batch (QDA's class
+blocks concatenated along axis 0, QuantileTransformer's Flatten of the whole batch, ...): the
+batch-first pass rewrites them for the C++ and Java kernels; checked end to end against the
+estimators, on float64 and on float32 training data (scikit-learn then computes in float32)."""
+import numpy as np
+import pytest
+from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures
+
+from helpers import classic_data, compile_and_check
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_quadratic_discriminant_analysis(tmp_path, dtype):
+    X, y2, y3, _ = classic_data()
+    compile_and_check(QuadraticDiscriminantAnalysis().fit(X.astype(dtype), y3), tmp_path / "3")
+    compile_and_check(QuadraticDiscriminantAnalysis().fit(X.astype(dtype), np.where(y2, "yes", "no")),
+                      tmp_path / "2", targets=("cpp", "java"))
+
+
+def test_polynomial_features_fitted_on_float32(tmp_path):
+    X, _, _, yr = classic_data()
+    compile_and_check(make_pipeline(PolynomialFeatures(3), LinearRegression()).fit(X, yr), tmp_path)
