@@ -50,6 +50,9 @@ class Rewriter:
         # Values whose first dimension is batch x k (Dense on a sequence reshapes [batch, k, F] to
         # [batch * k, F] around a MatMul) are held as [batch, k, ...]: the same elements in order.
         self.merged = {}
+        # Values [1, ..., 1, batch x k] that hold each row's k elements one after the other (the
+        # whole batch flattened: skl2onnx's QuantileTransformer): held as [batch, k].
+        self.flat = {}
         for name, a in self.run2.items():
             b = self.run3[name]
             diff = [k for k in range(a.ndim) if a.shape[k] != b.shape[k]] if a.ndim == b.ndim else None
@@ -61,6 +64,9 @@ class Rewriter:
                 self.axis[name] = diff[0]
             elif diff == [0] and a.shape[0] % 2 == 0 and a.shape[0] // 2 * 3 == b.shape[0]:
                 self.merged[name] = a.shape[0] // 2
+            elif diff == [a.ndim - 1] and a.shape[-1] % 2 == 0 and a.shape[-1] // 2 * 3 == b.shape[-1] and \
+                    all(d == 1 for d in a.shape[:-1]):
+                self.flat[name] = a.shape[-1] // 2
         # Values whose first dimension is k x batch, k blocks of the batch's rows one after the
         # other (skl2onnx concatenates per-class [N, 1] columns along axis 0): held as [batch, k, ...].
         self.stacked = {}
@@ -69,7 +75,7 @@ class Rewriter:
         self.nodes, self.inits, self.count, self.known = [], [], 0, {}
 
     def needed(self) -> bool:
-        return any(self.axis.values()) or bool(self.merged) or bool(self.fills) or \
+        return any(self.axis.values()) or bool(self.merged) or bool(self.fills) or bool(self.flat) or \
             any(n.op_type == "Shape" for n in self.proto.graph.node)
 
     # -- the walk ---------------------------------------------------------------------------
@@ -96,8 +102,10 @@ class Rewriter:
         elif node.op_type in batch_first_rnn.OPS:
             batch_first_rnn.unroll(self, node)
         elif node.op_type == "Reshape" and (ins[1] not in self.consts or ins[0] in self.merged
-                                            or outs[0] in self.merged):
+                                            or outs[0] in self.merged or ins[0] in self.flat):
             batch_first_rules.reshape(self, node)
+        elif any(v in self.flat for v in ins + outs):
+            batch_first_rules.flat_op(self, node)
         elif node.op_type == "Concat" and outs[0] in self.merged and batch_first_rules.stacks(self, node):
             batch_first_rules.stack(self, node)
         elif any(v in self.merged for v in ins + outs):
@@ -155,7 +163,7 @@ class Rewriter:
 
     def out(self, value) -> str:
         """The name a rule writes `value`'s batch-first copy under."""
-        if self.axis.get(value, 0) == 0 and value not in self.merged:
+        if self.axis.get(value, 0) == 0 and value not in self.merged and value not in self.flat:
             return value
         self.moved[value] = f"{value}/batch_first"
         return self.moved[value]

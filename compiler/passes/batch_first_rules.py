@@ -26,6 +26,13 @@ def reshape(rw, node):
     row's elements keep their order."""
     x, y = node.input[0], node.output[0]
     bx, by = rw.axis.get(x, 0), rw.axis.get(y, 0)
+    if x in rw.flat:
+        rest = [d for k, d in enumerate(rw.run2[y].shape) if k != by]
+        if by != 0 or y in rw.merged or y in rw.flat or int(np.prod(rest, dtype=np.int64)) != rw.flat[x]:
+            raise rw.refuse(node, f"it makes {rw.run2[y].shape} (batch size 2) of the whole batch flattened, "
+                                  "not rows again")
+        rw.emit("Reshape", [rw.name(x), rw.const(np.array([-1] + rest, np.int64))], [rw.out(y)])
+        return
     if x in rw.stacked:
         k = rw.stacked[x]
         if by != 1 or rw.run2[y].shape[0] != k:
@@ -69,6 +76,30 @@ def stack(rw, node):
     rw.stacked[y] = len(node.input)
     rw.moved[y] = f"{y}/batch_first"
     rw.emit("Concat", parts, [rw.moved[y]], axis=1)
+
+
+def flat_op(rw, node):
+    """An op on the whole batch flattened ([1, batch x k]), run on its [batch, k] copy: Flatten of
+    rows, ops elementwise with constants of one element, a Gather from a constant table."""
+    y = node.output[0]
+    k = rw.flat.get(y)
+    data = [i for i in node.input if i and i not in rw.consts]
+    one = all(rw.consts[i].size == 1 for i in node.input if i in rw.consts)
+    if node.op_type == "Flatten" and k is not None and data and rw.axis.get(data[0], 0) == 0 and \
+            data[0] not in rw.merged and data[0] not in rw.flat and rw.run2[data[0]].ndim > 1 and \
+            int(np.prod(rw.run2[data[0]].shape[1:], dtype=np.int64)) == k:
+        rw.emit("Reshape", [rw.name(data[0]), rw.const(np.array([-1, k], np.int64))], [rw.out(y)])
+    elif node.op_type == "Flatten" and k is not None and data and rw.flat.get(data[0]) == k:
+        rw.emit("Identity", [rw.name(data[0])], [rw.out(y)])
+    elif node.op_type == "Gather" and k is not None and node.input[0] in rw.consts and \
+            rw.flat.get(node.input[1]) == k and rw.consts[node.input[0]].ndim == 1:
+        rw.emit("Gather", [node.input[0], rw.name(node.input[1])], [rw.out(y)], axis=0)
+    elif is_elementwise(node) and k is not None and one and all(rw.flat.get(i) == k for i in data) and \
+            len(node.output) == 1:
+        rw.copy(node, [rw.name(i) for i in node.input], [rw.out(y)])
+    else:
+        raise rw.refuse(node, f"it works on the whole batch flattened ({rw.run2[y].shape} at batch size 2) "
+                              "other than elementwise, by a table lookup or back into rows")
 
 
 def merged_op(rw, node):

@@ -23,3 +23,15 @@ def test_quadratic_discriminant_analysis(tmp_path, dtype):
 def test_polynomial_features_fitted_on_float32(tmp_path):
     X, _, _, yr = classic_data()
     compile_and_check(make_pipeline(PolynomialFeatures(3), LinearRegression()).fit(X, yr), tmp_path)
+
+
+def test_quantile_transformer(tmp_path):
+    # (output_distribution="normal" needs the normal quantile function, which skl2onnx does not
+    # convert and ONNX has no op for)
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import QuantileTransformer
+    X, _, y3, yr = classic_data()
+    X = X.astype(np.float64)
+    qt = QuantileTransformer(n_quantiles=60)
+    compile_and_check(make_pipeline(qt, LogisticRegression()).fit(X, y3), tmp_path / "c")
+    compile_and_check(make_pipeline(qt, Ridge()).fit(X, yr), tmp_path / "r", targets=("cpp", "java"))

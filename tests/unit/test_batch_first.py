@@ -111,6 +111,26 @@ def test_column_blocks_concatenated_along_the_batch_then_reshaped_and_transposed
     assert "Transpose" not in _ops(new)
 
 
+def test_whole_batch_flattened_then_reshaped_back_to_rows():
+    # [N, 3] -> Flatten(axis=0) [1, 3N] -> elementwise, a table lookup -> Reshape to Shape(x)
+    # (skl2onnx's QuantileTransformer)
+    nodes = [helper.make_node("Flatten", ["x"], ["flat"], axis=0),
+             helper.make_node("Mul", ["flat", "ten"], ["big"]),
+             helper.make_node("Abs", ["big"], ["pos"]),
+             helper.make_node("Cast", ["pos"], ["idx"], to=TensorProto.INT64),
+             helper.make_node("Min", ["idx", "top"], ["clipped"]),
+             helper.make_node("Gather", ["table", "clipped"], ["looked"], axis=0),
+             helper.make_node("Flatten", ["looked"], ["again"]),
+             helper.make_node("Add", ["again", "flat"], ["sum"]),
+             helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Reshape", ["sum", "shape"], ["y"])]
+    model = _model(nodes, [("x", ["N", 3])], [("y", ["N", 3])],
+                   [("ten", np.float32(10)), ("top", np.array([20], np.int64)),
+                    ("table", np.linspace(-1, 1, 21).astype(np.float32))])
+    new = _rewritten(model)
+    assert "Shape" not in _ops(new)
+
+
 def test_a_fill_shaped_by_the_batch_size_broadcasts_over_the_rows():
     # ConstantOfShape([N, 2]) and Expand(c, [N, 2]) from Shape: skl2onnx's AdaBoost
     nodes = _batch_size("x", "n") + [
