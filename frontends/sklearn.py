@@ -249,8 +249,9 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     # (AdaBoost's ConstantOfShape, Bagging's [1, N, k] stacks, QuantileTransformer's Flatten):
     # the C++/Java kernels need every value batch-first (the pass PyTorch and Keras graphs take).
     # A graph the pass cannot rewrite is kept; the IR then names the value that stops cpp/java.
-    from modelport.passes import batch_first
-    proto, _ = batch_first.run(proto)
+    # (k-NN's Scan over the training set first becomes batched ops: the pass then sees them.)
+    from modelport.passes import batch_first, knn_scan
+    proto, _ = batch_first.run(knn_scan.run(proto))
     digest = None
     if source_file is not None:
         digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()

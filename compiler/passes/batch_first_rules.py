@@ -80,7 +80,8 @@ def stack(rw, node):
 
 def flat_op(rw, node):
     """An op on the whole batch flattened ([1, batch x k]), run on its [batch, k] copy: Flatten of
-    rows, ops elementwise with constants of one element, a Gather from a constant table."""
+    rows, ops elementwise with constants of one element, a Gather from a constant table, an
+    ArrayFeatureExtractor of a 1-D table by indices of the rows."""
     y = node.output[0]
     k = rw.flat.get(y)
     data = [i for i in node.input if i and i not in rw.consts]
@@ -94,6 +95,13 @@ def flat_op(rw, node):
     elif node.op_type == "Gather" and k is not None and node.input[0] in rw.consts and \
             rw.flat.get(node.input[1]) == k and rw.consts[node.input[0]].ndim == 1:
         rw.emit("Gather", [node.input[0], rw.name(node.input[1])], [rw.out(y)], axis=0)
+    elif node.op_type == "ArrayFeatureExtractor" and k is not None and node.input[0] in rw.consts and \
+            rw.consts[node.input[0]].ndim == 1 and rw.axis.get(node.input[1]) == 0 and \
+            node.input[1] not in rw.merged and node.input[1] not in rw.flat and \
+            int(np.prod(rw.run2[node.input[1]].shape[1:], dtype=np.int64)) == k:
+        # a 1-D table looked up by [batch, ...] indices gives them all in one row
+        picked = rw.emit("Gather", [node.input[0], rw.name(node.input[1])], axis=0)
+        rw.emit("Reshape", [picked, rw.const(np.array([-1, k], np.int64))], [rw.out(y)])
     elif is_elementwise(node) and k is not None and one and all(rw.flat.get(i) == k for i in data) and \
             len(node.output) == 1:
         rw.copy(node, [rw.name(i) for i in node.input], [rw.out(y)])

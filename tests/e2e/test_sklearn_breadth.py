@@ -35,3 +35,11 @@ def test_quantile_transformer(tmp_path):
     qt = QuantileTransformer(n_quantiles=60)
     compile_and_check(make_pipeline(qt, LogisticRegression()).fit(X, y3), tmp_path / "c")
     compile_and_check(make_pipeline(qt, Ridge()).fit(X, yr), tmp_path / "r", targets=("cpp", "java"))
+
+
+def test_k_neighbors_regressor_with_distance_weights(tmp_path):
+    from sklearn.neighbors import KNeighborsRegressor
+    X, _, _, yr = classic_data()
+    X = X.astype(np.float64)
+    compile_and_check(KNeighborsRegressor(n_neighbors=4, weights="distance").fit(X, yr), tmp_path,
+                      targets=("cpp", "java"))
