@@ -40,6 +40,8 @@ REGISTRY = {
     ("", "ReduceMax"): "reduce_max",
     ("", "ReduceMin"): "reduce_min",
     ("", "ReduceProd"): "reduce_prod",
+    ("", "CumSum"): "cum_sum",
+    ("", "GatherElements"): "gather_elements",
     ("", "ReduceSumSquare"): "reduce_sum_square",
     ("", "ReduceLogSumExp"): "reduce_log_sum_exp",
     ("", "Equal"): "equal",

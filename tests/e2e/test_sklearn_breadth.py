@@ -43,3 +43,11 @@ def test_k_neighbors_regressor_with_distance_weights(tmp_path):
     X = X.astype(np.float64)
     compile_and_check(KNeighborsRegressor(n_neighbors=4, weights="distance").fit(X, yr), tmp_path,
                       targets=("cpp", "java"))
+
+
+def test_adaboost_regressor_weighted_median(tmp_path):
+    from sklearn.ensemble import AdaBoostRegressor
+    from sklearn.tree import DecisionTreeRegressor
+    X, _, _, yr = classic_data()
+    est = AdaBoostRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=9, random_state=0)
+    compile_and_check(est.fit(X.astype(np.float64), yr), tmp_path)

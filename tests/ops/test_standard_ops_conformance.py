@@ -149,6 +149,27 @@ def test_reductions(tmp_path, opset):
     compile_and_check(model, tmp_path)
 
 
+def test_cum_sum_and_gather_elements(tmp_path):
+    """Running sums (exclusive, reverse, both; float and double) and per-row lookups by batched
+    indices (TopK's and ArgMax's, negative ones too): AdaBoostRegressor's weighted median."""
+    nodes = [node("CumSum", ["x", "one"], "cs_1"), node("CumSum", ["x", "two"], "cs_2_ex", exclusive=1),
+             node("CumSum", ["x", "minus_one"], "cs_last_rev", reverse=1),
+             node("CumSum", ["x", "one"], "cs_1_ex_rev", exclusive=1, reverse=1),
+             node("Cast", ["x"], "xd", to=D), node("CumSum", ["xd", "two"], "cs_double"),
+             node("TopK", ["x", "k2"], ["top_v", "top_i"], axis=2),
+             node("GatherElements", ["x", "top_i"], "ge_top", axis=2),
+             node("Sub", ["top_i", "four"], "neg_i"),
+             node("GatherElements", ["x", "neg_i"], "ge_neg", axis=-1),
+             node("ArgMax", ["x"], "am", axis=1, keepdims=1),
+             node("GatherElements", ["xd", "am"], "ge_am", axis=1)]
+    shapes = {"cs_1": (F, [3, 4]), "cs_2_ex": (F, [3, 4]), "cs_last_rev": (F, [3, 4]), "cs_1_ex_rev": (F, [3, 4]),
+              "cs_double": (D, [3, 4]), "ge_top": (F, [3, 2]), "ge_neg": (F, [3, 2]), "ge_am": (D, [1, 4])}
+    consts = {"one": np.array(1, np.int64), "two": np.array([2], np.int64), "minus_one": np.array(-1, np.int64),
+              "k2": np.array([2], np.int64), "four": np.array(4, np.int64)}
+    model = graph_model(nodes, [("x", F, ["N", 3, 4])], [(o, t, ["N", *s]) for o, (t, s) in shapes.items()], consts)
+    compile_and_check(model, tmp_path)
+
+
 def test_softmax(tmp_path):
     nodes = [node("Softmax", ["x"], "sm_last"), node("Softmax", ["x"], "sm_1", axis=1),
              node("Softmax", ["x"], "sm_2", axis=-2), node("Mul", ["x", "thirty"], "wide"),
