@@ -39,6 +39,8 @@ STRING_CONVERTERS = ("sklearn_string_encoders",)
 # Converters put in front of skl2onnx's where it refuses a setting that does not change the
 # predictions.
 SETTING_CONVERTERS = ("sklearn_voting_classifier",)
+# Converters of estimators skl2onnx does not convert.
+OWN_CONVERTERS = ("sklearn_spline_transformer",)
 # Converters of other libraries' scikit-learn wrappers (each installs itself only once its
 # library is loaded).
 LIBRARY_CONVERTERS = ("sklearn_xgboost", "sklearn_lightgbm")
@@ -197,7 +199,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         module, test = CATEGORICAL_WRAPPERS[library]
         if getattr(frontend(module), test)(est):
             return frontend(module).to_source(est, name, source_file=source_file, precision=precision)
-    for module in DOUBLE_CONVERTERS + STRING_CONVERTERS + SETTING_CONVERTERS + LIBRARY_CONVERTERS:
+    for module in DOUBLE_CONVERTERS + STRING_CONVERTERS + SETTING_CONVERTERS + OWN_CONVERTERS + LIBRARY_CONVERTERS:
         frontend(module).install()
     if not check_fitted(est):
         raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling")
@@ -308,7 +310,13 @@ def check_fitted(est) -> bool:
 
 def _thresholds(est, schema) -> dict:
     """{input column: split points of the original trees}, for a bare tree model (whose
-    features are the input columns): parity rows sit on them and one step beside."""
+    features are the input columns), or the knots of a SplineTransformer that reads the input
+    columns: parity rows sit on them and one step beside."""
+    from sklearn.pipeline import Pipeline
+    first = est.steps[0][1] if isinstance(est, Pipeline) else est
+    if type(first).__name__ == "SplineTransformer":
+        names = [c.name for c in schema.inputs]
+        return {names[f]: [float(v) for v in s.t] for f, s in enumerate(first.bsplines_) if f < len(names)}
     final = _final_step(est)
     if final is not est:
         return {}

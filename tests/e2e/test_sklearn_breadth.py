@@ -51,3 +51,32 @@ def test_adaboost_regressor_weighted_median(tmp_path):
     X, _, _, yr = classic_data()
     est = AdaBoostRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=9, random_state=0)
     compile_and_check(est.fit(X.astype(np.float64), yr), tmp_path)
+
+
+@pytest.mark.parametrize("options", [
+    dict(),
+    dict(n_knots=4, degree=2, extrapolation="linear", include_bias=False),
+    dict(n_knots=6, knots="quantile", extrapolation="continue", handle_missing="zeros"),
+    dict(degree=1, extrapolation="linear"),
+], ids=["constant", "linear-no-bias", "continue-quantile-missing", "degree-1"])
+def test_spline_transformer(tmp_path, options):
+    # parity rows sit on the knots and one step beside them, and outside the fitted range
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import SplineTransformer
+    X, _, _, yr = classic_data()
+    X = X.astype(np.float64)
+    model = make_pipeline(SplineTransformer(**options), Ridge()).fit(X, yr)
+    compile_and_check(model, tmp_path, targets=("cpp", "java", "onnx", "tvm-llvm"))
+
+
+def test_spline_transformer_fitted_on_float32_and_periodic_refused(tmp_path):
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import SplineTransformer
+
+    from modelport.errors import UnsupportedError
+    X, _, _, yr = classic_data()
+    compile_and_check(make_pipeline(SplineTransformer(n_knots=3), Ridge()).fit(X, yr), tmp_path / "f32",
+                      targets=("cpp", "java"))
+    periodic = make_pipeline(SplineTransformer(extrapolation="periodic"), Ridge()).fit(X, yr)
+    with pytest.raises(UnsupportedError, match="periodic"):
+        compile_and_check(periodic, tmp_path / "periodic", targets=("cpp",))
