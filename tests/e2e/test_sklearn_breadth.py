@@ -15,7 +15,8 @@ from helpers import classic_data, compile_and_check
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_quadratic_discriminant_analysis(tmp_path, dtype):
     X, y2, y3, _ = classic_data()
-    compile_and_check(QuadraticDiscriminantAnalysis().fit(X.astype(dtype), y3), tmp_path / "3")
+    compile_and_check(QuadraticDiscriminantAnalysis().fit(X.astype(dtype), y3), tmp_path / "3",
+                      targets=("cpp", "java", "onnx", "tvm-llvm"))
     compile_and_check(QuadraticDiscriminantAnalysis().fit(X.astype(dtype), np.where(y2, "yes", "no")),
                       tmp_path / "2", targets=("cpp", "java"))
 
@@ -33,7 +34,8 @@ def test_quantile_transformer(tmp_path):
     X, _, y3, yr = classic_data()
     X = X.astype(np.float64)
     qt = QuantileTransformer(n_quantiles=60)
-    compile_and_check(make_pipeline(qt, LogisticRegression()).fit(X, y3), tmp_path / "c")
+    compile_and_check(make_pipeline(qt, LogisticRegression()).fit(X, y3), tmp_path / "c",
+                      targets=("cpp", "java", "onnx", "tvm-llvm"))
     compile_and_check(make_pipeline(qt, Ridge()).fit(X, yr), tmp_path / "r", targets=("cpp", "java"))
 
 
@@ -42,7 +44,7 @@ def test_k_neighbors_regressor_with_distance_weights(tmp_path):
     X, _, _, yr = classic_data()
     X = X.astype(np.float64)
     compile_and_check(KNeighborsRegressor(n_neighbors=4, weights="distance").fit(X, yr), tmp_path,
-                      targets=("cpp", "java"))
+                      targets=("cpp", "java", "tvm-llvm"))
 
 
 def test_adaboost_regressor_weighted_median(tmp_path):
@@ -50,7 +52,7 @@ def test_adaboost_regressor_weighted_median(tmp_path):
     from sklearn.tree import DecisionTreeRegressor
     X, _, _, yr = classic_data()
     est = AdaBoostRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=9, random_state=0)
-    compile_and_check(est.fit(X.astype(np.float64), yr), tmp_path)
+    compile_and_check(est.fit(X.astype(np.float64), yr), tmp_path, targets=("cpp", "java", "onnx", "tvm-llvm"))
 
 
 @pytest.mark.parametrize("options", [
