@@ -82,3 +82,30 @@ def test_spline_transformer_fitted_on_float32_and_periodic_refused(tmp_path):
     periodic = make_pipeline(SplineTransformer(extrapolation="periodic"), Ridge()).fit(X, yr)
     with pytest.raises(UnsupportedError, match="periodic"):
         compile_and_check(periodic, tmp_path / "periodic", targets=("cpp",))
+
+
+@pytest.mark.parametrize("name", ["sgd-hinge", "sgd-log-loss", "perceptron"])
+def test_sgd_classifier_and_perceptron(tmp_path, name):
+    # binary (one decision value, given as [-d, d]) and 3-class, in float64
+    from sklearn.linear_model import Perceptron, SGDClassifier
+    X, y2, y3, _ = classic_data()
+    X = X.astype(np.float64)
+    make = {"sgd-hinge": lambda: SGDClassifier(random_state=0),
+            "sgd-log-loss": lambda: SGDClassifier(loss="log_loss", random_state=0),
+            "perceptron": lambda: Perceptron(random_state=0)}[name]
+    compile_and_check(make().fit(X, y2), tmp_path / "2", targets=("cpp", "java"))
+    compile_and_check(make().fit(X, np.array(["a", "b", "c"])[y3]), tmp_path / "3", targets=("cpp", "java"))
+
+
+def test_feature_union_and_nested_pipelines(tmp_path):
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    X, _, y3, yr = classic_data()
+    X = X.astype(np.float64)
+    union = make_pipeline(FeatureUnion([("s", StandardScaler()), ("p", PCA(2))]), LogisticRegression())
+    compile_and_check(union.fit(X, y3), tmp_path / "union", targets=("cpp", "java"))
+    nested = make_pipeline(make_pipeline(StandardScaler(), MinMaxScaler()),
+                           make_pipeline(PolynomialFeatures(2), make_pipeline(PCA(4), Ridge())))
+    compile_and_check(nested.fit(X, yr), tmp_path / "nested", targets=("cpp", "java"))
