@@ -11,7 +11,8 @@ margins (`output_margin=True`) as `margin`. A Booster uses all its trees, as Boo
 does by default: slice it (`booster[: best_iteration + 1]`) to compile fewer rounds.
 
 Categorical features (pandas category columns of strings, `enable_categorical=True`) are
-string columns of the compiled model: it takes the category names (xgboost_categories.py).
+string columns of the compiled model: it takes the category names (xgboost_categories.py);
+features trained from codes (feature_types "c" without names) take the codes.
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
     tables = xgboost_model.read(booster)
     n = int(booster.num_features())
     names = [str(c) for c in (booster.feature_names or [f"f{i}" for i in range(n)])]
-    cats = set(tables.categorical_features)
+    cats = set(tables.categories)  # categorical features taking names (string columns)
     b = Builder(set(), OPSETS[""])
     rounds = None
     if not is_model(model):
@@ -113,6 +114,8 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n])]
         inputs = [Column(c, "X", i, "number") for i, c in enumerate(names)]
         x = "X" if is_model(model) else xgboost_graph.with_missing(b, "X", getattr(model, "missing", None))
+        if tables.coded_features:
+            x = xgboost_categories.features(b, tables, lay, {f: b.column(x, f) for f in range(n)})
     m = xgboost_graph.margin(b, tables, x, rounds, lay)
     if is_model(model):
         outputs, graph_outputs, task, classes = _booster_outputs(b, tables, m)
@@ -123,7 +126,11 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         reference = _wrapper_reference(model, names, cats, task)
         estimator = type(model).__name__
     proto = boosting_source.model(b, name, graph_inputs, graph_outputs, OPSETS, "modelport-xgboost")
-    hints = {"thresholds": tables.thresholds(names),
+    thresholds = tables.thresholds(names)
+    for f in tables.coded_features:  # the codes the splits test, and their neighbours
+        codes = sorted({c for s in lay.sets[f] for c in s})
+        thresholds[names[f]] = [float(v) for c in codes for v in (c, c + 1)] + [0.0, -1.0]
+    hints = {"thresholds": thresholds,
              "levels": {names[f]: list(tables.categories[f]) for f in cats}}
     reason = PRECISION_REASON if precision is None else "float32 asked for; " + PRECISION_REASON
     return SourceModel(proto, Schema(inputs, outputs, task, classes), reference,

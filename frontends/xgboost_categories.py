@@ -1,9 +1,10 @@
 """XGBoost's categorical splits as numeric ones, with standard ONNX ops.
 
 XGBoost sends a row right at a categorical split when its category is in the split's set,
-left otherwise; a missing category, and one the model never saw (XGBoost re-codes a pandas
-column by the names stored in the model, and an unknown name becomes missing), takes the
-split's default side. The compiled model takes the category names (a string column).
+left otherwise; a missing category takes the split's default side. The compiled model takes
+the category names (a string column; XGBoost refuses a name it was not trained on) or, for a
+feature trained from codes (a DMatrix with feature_types "c"), the codes: a negative value is
+no category, a fractional one counts by its integer part.
 
 Every distinct (feature, set) pair of the trees becomes one column of the trees' input:
 1.0 where the row's category is in the set, 0.0 where it is another known category, NaN
@@ -17,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from onnx import TensorProto
 
 from .xgboost_model import Model
 
@@ -57,10 +60,14 @@ def layout(model: Model, trees: list) -> Layout:
 
 def features(b, model: Model, lay: Layout, columns: dict) -> str:
     """The trees' input [N, columns] float32 from the per-feature inputs `columns` {feature:
-    value name}: numeric ones [N, 1] float32, categorical ones [N, 1] strings."""
+    value name}: numeric ones [N, 1] float32, categorical ones [N, 1] strings (codes, for
+    features without names: [N, 1] float32)."""
     parts = [columns[f] for f in sorted(lay.position, key=lay.position.get)]
     for f, sets in lay.sets.items():
         if not sets:
+            continue
+        if f not in model.categories:
+            parts.append(_codes(b, columns[f], sets, f))
             continue
         names = model.categories[f]
         code = b.op("LabelEncoder", columns[f], domain="ai.onnx.ml", keys_strings=names,
@@ -72,3 +79,18 @@ def features(b, model: Model, lay: Layout, columns: dict) -> str:
         parts.append(b.op("Gather", b.const(table, hint=f"sets_{f}"), flat, axis=0))
     return parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=1)
 
+
+
+def _codes(b, v: str, sets: list, f: int) -> str:
+    """[N, sets] for a feature given as category codes ([N, 1] float32), as XGBoost decides: a
+    missing value is missing (NaN, the split's default side); a value below 0 (or too large)
+    is no category (left); otherwise its integer part is the code."""
+    top = max((max(s) for s in sets if s), default=0) + 1
+    table = np.zeros((top + 1, len(sets)), np.float32)  # row `top`: in no set
+    for j, s in enumerate(sets):
+        table[sorted(s), j] = 1.0
+    inside = b.op("And", b.op("GreaterOrEqual", v, b.const(np.float32(0))), b.op("Less", v, b.const(np.float32(top))))
+    code = b.cast(b.op("Where", inside, v, b.const(np.float32(top))), TensorProto.INT64)
+    rows = b.op("Gather", b.const(table, hint=f"codes_{f}"), b.op("Reshape", code, b.const(np.asarray([-1], np.int64))),
+                axis=0)
+    return b.op("Where", b.op("IsNaN", v), b.const(np.float32(np.nan)), rows)

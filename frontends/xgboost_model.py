@@ -72,12 +72,17 @@ class Model:
     iteration_indptr: list = field(default_factory=list)  # trees of round r: indptr[r]:indptr[r + 1]
     best_iteration: int | None = None
     # feature -> its category names (index = the code XGBoost splits on), for the features of
-    # type "c" trained from pandas category columns
+    # type "c" trained from pandas category columns (those trained from codes have none)
     categories: dict = field(default_factory=dict)
 
     @property
     def categorical_features(self) -> list:
         return [f for f, t in enumerate(self.feature_types) if t == "c"]
+
+    @property
+    def coded_features(self) -> list:
+        """Categorical features without stored names: the model takes their codes."""
+        return [f for f in self.categorical_features if f not in self.categories]
 
     @property
     def transform(self) -> str:
@@ -161,18 +166,20 @@ def _category_sets(t: dict) -> dict:
 
 def _category_names(cats: dict, feature_types: list) -> dict:
     """{feature: names} from the model's stored category encodings (UTF-8 bytes with offsets).
-    Categorical features without stored names (trained from codes), or with numbers as
-    categories, are not supported: the compiled model takes the category names."""
+    Categorical features without stored names (trained from codes) are left out: the compiled
+    model takes their codes. Numbers as categories are not supported."""
     enc = cats.get("enc") or []
     out = {}
     for f, kind in enumerate(feature_types):
         if kind != "c":
             continue
         e = enc[f] if f < len(enc) else {}
-        if "offsets" not in e or not e.get("offsets"):
-            what = "numbers" if e.get("values") else "codes without stored category names"
-            raise UnsupportedError(f"XGBoost categorical feature {f} holds {what}; supported: pandas category "
-                                   "columns of strings (the compiled model takes the category names)")
+        if not e.get("values") and not e.get("offsets"):
+            continue  # codes
+        if not e.get("offsets"):
+            raise UnsupportedError(f"XGBoost categorical feature {f} holds numbers as categories (a pandas category "
+                                   "column of numbers); supported: category columns of strings (the compiled model "
+                                   "takes the names) and category codes (a DMatrix with feature_types 'c')")
         raw, offsets = bytes(int(v) & 0xFF for v in e["values"]), e["offsets"]  # signed chars
         out[f] = [raw[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
     return out

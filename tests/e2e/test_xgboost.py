@@ -196,6 +196,27 @@ def test_categorical_features_take_the_category_names(tmp_path, onehot):
     compile_and_check(path, tmp_path / "f", targets=("cpp",))
 
 
+def test_categorical_features_given_as_codes(tmp_path):
+    # trained from codes (feature_types "c", no names): the compiled model takes the codes; a
+    # negative value is no category, a fractional one counts by its integer part, NaN is
+    # missing (parity rows sit on the codes and one step beside them)
+    rng = np.random.default_rng(12)
+    n = 800
+    codes = rng.integers(0, 9, n).astype(float)
+    codes[rng.random(n) < 0.1] = np.nan
+    x = rng.normal(size=n)
+    y = (np.isin(codes, [1, 4, 6, 7]) ^ (x > 0)).astype(int)
+    X = np.c_[x, codes]
+    dtrain = xgb.DMatrix(X, label=y, feature_types=["q", "c"], enable_categorical=True)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "max_cat_to_onehot": 1}, dtrain, 12)
+    m = compile_and_check(booster, tmp_path / "b", targets=("cpp", "java", "onnx", "tvm-llvm"))
+    assert [c["kind"] for c in m["schema"]["inputs"]] == ["number", "number"]
+    assert "missing values included" in (tmp_path / "b" / "out" / "parity.md").read_text()
+    wrapper = xgb.XGBClassifier(n_estimators=8, max_depth=3, feature_types=["q", "c"], enable_categorical=True,
+                                max_cat_to_onehot=1).fit(X, y)
+    compile_and_check(wrapper, tmp_path / "w", targets=("cpp",))
+
+
 def test_multi_quantile_and_multi_target_regressors(tmp_path):
     X, z = _data(seed=11)
     quantiles = xgb.XGBRegressor(n_estimators=10, max_depth=3, objective="reg:quantileerror",
