@@ -57,13 +57,54 @@ def raw(b, model: Model, x: str) -> str:
     trees_in = blocks[0] if len(blocks) == 1 else b.op("Concat", *blocks, axis=1)
     threshold = np.where(numeric, np.asarray(f.threshold, np.float64), 0.5)
     nan_left = np.asarray(f.default_left, bool) & numeric & (missing != "None")
-    attrs = tree_ensemble_v5.attributes(f.tree, f.node, internal, column, threshold, f.left, f.right, nan_left,
-                                        False, f.leaf_tree, f.leaf_node, f.leaf_target, f.leaf_value,
-                                        model.n_outputs)
-    scores = b.op("TreeEnsemble", trees_in, domain="ai.onnx.ml", **attrs)
+    if f.linear:
+        scores = _linear(b, model, trees_in, x, internal, column, threshold, nan_left)
+    else:
+        attrs = tree_ensemble_v5.attributes(f.tree, f.node, internal, column, threshold, f.left, f.right,
+                                            nan_left, False, f.leaf_tree, f.leaf_node, f.leaf_target,
+                                            f.leaf_value, model.n_outputs)
+        scores = b.op("TreeEnsemble", trees_in, domain="ai.onnx.ml", **attrs)
     if model.average and model.n_iterations > 1:
         scores = b.op("Div", scores, b.const(np.float64(model.n_iterations), hint="iterations"))
     return scores
+
+
+def _linear(b, model: Model, trees_in: str, x: str, internal, column, threshold, nan_left) -> str:
+    """Raw scores of linear trees: one TreeEnsemble finds every tree's leaf (target t = tree t,
+    value = the leaf's number), the leaves' linear models are looked up by that number and
+    evaluated on the (zeroed) x as LightGBM does, and each class sums its trees in order."""
+    f = model.forest
+    n_trees = max(f.leaf_tree) + 1
+    attrs = tree_ensemble_v5.attributes(f.tree, f.node, internal, column, threshold, f.left, f.right, nan_left,
+                                        False, f.leaf_tree, f.leaf_node, f.leaf_tree,
+                                        [float(i) for i in range(len(f.leaf_tree))], n_trees)
+    leaf = b.cast(b.op("TreeEnsemble", trees_in, domain="ai.onnx.ml", **attrs), I64)  # [N, trees]
+    width = max(len(v) for v in f.leaf_features)
+    feats = np.zeros((len(f.leaf_features), width), np.int64)
+    coeffs = np.zeros((len(f.leaf_features), width), np.float64)
+    used = np.zeros((len(f.leaf_features), width), bool)
+    for i, (fs, cs) in enumerate(zip(f.leaf_features, f.leaf_coeff)):
+        feats[i, :len(fs)], coeffs[i, :len(cs)], used[i, :len(fs)] = fs, cs, True
+
+    def per_tree(table, hint):  # [N, trees, width] of a [leaves, width] table
+        return b.op("Gather", b.const(table, hint=hint), leaf, axis=0)
+    at = b.op("Reshape", per_tree(feats, "leaf_features"), b.const(np.asarray([-1, n_trees * width], np.int64)))
+    values = b.op("Reshape", b.op("GatherElements", x, at, axis=1),
+                  b.const(np.asarray([-1, n_trees, width], np.int64)))
+    coeff, mask = per_tree(coeffs, "leaf_coeff"), per_tree(used, "leaf_used")
+    out = b.op("Gather", b.const(np.asarray(f.leaf_const, np.float64), hint="leaf_const"), leaf, axis=0)
+    nan = None
+    for j in range(width):
+        v, c, u = (b.squeeze(b.op("Slice", t, b.const([j], np.int64), b.const([j + 1], np.int64),
+                                  b.const([2], np.int64)), [2]) for t in (values, coeff, mask))
+        out = b.op("Add", out, b.op("Where", u, b.op("Mul", c, v), b.const(np.float64(0))))
+        hit = b.op("And", u, b.op("IsNaN", v))
+        nan = hit if nan is None else b.op("Or", nan, hit)
+    fallback = b.op("Gather", b.const(np.asarray(f.leaf_value, np.float64), hint="leaf_value"), leaf, axis=0)
+    per = b.op("Where", nan, fallback, out)  # [N, trees]
+    k = model.n_outputs
+    by_class = b.op("Reshape", per, b.const(np.asarray([-1, n_trees // k, k], np.int64)))
+    return b.reduce("ReduceSum", by_class, [1], keepdims=0)
 
 
 def _zeroed(b, x: str) -> str:

@@ -9,7 +9,9 @@ sends a row left when `x <= threshold` (double), after its missing-value rule:
 a categorical split sends a row left when int(x) is one of its categories (NaN and negative
 values go right). A row's raw score for class k is the sum of the leaf values of the trees of
 class k, in double, in tree order (averaged over the iterations for boosting="rf"); the
-objective turns raw scores into predictions.
+objective turns raw scores into predictions. A linear tree's leaf (linear_tree=True) gives
+leaf_const + coeff_1 * x_f1 + ... (added in that order), or its leaf_value where one of those
+features is NaN.
 """
 from __future__ import annotations
 
@@ -49,6 +51,14 @@ class Forest:
     leaf_node: list = field(default_factory=list)
     leaf_target: list = field(default_factory=list)
     leaf_value: list = field(default_factory=list)
+    # linear trees (linear_tree=True): each leaf's linear model, leaf_value its fallback
+    leaf_const: list = field(default_factory=list)
+    leaf_features: list = field(default_factory=list)
+    leaf_coeff: list = field(default_factory=list)
+
+    @property
+    def linear(self) -> bool:
+        return any(self.leaf_features)
 
 
 @dataclass
@@ -142,8 +152,6 @@ def _add_tree(forest: Forest, tree: int, target: int, root: dict) -> None:
         forest.tree.append(tree)
         forest.node.append(me)
         if "leaf_index" in node:
-            if "leaf_coeff" in node and node.get("leaf_coeff"):
-                raise UnsupportedError("LightGBM linear trees (linear_tree=True) are not supported")
             forest.internal.append(False)
             for col in ("feature", "left", "right"):
                 getattr(forest, col).append(0)
@@ -155,6 +163,9 @@ def _add_tree(forest: Forest, tree: int, target: int, root: dict) -> None:
             forest.leaf_node.append(me)
             forest.leaf_target.append(target)
             forest.leaf_value.append(float(node["leaf_value"]))
+            forest.leaf_const.append(float(node.get("leaf_const", node["leaf_value"])))
+            forest.leaf_features.append([int(v) for v in node.get("leaf_features") or []])
+            forest.leaf_coeff.append([float(v) for v in node.get("leaf_coeff") or []])
             continue
         missing = node.get("missing_type", "None")
         if missing not in MISSING_TYPES:

@@ -142,14 +142,27 @@ def test_pipeline_and_tvm(tmp_path):
     compile_and_check(clf, tmp_path / "t", targets=("tvm-llvm",))
 
 
+@pytest.mark.parametrize("objective", ["regression", "binary", "multiclass"])
+def test_linear_trees(tmp_path, objective):
+    # a leaf's linear model on the row's values; its constant leaf value where one of them is NaN
+    X, z = _data(seed=13)
+    y = {"regression": z[:, 0] * 2 + z[:, 1], "binary": (z[:, 0] > 0).astype(int),
+         "multiclass": np.digitize(z[:, 0], [-0.5, 0.5])}[objective]
+    params = {"objective": objective, "linear_tree": True, "num_leaves": 6, "linear_lambda": 0.1, "verbose": -1,
+              **({"num_class": 3} if objective == "multiclass" else {})}
+    booster = lgb.train(params, lgb.Dataset(X, y), 8)
+    compile_and_check(booster, tmp_path / "b", targets=("cpp", "java", "onnx", "tvm-llvm"))
+    assert "missing values included" in (tmp_path / "b" / "out" / "parity.md").read_text()
+    if objective == "regression":
+        wrapper = lgb.LGBMRegressor(linear_tree=True, n_estimators=6, num_leaves=5, verbose=-1).fit(X, y)
+        compile_and_check(wrapper, tmp_path / "w", targets=("cpp",))
+
+
 def test_what_is_not_supported_is_named(tmp_path):
     X, z = _data(seed=8)
     xl = lgb.train({"objective": "cross_entropy_lambda", "verbose": -1}, lgb.Dataset(X, (z[:, 0] > 0) * 1.0), 3)
     with pytest.raises(UnsupportedError, match="cross_entropy_lambda.*supported: .*binary"):
         modelport.compile(xl, targets=("cpp",), out=tmp_path / "a")
-    linear = lgb.train({"linear_tree": True, "verbose": -1}, lgb.Dataset(np.nan_to_num(X), z[:, 0]), 3)
-    with pytest.raises(UnsupportedError, match="linear trees"):
-        modelport.compile(linear, targets=("cpp",), out=tmp_path / "l")
     with pytest.raises(UsageError, match="float32"):
         modelport.compile(lgb.LGBMRegressor(n_estimators=2, **SMALL).fit(_categorical_frame(100, 1), np.ones(100)),
                           targets=("cpp",), out=tmp_path / "p", precision="float32")
