@@ -5,13 +5,15 @@ They build what the wrappers' predict / predict_proba compute, from the Booster'
 (frontends/xgboost_model.py, frontends/xgboost_graph.py): the input rounded to float32, cells
 equal to the wrapper's `missing` value treated as missing, the rounds up to `best_iteration`
 when the model was trained with early stopping (as predict does), then the objective.
-Outputs: `label` and `probabilities` for classifiers, `variable` [N, targets] for regressors.
+Categorical features given as codes (feature_types "c", e.g. after an OrdinalEncoder) are
+decided as XGBoost decides codes (xgboost_categories.py). Outputs: `label` and
+`probabilities` for classifiers, `variable` [N, targets] for regressors.
 """
 from __future__ import annotations
 
 from modelport.errors import UnsupportedError
 
-from . import xgboost_graph, xgboost_model
+from . import xgboost_categories, xgboost_graph, xgboost_model
 from .sklearn_double_builder import Nodes, label_table, register_wrappers
 
 CLASSIFIERS = ("XGBClassifier", "XGBRFClassifier")
@@ -58,16 +60,21 @@ def _convert(scope, operator, container):
     from skl2onnx.common.data_types import DoubleTensorType
     model = operator.raw_operator
     tables = xgboost_model.read(model.get_booster())
-    if tables.categorical_features:
-        raise UnsupportedError(f"{type(model).__name__} with categorical features is supported as a bare model "
-                               "(pandas category columns in, compiled to string columns), not after other steps "
-                               "of a pipeline")
+    if tables.categories:
+        raise UnsupportedError(f"{type(model).__name__} with categorical features of pandas category columns is "
+                               "supported as a bare model (compiled to string columns), not after other steps of a "
+                               "pipeline; after an encoder, give the codes (feature_types with 'c')")
     b = Nodes(scope, "xgb")
     x = b.input(operator)
     x = xgboost_graph.as_float32(b, x, "float64" if any(isinstance(v.type, DoubleTensorType)
                                                          for v in operator.inputs) else "float32")
     x = xgboost_graph.with_missing(b, x, getattr(model, "missing", None))
-    m = xgboost_graph.margin(b, tables, x, rounds(model))
+    lay = None
+    if tables.coded_features:  # category codes (an OrdinalEncoder before it)
+        trees = tables.first_rounds(rounds(model))
+        lay = xgboost_categories.layout(tables, trees)
+        x = xgboost_categories.features(b, tables, lay, {f: b.column(x, f) for f in range(tables.n_features)})
+    m = xgboost_graph.margin(b, tables, x, rounds(model), lay)
     outs = [v.full_name for v in operator.outputs]
 
     def out(value, i):  # float32 values, as the declared output type

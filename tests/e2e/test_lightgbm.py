@@ -158,6 +158,21 @@ def test_linear_trees(tmp_path, objective):
         compile_and_check(wrapper, tmp_path / "w", targets=("cpp",))
 
 
+def test_codes_from_an_ordinal_encoder_in_a_pipeline(tmp_path):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+    rng = np.random.default_rng(15)
+    df = pd.DataFrame({"city": rng.choice(["Oslo", "Lima", "Pune", "Rome"], 600), "x": rng.normal(size=600)})
+    y = (df.city.isin(["Lima", "Rome"]) ^ (df.x > 0)).astype(int)
+    enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    model = Pipeline([("ct", ColumnTransformer([("cat", enc, ["city"])], remainder="passthrough")),
+                      ("lgbm", lgb.LGBMClassifier(n_estimators=10, num_leaves=5, categorical_feature=[0],
+                                                  **SMALL))]).fit(df, y)
+    compile_and_check(model, tmp_path, targets=("cpp", "java"))
+    assert "unseen and empty levels included" in (tmp_path / "out" / "parity.md").read_text()
+
+
 def test_what_is_not_supported_is_named(tmp_path):
     X, z = _data(seed=8)
     xl = lgb.train({"objective": "cross_entropy_lambda", "verbose": -1}, lgb.Dataset(X, (z[:, 0] > 0) * 1.0), 3)

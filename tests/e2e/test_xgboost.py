@@ -217,6 +217,22 @@ def test_categorical_features_given_as_codes(tmp_path):
     compile_and_check(wrapper, tmp_path / "w", targets=("cpp",))
 
 
+def test_codes_from_an_ordinal_encoder_in_a_pipeline(tmp_path):
+    # the encoder's codes (unknown levels: -1, no category) feed a categorical feature
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+    rng = np.random.default_rng(14)
+    df = pd.DataFrame({"city": rng.choice(["Oslo", "Lima", "Pune", "Rome", "Kyiv"], 600), "x": rng.normal(size=600)})
+    y = (df.city.isin(["Lima", "Rome"]) ^ (df.x > 0)).astype(int)
+    enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    model = Pipeline([("ct", ColumnTransformer([("cat", enc, ["city"])], remainder="passthrough")),
+                      ("xgb", xgb.XGBClassifier(n_estimators=10, max_depth=3, feature_types=["c", "q"],
+                                                enable_categorical=True, max_cat_to_onehot=1))]).fit(df, y)
+    compile_and_check(model, tmp_path, targets=("cpp", "java"))
+    assert "unseen and empty levels included" in (tmp_path / "out" / "parity.md").read_text()
+
+
 def test_multi_quantile_and_multi_target_regressors(tmp_path):
     X, z = _data(seed=11)
     quantiles = xgb.XGBRegressor(n_estimators=10, max_depth=3, objective="reg:quantileerror",
