@@ -12,7 +12,7 @@ def test_adaboost_classifier(tmp_path):
     X, y2, y3, _ = classic_data()
     compile_and_check(AdaBoostClassifier(n_estimators=8, random_state=0).fit(X, y3), tmp_path / "3")
     compile_and_check(AdaBoostClassifier(n_estimators=8, random_state=0).fit(X, np.where(y2, "yes", "no")),
-                      tmp_path / "2", targets=("cpp", "java"))
+                      tmp_path / "2", targets=("cpp", "java", "tvm-llvm"))
 
 
 def test_bagging_classifier_and_regressor(tmp_path):

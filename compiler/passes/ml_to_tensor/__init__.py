@@ -77,9 +77,11 @@ def run(proto: onnx.ModelProto, strategy: str = "auto") -> onnx.ModelProto:
     values = _measure(out)
     b = Builder(_names(g), opset, _opset(proto, ML))
     nodes = []
+    labels = {i.name: [v.decode() if isinstance(v, bytes) else str(v) for v in onnx.numpy_helper.to_array(i)]
+              for i in g.initializer if i.data_type == TensorProto.STRING and len(i.dims) == 1}
     for node in g.node:
         if node.domain != ML:
-            nodes.append(_follow_strings(node, b.string_tables))
+            nodes.append(_follow_strings(node, b.string_tables, labels))
             continue
         module = REGISTRY[node.op_type]
         ins = [_with_classes(values.get(i), b.string_tables) if i else None for i in node.input]
@@ -188,9 +190,15 @@ def _run_with_outputs(proto, names: list, feed: dict) -> list:
 
 # ---- strings: class indices instead of labels ------------------------------------------------
 
-def _follow_strings(node, tables: dict):
+def _follow_strings(node, tables: dict, labels: dict):
     """A node kept as it is, unless it reads a string value now carried as class indices: then
-    it must only pass that value on (its output carries the same classes)."""
+    it must only pass that value on (its output carries the same classes). A Gather from a
+    constant 1-D table of strings by indices (skl2onnx's label lookup, made a Gather by the
+    array_feature_lookup pass) becomes those indices, carrying the table as its classes."""
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+    if node.op_type == "Gather" and node.input[0] in labels and axis == 0 and node.input[1] not in tables:
+        tables[node.output[0]] = labels[node.input[0]]
+        return onnx.helper.make_node("Cast", [node.input[1]], [node.output[0]], name=node.name, to=TensorProto.INT64)
     hit = [i for i in node.input if i in tables]
     if not hit:
         return node
