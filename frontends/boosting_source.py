@@ -44,10 +44,11 @@ def provenance(framework: str, version: str, estimator: str, source_file) -> dic
             "source_file": str(source_file) if source_file else None, "source_sha256": digest}
 
 
-def frame(feed, names: list, categorical):
+def frame(feed, names: list, categorical, integers=()):
     """The rows as the library takes them: a DataFrame; the `categorical` features (per-column
     tensors `in<f>`) as pandas categories of the names given (the empty string: missing), which
-    the library re-codes by the categories stored in the model."""
+    the library re-codes by the categories stored in the model; for the features in `integers`,
+    categories of the integers the names write."""
     import pandas as pd
     if not categorical:
         return pd.DataFrame(np.asarray(feed["X"], np.float64), columns=names)
@@ -55,7 +56,7 @@ def frame(feed, names: list, categorical):
     for f, c in enumerate(names):
         v = np.asarray(feed[f"in{f}"]).reshape(-1)
         if f in categorical:
-            data[c] = pd.Categorical([None if s in ("", None) else str(s) for s in v])
+            data[c] = pd.Categorical([None if s in ("", None) else int(s) if f in integers else str(s) for s in v])
         else:
             data[c] = v.astype(np.float64)
     return pd.DataFrame(data)

@@ -123,7 +123,7 @@ def to_source(model, name: str = "model", source_file: Path | None = None, preci
         estimator = f"Booster({tables.booster}, {tables.objective}, {len(trees)} trees)"
     else:
         outputs, graph_outputs, task, classes = _wrapper_outputs(b, tables, m, model)
-        reference = _wrapper_reference(model, names, cats, task)
+        reference = _wrapper_reference(model, names, cats, task, tables.integer_categories)
         estimator = type(model).__name__
     proto = boosting_source.model(b, name, graph_inputs, graph_outputs, OPSETS, "modelport-xgboost")
     thresholds = tables.thresholds(names)
@@ -176,7 +176,7 @@ def _booster_reference(booster, tables, names, cats):
     k, kind = tables.n_outputs, KINDS[tables.transform]
 
     def reference(feed):
-        frame = boosting_source.frame(feed, names, cats)
+        frame = boosting_source.frame(feed, names, cats, tables.integer_categories)
         dm = xgboost.DMatrix(frame, missing=np.nan, enable_categorical=bool(cats),
                              feature_names=booster.feature_names)
         rows = dm.num_row()
@@ -188,9 +188,9 @@ def _booster_reference(booster, tables, names, cats):
     return reference
 
 
-def _wrapper_reference(wrapper, names, cats, task):
+def _wrapper_reference(wrapper, names, cats, task, integers=()):
     def reference(feed):
-        frame = boosting_source.frame(feed, names, cats)
+        frame = boosting_source.frame(feed, names, cats, integers)
         if task == "classifier":
             return {"label": wrapper.predict(frame), "probabilities": wrapper.predict_proba(frame)}
         y = np.asarray(wrapper.predict(frame))

@@ -74,6 +74,8 @@ class Model:
     # feature -> its category names (index = the code XGBoost splits on), for the features of
     # type "c" trained from pandas category columns (those trained from codes have none)
     categories: dict = field(default_factory=dict)
+    # the categorical features whose categories are integers (named by their decimal text)
+    integer_categories: set = field(default_factory=set)
 
     @property
     def categorical_features(self) -> list:
@@ -150,11 +152,13 @@ def read(booster) -> Model:
     best = attributes.get("best_iteration")
     feature_types = list(learner.get("feature_types") or [])
     categories = _category_names(model.get("cats") or {}, feature_types)
+    enc = (model.get("cats") or {}).get("enc") or []
+    integers = {f for f in categories if f < len(enc) and not enc[f].get("offsets")}
     return Model(objective=objective, booster=kind, trees=trees, n_outputs=n_outputs,
                  base_margin=_base_margin(param["base_score"], objective, n_outputs),
                  n_features=int(param.get("num_feature", 0)),
                  feature_names=list(learner.get("feature_names") or []),
-                 feature_types=feature_types, categories=categories,
+                 feature_types=feature_types, categories=categories, integer_categories=integers,
                  iteration_indptr=indptr, best_iteration=int(best) if best is not None else None)
 
 
@@ -165,9 +169,9 @@ def _category_sets(t: dict) -> dict:
 
 
 def _category_names(cats: dict, feature_types: list) -> dict:
-    """{feature: names} from the model's stored category encodings (UTF-8 bytes with offsets).
-    Categorical features without stored names (trained from codes) are left out: the compiled
-    model takes their codes. Numbers as categories are not supported."""
+    """{feature: names} from the model's stored category encodings (UTF-8 bytes with offsets;
+    integers as their decimal text). Categorical features without stored names (trained from
+    codes) are left out: the compiled model takes their codes."""
     enc = cats.get("enc") or []
     out = {}
     for f, kind in enumerate(feature_types):
@@ -177,9 +181,14 @@ def _category_names(cats: dict, feature_types: list) -> dict:
         if not e.get("values") and not e.get("offsets"):
             continue  # codes
         if not e.get("offsets"):
-            raise UnsupportedError(f"XGBoost categorical feature {f} holds numbers as categories (a pandas category "
-                                   "column of numbers); supported: category columns of strings (the compiled model "
-                                   "takes the names) and category codes (a DMatrix with feature_types 'c')")
+            # a pandas category column of integers (XGBoost refuses float categories): the
+            # compiled model takes them as text, the names of a closed string column
+            values = e["values"]
+            if not all(float(v) == int(v) for v in values):
+                raise UnsupportedError(f"XGBoost categorical feature {f} has categories {values[:5]} that are not "
+                                       "integers; supported: strings, integers, and category codes")
+            out[f] = [str(int(v)) for v in values]
+            continue
         raw, offsets = bytes(int(v) & 0xFF for v in e["values"]), e["offsets"]  # signed chars
         out[f] = [raw[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
     return out

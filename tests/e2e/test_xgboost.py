@@ -217,6 +217,18 @@ def test_categorical_features_given_as_codes(tmp_path):
     compile_and_check(wrapper, tmp_path / "w", targets=("cpp",))
 
 
+def test_categories_that_are_integers_take_their_text(tmp_path):
+    rng = np.random.default_rng(16)
+    df = pd.DataFrame({"size": pd.Categorical(rng.choice([3, 7, 11, 40], 600)), "x": rng.normal(size=600)})
+    df.loc[rng.random(600) < 0.1, "size"] = np.nan
+    y = (df["size"].isin([7, 40]) ^ (df.x > 0)).astype(int)
+    model = xgb.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, max_cat_to_onehot=1).fit(df, y)
+    m = compile_and_check(model, tmp_path / "w", targets=("cpp", "java"))
+    size = m["schema"]["inputs"][0]
+    assert size["kind"] == "string" and size["closed"] and size["levels"] == ["3", "7", "11", "40"]
+    compile_and_check(model.get_booster(), tmp_path / "b", targets=("cpp",))
+
+
 def test_codes_from_an_ordinal_encoder_in_a_pipeline(tmp_path):
     # the encoder's codes (unknown levels: -1, no category) feed a categorical feature
     from sklearn.compose import ColumnTransformer
