@@ -272,8 +272,21 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     }
     hints = {"levels": {c: lv for c, lv in _levels(est).items()}}
     thresholds = _thresholds(est, schema)
+    samples = {}
+    for c, (e, j) in _encoders(est).items():
+        cats = getattr(e, "categories_", None)
+        if cats is None or np.asarray(cats[j]).dtype.kind not in "iuf" or c in strings:
+            continue
+        # a numeric column that an encoder reads: rows on its categories (and, where the
+        # encoder takes other values, one step beside them)
+        values = [float(v) for v in cats[j] if np.isfinite(v)]
+        samples[c] = {"values": values, "exact": True}
+        if getattr(e, "handle_unknown", None) != "error":
+            thresholds.setdefault(c, []).extend(values)
     if thresholds:
         hints["thresholds"] = thresholds
+    if samples:
+        hints["samples"] = samples
     if hasattr(final, "kneighbors") and hasattr(final, "n_neighbors"):
         hints["tie_rows"] = _knn_ties(est, final, frame)
     return SourceModel(proto, schema, reference, provenance, name, hints, precision=precision,

@@ -1,4 +1,5 @@
-"""OneHotEncoder, OrdinalEncoder and TargetEncoder on string columns, as scikit-learn encodes.
+"""OneHotEncoder, OrdinalEncoder and TargetEncoder, as scikit-learn encodes (string columns,
+and numeric columns with numeric categories).
 
 skl2onnx's converters leave out what real pipelines use: infrequent categories (min_frequency,
 max_categories), handle_unknown="infrequent_if_exist", a NaN category (a column with missing
@@ -13,8 +14,9 @@ so whatever scikit-learn does with a category (drop, group as infrequent, encode
 holds. A missing cell is the empty string (the CSV interface); it takes the row of the NaN
 category where the encoder learned one, and is unseen otherwise. An unseen value takes what
 `transform` gives it, or zeros where scikit-learn rejects it (handle_unknown="error": such
-columns are closed, the artifacts check their levels). Numeric columns go to skl2onnx's
-converters.
+columns are closed, the artifacts check their levels). A numeric column's value is matched
+against numeric categories exactly (Equal in the input's type; NaN: the NaN category), where
+skl2onnx's OneHotEncoder would truncate it to an integer first.
 """
 from __future__ import annotations
 
@@ -67,8 +69,19 @@ def key(v) -> str:
 
 
 def _ours(operator, container=None) -> bool:
-    from skl2onnx.common.data_types import StringTensorType
-    return bool(operator.inputs) and all(isinstance(v.type, StringTensorType) for v in operator.inputs)
+    """String columns, and numeric ones whose categories are numbers (matched exactly, where
+    skl2onnx's OneHotEncoder would truncate the value to an integer first)."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType
+    if not operator.inputs:
+        return False
+    if all(isinstance(v.type, StringTensorType) for v in operator.inputs):
+        return True
+    numeric = all(isinstance(v.type, (DoubleTensorType, FloatTensorType, Int64TensorType)) for v in operator.inputs)
+    return numeric and all(_numeric(c) for c in operator.raw_operator.categories_)
+
+
+def _numeric(cats) -> bool:
+    return np.asarray(cats).dtype.kind in "iuf"
 
 
 def _shape(original):
@@ -86,30 +99,36 @@ def tables(model) -> list:
     """Per feature: a float64 [K + 1, width] table, the rows of its K categories (in
     `categories_` order) then the row of an unseen value."""
     cats = model.categories_
+    numeric = all(_numeric(c) for c in cats)
     for c in cats:
-        if not all(isinstance(v, str) or is_missing(v) for v in c):
+        if not numeric and not all(isinstance(v, str) or is_missing(v) for v in c):
             raise UnsupportedError(f"{type(model).__name__} with categories {list(c)[:5]} on a string column: "
                                    "supported are string categories (and a missing one)")
     base = [c[0] for c in cats]
-    widths = _widths(model, _transform(model, base).shape[1])
+    widths = _widths(model, _transform(model, base, numeric).shape[1])
     out = []
     for j, c in enumerate(cats):
         lo, width = int(sum(widths[:j])), widths[j]
         rows = []
-        for v in list(c) + [UNSEEN]:
-            y = _transform(model, base[:j] + [v] + base[j + 1:])
+        for v in list(c) + [_unseen(c) if numeric else UNSEEN]:
+            y = _transform(model, base[:j] + [v] + base[j + 1:], numeric)
             # an unseen value scikit-learn rejects (handle_unknown="error"): zeros, the column is closed
             rows.append(np.zeros((1, width)) if y is None else y[:, lo:lo + width])
         out.append(np.vstack(rows))
     return out
 
 
-def _transform(model, row: list):
+def _unseen(cats) -> float:
+    """A number that is none of the categories."""
+    return next(v for v in (0.5, -1.5, 1e300, -1e300) if not np.any(np.asarray(cats, np.float64) == v))
+
+
+def _transform(model, row: list, numeric: bool = False):
     """`transform` of one row as float64 [1, width]; None when scikit-learn rejects the row."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            y = model.transform(np.array([row], dtype=object))
+            y = model.transform(np.array([row], dtype=np.float64 if numeric else object))
         except ValueError:
             return None
     return np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float64)
@@ -131,12 +150,36 @@ def _build(b, model, operator, container):
     x = names[0] if len(names) == 1 else b.op("Concat", *names, axis=1)
     parts = []
     for j, (cats, table) in enumerate(zip(model.categories_, tables(model))):
-        keys = [key(v) for v in cats]
-        code = b.op("LabelEncoder", b.column(x, j), domain="ai.onnx.ml", keys_strings=keys,
-                    values_int64s=list(range(len(keys))), default_int64=len(keys))
+        if _numeric(cats):
+            code = _numeric_code(b, b.column(x, j), np.asarray(cats, np.float64), operator)
+        else:
+            keys = [key(v) for v in cats]
+            code = b.op("LabelEncoder", b.column(x, j), domain="ai.onnx.ml", keys_strings=keys,
+                        values_int64s=list(range(len(keys))), default_int64=len(keys))
         dtype = np.float64 if _number_type[-1] == "float64" else np.float32
         rows = b.op("Gather", b.const(table, dtype, hint="encoding"), code, axis=0)  # [N, 1, w]
         parts.append(b.op("Reshape", rows, b.const([-1, table.shape[1]], np.int64, "shape")))
     out = parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=1)
     b.op("Identity", out, out=operator.outputs[0].full_name)
 
+
+
+def _numeric_code(b, x: str, cats: np.ndarray, operator) -> str:
+    """[N, 1] int64: the position of x among the numeric categories (equal as numbers; NaN: the
+    NaN category), K when it is none of them."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    kind = operator.inputs[0].type
+    dtype = np.float64 if isinstance(kind, DoubleTensorType) else np.float32 if isinstance(kind, FloatTensorType) \
+        else np.int64
+    finite = ~np.isnan(cats)
+    k = len(cats)
+    values = np.where(finite, cats, 0).astype(dtype).reshape(1, -1)
+    hits = b.op("And", b.op("Equal", x, b.const(values, hint="categories")), b.const(finite.reshape(1, -1)))
+    hits = b.cast(hits, 1)  # FLOAT
+    first = b.op("ArgMax", hits, axis=1, keepdims=1)
+    found = b.op("Greater", b.reduce("ReduceMax", hits, [1], keepdims=1), b.const(np.float32(0.5)))
+    code = b.op("Where", found, first, b.const(np.array([[k]], np.int64)))
+    if dtype != np.int64:
+        missing = int(np.flatnonzero(~finite)[0]) if (~finite).any() else k
+        code = b.op("Where", b.op("IsNaN", x), b.const(np.array([[missing]], np.int64)), code)
+    return code

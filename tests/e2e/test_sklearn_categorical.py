@@ -115,3 +115,25 @@ def test_string_imputer_with_indicator_is_refused_clearly(tmp_path):
                               OneHotEncoder(handle_unknown="ignore")), cols=("city",)).fit(df, target(df))
     with pytest.raises(UnsupportedError, match="add_indicator"):
         modelport.compile(est, targets=("cpp",), out=tmp_path / "out")
+
+
+@pytest.mark.parametrize("encoder", [
+    OneHotEncoder(handle_unknown="ignore"),
+    OneHotEncoder(),
+    OneHotEncoder(min_frequency=20, handle_unknown="infrequent_if_exist"),
+    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2),
+    TargetEncoder(),
+], ids=["one-hot-ignore", "one-hot-error", "one-hot-infrequent", "ordinal", "target"])
+def test_numeric_categories_matched_exactly(tmp_path, encoder):
+    # a number is its category only when equal to it (1.5 is not category 1, as skl2onnx's
+    # OneHotEncoder would have it); NaN is the learned missing category; rows sit on the
+    # categories and one step beside them
+    rng = np.random.RandomState(7)
+    df = pd.DataFrame({"zone": rng.choice([1, 2, 5, 9, 12], 400, p=[.4, .3, .2, .07, .03]).astype(float)})
+    df.loc[rng.rand(400) < 0.1, "zone"] = np.nan
+    y = (df.zone.isin([2, 9]) | df.zone.isna()).astype(int)
+    est = Pipeline([("prep", ColumnTransformer([("cat", encoder, ["zone"])])),
+                    ("final", LogisticRegression(max_iter=500))]).fit(df, y)
+    compile_and_check(est, tmp_path, targets=("cpp", "java", "tvm-llvm"))
+    if "ignore" in str(encoder):
+        assert "missing values included" in (tmp_path / "out" / "parity.md").read_text()
