@@ -105,6 +105,15 @@ def _encoded_columns(est) -> dict:
     return {c: (e.categories_[j] if hasattr(e, "categories_") else None) for c, (e, j) in _encoders(est).items()}
 
 
+def _column_name(ct, cols, c):
+    """A column transformer's column `c` (a name, or a position among its inputs) by name."""
+    if not isinstance(c, (int, np.integer)):
+        return c
+    if hasattr(ct, "feature_names_in_"):
+        return ct.feature_names_in_[c]
+    return cols[c] if cols and c < len(cols) else c
+
+
 def _closed_columns(est) -> set:
     """String columns whose encoder rejects a category it was not fitted on (handle_unknown="error")."""
     strings = _string_columns(est)
@@ -137,9 +146,10 @@ def _encoders(est) -> dict:
                 visit(steps[0], cols)
         elif isinstance(e, ColumnTransformer):
             for _, trans, tcols in e.transformers_:
+                if isinstance(tcols, np.ndarray) and tcols.dtype == bool:
+                    tcols = np.flatnonzero(tcols)
                 names = [tcols] if isinstance(tcols, (str, int)) else list(tcols)
-                names = [e.feature_names_in_[c] if isinstance(c, (int, np.integer)) and
-                         hasattr(e, "feature_names_in_") else c for c in names]
+                names = [_column_name(e, cols, c) for c in names]
                 if trans == "drop" and e is first:
                     # a column the model never reads: any text is accepted (and ignored)
                     found.update({c: (None, j) for j, c in enumerate(names) if c not in found})
@@ -147,8 +157,30 @@ def _encoders(est) -> dict:
                     visit(trans, names)
         elif isinstance(e, (OneHotEncoder, OrdinalEncoder, TargetEncoder)) or _imputes_strings(e):
             found.update({c: (e, j) for j, c in enumerate(cols or [])})
-    visit(est, list(getattr(est, "feature_names_in_", [])))
+        elif getattr(e, "_preprocessor", None) is not None and hasattr(e, "is_categorical_"):
+            visit(e._preprocessor, cols)  # HistGradientBoosting's encoder of its categorical features
+    n = getattr(est, "n_features_in_", 0)
+    visit(est, [str(c) for c in getattr(est, "feature_names_in_", [])] or [f"f{i}" for i in range(n)])
     return found
+
+
+def _check_categorical_boosting(est, final) -> None:
+    """HistGradientBoosting matches categories exactly: they must come from the input columns
+    (a bare model) or from a ColumnTransformer's encoder, not from arithmetic (a scaler) whose
+    last bit the compiled model might not reproduce."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from . import sklearn_hist_gradient_boosting_categories as hgb
+    if final is est or not hgb.has_categories(final):
+        return
+    inner = est
+    while isinstance(inner, Pipeline) and isinstance(inner.steps[-1][1], Pipeline):
+        inner = inner.steps[-1][1]
+    before = inner.steps[-2][1] if isinstance(inner, Pipeline) and len(inner.steps) > 1 else None
+    if not isinstance(before, ColumnTransformer):
+        raise UnsupportedError(f"{type(final).__name__} with categorical features is supported bare or right after a "
+                               "ColumnTransformer (an OrdinalEncoder there, say), not after "
+                               f"{type(before).__name__}: categories are matched exactly")
 
 
 def _selects_by_name(est) -> bool:
@@ -204,6 +236,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if not check_fitted(est):
         raise UsageError(f"the {type(est).__name__} is not fitted: fit it before compiling")
     final = _final_step(est)
+    _check_categorical_boosting(est, final)
     feature_names = [str(c) for c in getattr(est, "feature_names_in_", [])]
     n_features = getattr(est, "n_features_in_", None)
     if n_features is None:

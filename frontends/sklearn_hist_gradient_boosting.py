@@ -33,7 +33,8 @@ nodes: onnxruntime's ``TreeEnsembleClassifier`` treats that case as
 "probability-like weights" and thresholds the raw score at 0.5 to pick the
 label, which is not what scikit-learn does.
 
-Categorical splits (``categorical_features``) are not supported.
+Categorical splits (``categorical_features``) are converted by the double converters only
+(sklearn_hist_gradient_boosting_categories.py).
 """
 
 from __future__ import annotations
@@ -109,7 +110,11 @@ def _float32_floor(values) -> np.ndarray:
     return f
 
 
-def _check_supported(model) -> None:
+def _check_supported(model, categories: bool = False) -> None:
+    """Raise for what the converter cannot do (`categories`: the double path, which takes
+    categorical features)."""
+    if categories:
+        return
     is_cat = getattr(model, "is_categorical_", None)
     if is_cat is not None and np.any(is_cat):
         raise NotImplementedError(
@@ -123,8 +128,10 @@ def _check_supported(model) -> None:
         )
 
 
-def _collect_trees(model):
-    """Flattened TreeEnsemble node/leaf tables for every predictor.
+def _collect_trees(model, split=None):
+    """Flattened TreeEnsemble node/leaf tables for every predictor; `split(predictor, node)`
+    gives an internal node's (input column, threshold) (default: its feature and threshold;
+    categorical nodes then refused).
 
     Returns a dict of Python lists (ints, strings) plus float64 numpy arrays
     ``thresholds``, ``leaf_values`` (converted by the caller to the attribute
@@ -153,7 +160,7 @@ def _collect_trees(model):
             )
         for k, predictor in enumerate(iteration):
             nodes = predictor.nodes
-            if np.any(nodes["is_categorical"]):
+            if split is None and np.any(nodes["is_categorical"]):
                 raise NotImplementedError(
                     "categorical splits cannot be converted to TreeEnsemble nodes"
                 )
@@ -162,6 +169,10 @@ def _collect_trees(model):
             out["nodes_treeids"].extend([tree_id] * n)
             out["nodes_nodeids"].extend(range(n))
             feat = np.where(is_leaf, 0, nodes["feature_idx"]).astype(np.int64)
+            cut = np.where(is_leaf, 0.0, nodes["num_threshold"])
+            if split is not None:
+                for i in np.flatnonzero(~is_leaf):
+                    feat[i], cut[i] = split(predictor, nodes[i])
             out["nodes_featureids"].extend(int(f) for f in feat)
             out["nodes_modes"].extend(
                 "LEAF" if leaf else "BRANCH_LEQ" for leaf in is_leaf
@@ -174,7 +185,7 @@ def _collect_trees(model):
             out["nodes_missing_value_tracks_true"].extend(
                 int(m) for m in missing.astype(np.int64)
             )
-            thresholds.append(np.where(is_leaf, 0.0, nodes["num_threshold"]))
+            thresholds.append(cut)
             leaf_idx = np.flatnonzero(is_leaf)
             out["leaf_treeids"].extend([tree_id] * len(leaf_idx))
             out["leaf_nodeids"].extend(int(i) for i in leaf_idx)

@@ -6,7 +6,8 @@ converters in front of ours (frontends/sklearn_hist_gradient_boosting.py, whose
 TreeEnsembleRegressor/Classifier sum in float32): for a double input, bare or inside a
 pipeline, one TreeEnsemble (ai.onnx.ml 5, double thresholds and sums; NaN follows the learned
 direction) gives the raw scores, plus the baseline, then the link (Exp) or the loss's
-probabilities (Sigmoid, Softmax) in double. Any other input goes to the float converter.
+probabilities (Sigmoid, Softmax) in double. Categorical features: see
+sklearn_hist_gradient_boosting_categories.py. Any other input goes to the float converter.
 
 Outputs: `label` (the first class of highest probability, as scikit-learn's argmax) and
 `probabilities` (predict_proba; with raw_scores, the decision function: [-raw, raw] for two
@@ -18,8 +19,8 @@ import numpy as np
 
 from modelport.errors import UnsupportedError
 
-from . import sklearn_hist_gradient_boosting, tree_ensemble_v5
-from .sklearn_double_builder import converter, install_in_front, label_table
+from . import sklearn_hist_gradient_boosting, sklearn_hist_gradient_boosting_categories, tree_ensemble_v5
+from .sklearn_double_builder import all_double, converter, install_in_front, is_double, label_table
 from .sklearn_hist_gradient_boosting import _check_supported, _collect_trees
 
 ALIASES = {"HistGradientBoostingClassifier": "SklearnHistGradientBoostingClassifier",
@@ -32,12 +33,40 @@ def install() -> None:
     import sklearn.ensemble
     sklearn_hist_gradient_boosting.install()
     install_in_front({getattr(sklearn.ensemble, cls): alias for cls, alias in ALIASES.items()},
-                     converter("hgb", _build))
+                     converter("hgb", _build, _ours), shape=_shape)
+
+
+def _shape(original):
+    """skl2onnx's calculator takes one input: a model with categorical features may have one
+    per column (strings among them); its (double) outputs are declared here."""
+    def calculate(operator):
+        from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
+        model = operator.raw_operator
+        if not sklearn_hist_gradient_boosting_categories.has_categories(model) or not _ours(operator):
+            return original(operator)
+        n = operator.inputs[0].get_first_dimension()
+        if hasattr(model, "classes_"):
+            labels = label_table(model)
+            operator.outputs[0].type = (StringTensorType if labels.dtype == object else Int64TensorType)([n])
+            operator.outputs[1].type = DoubleTensorType([n, len(model.classes_)])
+        else:
+            operator.outputs[0].type = DoubleTensorType([n, 1])
+    return calculate
+
+
+def _ours(operator, container=None) -> bool:
+    """Double inputs; with categorical features, string columns too (their categories)."""
+    from skl2onnx.common.data_types import StringTensorType
+    if all_double(operator):
+        return True
+    return sklearn_hist_gradient_boosting_categories.has_categories(operator.raw_operator) and all(
+        is_double(v) or isinstance(v.type, StringTensorType) for v in operator.inputs)
 
 
 def _build(b, model, operator, container):
+    categorical = sklearn_hist_gradient_boosting_categories.has_categories(model)
     try:
-        _check_supported(model)
+        _check_supported(model, categorical)
     except NotImplementedError as exc:
         raise UnsupportedError(f"{exc} Supported: numeric features only (one-hot encode categories "
                                "before the model in a pipeline).") from None
@@ -45,7 +74,13 @@ def _build(b, model, operator, container):
     options = container.get_options(model, defaults)
     if options.get("nocl"):
         raise UnsupportedError(f"{type(model).__name__}: skl2onnx's option nocl is not supported in double")
-    raw = _raw(b, model, b.input(operator))
+    if categorical:
+        lay = sklearn_hist_gradient_boosting_categories.Layout(model)
+        t = _collect_trees(model, lay.split)
+        cols = sklearn_hist_gradient_boosting_categories.columns(b, operator, int(model.n_features_in_))
+        raw = _raw(b, model, lay.inputs(b, cols, operator), t)
+    else:
+        raw = _raw(b, model, b.input(operator))
     outs = [o.full_name for o in operator.outputs]
     if hasattr(model, "classes_"):
         _classifier(b, model, raw, outs, bool(options.get("raw_scores")))
@@ -57,10 +92,11 @@ def _build(b, model, operator, container):
         b.op("Identity" if options.get("raw_scores") else LINKS[link], raw, out=outs[0])
 
 
-def _raw(b, model, x: str) -> str:
-    """[N, k] double: the trees' sums plus the baseline (scikit-learn's raw predictions)."""
+def _raw(b, model, x: str, t=None) -> str:
+    """[N, k] double: the trees' sums plus the baseline (scikit-learn's raw predictions); `t`:
+    the trees' tables when categorical splits read other columns."""
     k = int(model.n_trees_per_iteration_)
-    t = _collect_trees(model)
+    t = t or _collect_trees(model)
     internal = np.asarray(t["nodes_modes"]) != "LEAF"
     attrs = tree_ensemble_v5.attributes(
         t["nodes_treeids"], t["nodes_nodeids"], internal, t["nodes_featureids"], t["thresholds"],

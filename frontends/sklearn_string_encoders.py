@@ -151,7 +151,7 @@ def _build(b, model, operator, container):
     parts = []
     for j, (cats, table) in enumerate(zip(model.categories_, tables(model))):
         if _numeric(cats):
-            code = _numeric_code(b, b.column(x, j), np.asarray(cats, np.float64), operator)
+            code = numeric_code(b, b.column(x, j), np.asarray(cats, np.float64), _input_dtype(operator))
         else:
             keys = [key(v) for v in cats]
             code = b.op("LabelEncoder", b.column(x, j), domain="ai.onnx.ml", keys_strings=keys,
@@ -164,13 +164,16 @@ def _build(b, model, operator, container):
 
 
 
-def _numeric_code(b, x: str, cats: np.ndarray, operator) -> str:
-    """[N, 1] int64: the position of x among the numeric categories (equal as numbers; NaN: the
-    NaN category), K when it is none of them."""
+def _input_dtype(operator):
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     kind = operator.inputs[0].type
-    dtype = np.float64 if isinstance(kind, DoubleTensorType) else np.float32 if isinstance(kind, FloatTensorType) \
+    return np.float64 if isinstance(kind, DoubleTensorType) else np.float32 if isinstance(kind, FloatTensorType) \
         else np.int64
+
+
+def numeric_code(b, x: str, cats: np.ndarray, dtype) -> str:
+    """[N, 1] int64: the position of x ([N, 1] of `dtype`) among the numeric categories (equal as
+    numbers; NaN: the NaN category), K when it is none of them."""
     finite = ~np.isnan(cats)
     k = len(cats)
     values = np.where(finite, cats, 0).astype(dtype).reshape(1, -1)

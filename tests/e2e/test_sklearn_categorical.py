@@ -137,3 +137,46 @@ def test_numeric_categories_matched_exactly(tmp_path, encoder):
     compile_and_check(est, tmp_path, targets=("cpp", "java", "tvm-llvm"))
     if "ignore" in str(encoder):
         assert "missing values included" in (tmp_path / "out" / "parity.md").read_text()
+
+
+def _hgb_frame(n, seed):
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame({"x": rng.randn(n), "city": pd.Categorical(rng.choice(CITIES, n)),
+                       "k": rng.choice([1.0, 3.0, 7.0, 9.0], n)})
+    df.loc[rng.rand(n) < 0.1, "city"] = np.nan
+    df.loc[rng.rand(n) < 0.1, "x"] = np.nan
+    return df
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regressor"])
+def test_hist_gradient_boosting_with_categorical_features(tmp_path, task):
+    # pandas categories (from_dtype) and numeric columns named categorical; unseen and missing
+    # categories take the split's missing side, as scikit-learn's predictor does
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    df = _hgb_frame(600, 8)
+    signal = df.city.isin(["Lima", "Rome"]) ^ (df.x > 0) ^ (df.k == 3)
+    if task == "regressor":
+        model = HistGradientBoostingRegressor(max_iter=15, categorical_features=["city", "k"])
+        model.fit(df, signal * 2.0 + df.x.fillna(0))
+    else:
+        y = signal.astype(int) if task == "binary" else signal.astype(int) + (df.k > 5)
+        model = HistGradientBoostingClassifier(max_iter=15, categorical_features=["city", "k"]).fit(df, y)
+    m = compile_and_check(model, tmp_path, targets=("cpp", "java"))
+    assert [c["kind"] for c in m["schema"]["inputs"]] == ["number", "string", "number"]
+    text = (tmp_path / "out" / "parity.md").read_text()
+    assert "unseen and empty levels included" in text and "missing values included" in text
+
+
+def test_hist_gradient_boosting_categories_from_codes_and_after_an_encoder(tmp_path):
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    df = _hgb_frame(600, 9)
+    y = (df.city.isin(["Lima", "Rome"]) ^ (df.x > 0)).astype(int)
+    codes = HistGradientBoostingRegressor(max_iter=10, categorical_features=[1])
+    compile_and_check(codes.fit(df[["x", "k"]].to_numpy(), y * 2.0 + df.x.fillna(0)), tmp_path / "codes",
+                      targets=("cpp", "java", "tvm-llvm"))
+    enc = make_column_transformer((OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+                                   ["city"]), remainder="passthrough")
+    pipe = make_pipeline(enc, HistGradientBoostingClassifier(max_iter=10, categorical_features=[0]))
+    compile_and_check(pipe.fit(df[["city", "x"]].astype({"city": object}), y), tmp_path / "pipe",
+                      targets=("cpp", "java"))
