@@ -105,16 +105,15 @@ def tables(model) -> list:
             raise UnsupportedError(f"{type(model).__name__} with categories {list(c)[:5]} on a string column: "
                                    "supported are string categories (and a missing one)")
     base = [c[0] for c in cats]
-    widths = _widths(model, _transform(model, base, numeric).shape[1])
+    widths = _widths(model, _transform(model, [base], numeric).shape[1])
     out = []
     for j, c in enumerate(cats):
         lo, width = int(sum(widths[:j])), widths[j]
-        rows = []
-        for v in list(c) + [_unseen(c) if numeric else UNSEEN]:
-            y = _transform(model, base[:j] + [v] + base[j + 1:], numeric)
-            # an unseen value scikit-learn rejects (handle_unknown="error"): zeros, the column is closed
-            rows.append(np.zeros((1, width)) if y is None else y[:, lo:lo + width])
-        out.append(np.vstack(rows))
+        known = _transform(model, [base[:j] + [v] + base[j + 1:] for v in c], numeric)  # one call for all
+        unseen = _transform(model, [base[:j] + [_unseen(c) if numeric else UNSEEN] + base[j + 1:]], numeric)
+        # an unseen value scikit-learn rejects (handle_unknown="error"): zeros, the column is closed
+        out.append(np.vstack([known[:, lo:lo + width],
+                              np.zeros((1, width)) if unseen is None else unseen[:, lo:lo + width]]))
     return out
 
 
@@ -123,12 +122,12 @@ def _unseen(cats) -> float:
     return next(v for v in (0.5, -1.5, 1e300, -1e300) if not np.any(np.asarray(cats, np.float64) == v))
 
 
-def _transform(model, row: list, numeric: bool = False):
-    """`transform` of one row as float64 [1, width]; None when scikit-learn rejects the row."""
+def _transform(model, rows: list, numeric: bool = False):
+    """`transform` of the rows as float64 [rows, width]; None when scikit-learn rejects them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            y = model.transform(np.array([row], dtype=np.float64 if numeric else object))
+            y = model.transform(np.array(rows, dtype=np.float64 if numeric else object))
         except ValueError:
             return None
     return np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float64)
