@@ -91,18 +91,16 @@ def is_estimator(obj) -> bool:
     return hasattr(obj, "fit") and hasattr(obj, "get_params")
 
 
+def _first_step(est):
+    from sklearn.pipeline import Pipeline
+    return est.steps[0][1] if isinstance(est, Pipeline) else est
+
+
 def _final_step(est):
     from sklearn.pipeline import Pipeline
     while isinstance(est, Pipeline):
         est = est.steps[-1][1]
     return est
-
-
-def _encoded_columns(est) -> dict:
-    """{column: fitted categories} for every column that feeds a OneHotEncoder, OrdinalEncoder
-    or TargetEncoder (directly or through a SimpleImputer), with None for a column a
-    SimpleImputer fitted on strings feeds to something else, or that the model drops."""
-    return {c: (e.categories_[j] if hasattr(e, "categories_") else None) for c, (e, j) in _encoders(est).items()}
 
 
 def _column_name(ct, cols, c):
@@ -114,11 +112,10 @@ def _column_name(ct, cols, c):
     return cols[c] if cols and c < len(cols) else c
 
 
-def _closed_columns(est) -> set:
-    """String columns whose encoder rejects a category it was not fitted on (handle_unknown="error")."""
-    strings = _string_columns(est)
-    return {c for c, (e, _) in _encoders(est).items()
-            if c in strings and getattr(e, "handle_unknown", None) == "error"}
+def _closed_columns(found: dict, strings: set) -> set:
+    """String columns whose encoder rejects a category it was not fitted on (handle_unknown="error");
+    `found`: _encoders' result."""
+    return {c for c, (e, _) in found.items() if c in strings and getattr(e, "handle_unknown", None) == "error"}
 
 
 def _encoders(est) -> dict:
@@ -133,7 +130,7 @@ def _encoders(est) -> dict:
     except ImportError:  # scikit-learn before 1.3
         TargetEncoder = OrdinalEncoder
     found = {}
-    first = est.steps[0][1] if isinstance(est, Pipeline) else est
+    first = _first_step(est)
 
     def visit(e, cols):
         if isinstance(e, Pipeline):
@@ -187,8 +184,7 @@ def _selects_by_name(est) -> bool:
     """The model starts with a ColumnTransformer that picks columns by name: the converted
     graph then takes one input per column."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    first = est.steps[0][1] if isinstance(est, Pipeline) else est
+    first = _first_step(est)
     return isinstance(first, ColumnTransformer) and any(
         isinstance(c, str) or (not isinstance(c, (int, np.integer, slice)) and any(isinstance(v, str) for v in c))
         for _, _, c in first.transformers_ if not callable(c))
@@ -201,20 +197,38 @@ def _imputes_strings(e) -> bool:
     return isinstance(e, SimpleImputer) and stats is not None and any(isinstance(v, str) for v in stats)
 
 
-def _string_columns(est) -> set:
+def _string_columns(found: dict) -> set:
     """Columns that feed an encoder fitted on strings (or a SimpleImputer of strings), and, in a
     model with such columns, those it drops (a numeric model keeps one numeric input tensor,
-    which the TVM targets need)."""
-    found = _encoders(est)
+    which the TVM targets need); `found`: _encoders' result."""
     strings = {c for c, (e, j) in found.items() if e is not None and (
         not hasattr(e, "categories_") or e.categories_[j].dtype == object or e.categories_[j].dtype.kind in "US")}
     return strings | {c for c, (e, _) in found.items() if e is None} if strings else strings
 
 
-def _levels(est) -> dict:
+def _categories(found: dict) -> dict:
+    """{column: fitted categories} of the columns that feed an encoder; `found`: _encoders' result."""
+    return {c: e.categories_[j] for c, (e, j) in found.items() if hasattr(e, "categories_")}
+
+
+def _levels(found: dict) -> dict:
     """The category levels of encoded columns (NaN left out)."""
     return {c: [str(x) for x in cats if not (isinstance(x, float) and np.isnan(x))]
-            for c, cats in _encoded_columns(est).items() if cats is not None}
+            for c, cats in _categories(found).items()}
+
+
+def _category_hints(found: dict, strings: set, thresholds: dict) -> dict:
+    """{column: samples} for the numeric columns an encoder reads: rows on its categories; where
+    the encoder takes other values too, the categories join `thresholds` (rows one step beside)."""
+    samples = {}
+    for c, cats in _categories(found).items():
+        if c in strings or np.asarray(cats).dtype.kind not in "iuf":
+            continue
+        values = [float(v) for v in cats if np.isfinite(v)]
+        samples[c] = {"values": values, "exact": True}
+        if getattr(found[c][0], "handle_unknown", None) != "error":
+            thresholds.setdefault(c, []).extend(values)
+    return samples
 
 
 def to_source(est, name: str = "model", source_file: Path | None = None, precision: str | None = None) -> SourceModel:
@@ -241,7 +255,8 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     n_features = getattr(est, "n_features_in_", None)
     if n_features is None:
         raise UnsupportedError(f"cannot tell how many features {type(est).__name__} takes")
-    strings = _string_columns(est)
+    found = _encoders(est)
+    strings = _string_columns(found)
     per_column = bool(strings) or _selects_by_name(est)
     own, why = sklearn_precision.precision(est)
     if precision == "float32" and own == "float64":
@@ -279,7 +294,8 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     if getattr(final, "weights", None) == "distance" and hasattr(final, "kneighbors"):
         from . import sklearn_knn
         proto = sklearn_knn.fix_distance_weights(proto)
-    proto, schema, reference, frame = _describe(est, final, proto, feature_names, n_features, strings, per_column)
+    proto, schema, reference, frame = _describe(est, final, proto, feature_names, n_features, strings, per_column,
+                                                _closed_columns(found, strings))
     # Some converters compute shapes from the batch size or put the batch on another axis
     # (AdaBoost's ConstantOfShape, Bagging's [1, N, k] stacks, QuantileTransformer's Flatten):
     # the C++/Java kernels need every value batch-first (the pass PyTorch and Keras graphs take).
@@ -303,19 +319,9 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         "source_file": str(source_file) if source_file else None,
         "source_sha256": digest,
     }
-    hints = {"levels": {c: lv for c, lv in _levels(est).items()}}
+    hints = {"levels": _levels(found)}
     thresholds = _thresholds(est, schema)
-    samples = {}
-    for c, (e, j) in _encoders(est).items():
-        cats = getattr(e, "categories_", None)
-        if cats is None or np.asarray(cats[j]).dtype.kind not in "iuf" or c in strings:
-            continue
-        # a numeric column that an encoder reads: rows on its categories (and, where the
-        # encoder takes other values, one step beside them)
-        values = [float(v) for v in cats[j] if np.isfinite(v)]
-        samples[c] = {"values": values, "exact": True}
-        if getattr(e, "handle_unknown", None) != "error":
-            thresholds.setdefault(c, []).extend(values)
+    samples = _category_hints(found, strings, thresholds)
     if thresholds:
         hints["thresholds"] = thresholds
     if samples:
@@ -358,8 +364,7 @@ def _thresholds(est, schema) -> dict:
     """{input column: split points of the original trees}, for a bare tree model (whose
     features are the input columns), or the knots of a SplineTransformer that reads the input
     columns: parity rows sit on them and one step beside."""
-    from sklearn.pipeline import Pipeline
-    first = est.steps[0][1] if isinstance(est, Pipeline) else est
+    first = _first_step(est)
     if type(first).__name__ == "SplineTransformer":
         names = [c.name for c in schema.inputs]
         return {names[f]: [float(v) for v in s.t] for f, s in enumerate(first.bsplines_) if f < len(names)}
@@ -449,7 +454,7 @@ def _describe_estimator(est) -> str:
     return type(est).__name__
 
 
-def _describe(est, final, proto, feature_names, n_features, strings, per_column):
+def _describe(est, final, proto, feature_names, n_features, strings, per_column, closed):
     outs = [o.name for o in proto.graph.output]
     names = feature_names or [f"f{i}" for i in range(n_features)]
     if per_column:
@@ -457,7 +462,6 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column)
         inits = {i.name for i in proto.graph.initializer}
         tensors = [i.name for i in proto.graph.input if i.name not in inits]
         tensor_of = dict(zip(names, tensors))
-        closed = _closed_columns(est)
         inputs = [Column(c, tensor_of[c], 0, "string" if c in strings else "number", closed=c in closed)
                   for c in names]
     else:

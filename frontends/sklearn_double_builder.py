@@ -98,6 +98,15 @@ def all_double(operator) -> bool:
     return bool(operator.inputs) and all(is_double(v) for v in operator.inputs)
 
 
+def is_string(variable) -> bool:
+    from skl2onnx.common.data_types import StringTensorType
+    return isinstance(variable.type, StringTensorType)
+
+
+def all_strings(operator) -> bool:
+    return bool(operator.inputs) and all(is_string(v) for v in operator.inputs)
+
+
 def double_outputs(original):
     """A shape calculator that declares double outputs for double inputs (where skl2onnx's
     declares float whatever the input)."""

@@ -110,11 +110,7 @@ def _float32_floor(values) -> np.ndarray:
     return f
 
 
-def _check_supported(model, categories: bool = False) -> None:
-    """Raise for what the converter cannot do (`categories`: the double path, which takes
-    categorical features)."""
-    if categories:
-        return
+def _check_supported(model) -> None:
     is_cat = getattr(model, "is_categorical_", None)
     if is_cat is not None and np.any(is_cat):
         raise NotImplementedError(

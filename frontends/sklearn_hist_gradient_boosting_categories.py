@@ -21,6 +21,7 @@ import numpy as np
 
 from modelport.passes.ml_to_tensor._builder import F64
 
+from .sklearn_double_builder import is_double, is_string
 from .sklearn_string_encoders import numeric_code
 
 
@@ -39,7 +40,6 @@ class Layout:
     distinct (categorical feature, left set)."""
 
     def __init__(self, model):
-        self.model = model
         self.categorical = np.flatnonzero(model.is_categorical_)  # original columns, trees' order
         self.numeric = np.flatnonzero(~np.asarray(model.is_categorical_, bool))
         encoder = model._preprocessor.named_transformers_["encoder"]
@@ -61,13 +61,13 @@ class Layout:
             self.sets.append(key)
         return self.column[key], 0.5
 
-    def inputs(self, b, columns: list, operator) -> str:
+    def inputs(self, b, columns: list) -> str:
         """The trees' input [N, width] double from the original columns ([N, 1] each)."""
         parts = [columns[j] for j in self.numeric]
         codes = {}
         for f, left in self.sets:
             if f not in codes:
-                codes[f] = self._code(b, columns[self.categorical[f]], f, operator)
+                codes[f] = self._code(b, columns[self.categorical[f]], f)
             k = len(self.categories[f])
             table = np.full(k + 1, np.nan)
             for c in range(k):
@@ -75,7 +75,7 @@ class Layout:
             parts.append(b.op("Gather", b.const(table, hint="category_sides"), codes[f], axis=0))
         return parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=1)
 
-    def _code(self, b, column: str, f: int, operator) -> str:
+    def _code(self, b, column: str, f: int) -> str:
         """[N, 1] int64: the category's code, K for an unknown or missing one."""
         cats = self.categories[f]
         if cats and all(isinstance(v, str) for v in cats):
@@ -88,14 +88,8 @@ class Layout:
 def columns(b, operator, n: int) -> list:
     """The model's input columns as [N, 1] values: one input per column (strings stay
     strings), or slices of one [N, n] input (made double)."""
-    from .sklearn_double_builder import is_double
     names = [v.full_name for v in operator.inputs]
     if len(names) == n:
-        return [name if is_double(v) or _is_string(v) else b.cast(name, F64) for name, v in zip(names, operator.inputs)]
+        return [name if is_double(v) or is_string(v) else b.cast(name, F64) for name, v in zip(names, operator.inputs)]
     x = b.input(operator)
     return [b.column(x, j) for j in range(n)]
-
-
-def _is_string(v) -> bool:
-    from skl2onnx.common.data_types import StringTensorType
-    return isinstance(v.type, StringTensorType)

@@ -20,7 +20,7 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 from . import sklearn_hist_gradient_boosting, sklearn_hist_gradient_boosting_categories, tree_ensemble_v5
-from .sklearn_double_builder import all_double, converter, install_in_front, is_double, label_table
+from .sklearn_double_builder import all_double, converter, install_in_front, is_double, is_string, label_table
 from .sklearn_hist_gradient_boosting import _check_supported, _collect_trees
 
 ALIASES = {"HistGradientBoostingClassifier": "SklearnHistGradientBoostingClassifier",
@@ -56,17 +56,17 @@ def _shape(original):
 
 def _ours(operator, container=None) -> bool:
     """Double inputs; with categorical features, string columns too (their categories)."""
-    from skl2onnx.common.data_types import StringTensorType
     if all_double(operator):
         return True
     return sklearn_hist_gradient_boosting_categories.has_categories(operator.raw_operator) and all(
-        is_double(v) or isinstance(v.type, StringTensorType) for v in operator.inputs)
+        is_double(v) or is_string(v) for v in operator.inputs)
 
 
 def _build(b, model, operator, container):
     categorical = sklearn_hist_gradient_boosting_categories.has_categories(model)
     try:
-        _check_supported(model, categorical)
+        if not categorical:  # (categorical features are built here: the float converter refuses them)
+            _check_supported(model)
     except NotImplementedError as exc:
         raise UnsupportedError(f"{exc} Supported: numeric features only (one-hot encode categories "
                                "before the model in a pipeline).") from None
@@ -78,7 +78,7 @@ def _build(b, model, operator, container):
         lay = sklearn_hist_gradient_boosting_categories.Layout(model)
         t = _collect_trees(model, lay.split)
         cols = sklearn_hist_gradient_boosting_categories.columns(b, operator, int(model.n_features_in_))
-        raw = _raw(b, model, lay.inputs(b, cols, operator), t)
+        raw = _raw(b, model, lay.inputs(b, cols), t)
     else:
         raw = _raw(b, model, b.input(operator))
     outs = [o.full_name for o in operator.outputs]

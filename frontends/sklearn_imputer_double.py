@@ -22,7 +22,7 @@ from modelport.errors import UnsupportedError
 from modelport.passes.ml_to_tensor._builder import F32, F64
 
 from . import sklearn_string_imputer
-from .sklearn_double_builder import all_double, converter, install_in_front
+from .sklearn_double_builder import all_double, all_strings, converter, install_in_front
 
 
 def install() -> None:
@@ -58,7 +58,7 @@ def _ours(operator, container=None) -> bool:
     """Built here: double inputs, and float inputs that skl2onnx's converter gets wrong."""
     from skl2onnx.common.data_types import FloatTensorType
     model = operator.raw_operator
-    if all_double(operator) or sklearn_string_imputer.takes(operator):
+    if all_double(operator) or all_strings(operator):
         return True
     if not all(isinstance(v.type, FloatTensorType) for v in operator.inputs):
         return False
@@ -68,7 +68,7 @@ def _ours(operator, container=None) -> bool:
 def _shape(original):
     def calculate(operator):
         original(operator)
-        if _ours(operator) and not sklearn_string_imputer.takes(operator):
+        if _ours(operator) and not all_strings(operator):
             out = operator.outputs[0]
             model = operator.raw_operator
             out.type.shape = [out.type.shape[0], len(_kept(model)) + len(_indicated(model))]
@@ -76,7 +76,7 @@ def _shape(original):
 
 
 def _build(b, model, operator, container):
-    if sklearn_string_imputer.takes(operator):
+    if all_strings(operator):
         return sklearn_string_imputer.build(b, model, operator)
     double = all_double(operator)
     dtype = np.float64 if double else np.float32

@@ -24,9 +24,10 @@ import contextlib
 import warnings
 
 import numpy as np
+
 from modelport.errors import UnsupportedError
 
-from .sklearn_double_builder import converter, install_in_front
+from .sklearn_double_builder import all_strings, converter, install_in_front
 
 UNSEEN = "\x00modelport unseen\x00"  # a value no fitted encoder has among its categories
 # The type of the numbers the encoders give: that of the model's numeric inputs (a string
@@ -71,10 +72,10 @@ def key(v) -> str:
 def _ours(operator, container=None) -> bool:
     """String columns, and numeric ones whose categories are numbers (matched exactly, where
     skl2onnx's OneHotEncoder would truncate the value to an integer first)."""
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
     if not operator.inputs:
         return False
-    if all(isinstance(v.type, StringTensorType) for v in operator.inputs):
+    if all_strings(operator):
         return True
     numeric = all(isinstance(v.type, (DoubleTensorType, FloatTensorType, Int64TensorType)) for v in operator.inputs)
     return numeric and all(_numeric(c) for c in operator.raw_operator.categories_)
@@ -160,7 +161,6 @@ def _build(b, model, operator, container):
         parts.append(b.op("Reshape", rows, b.const([-1, table.shape[1]], np.int64, "shape")))
     out = parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=1)
     b.op("Identity", out, out=operator.outputs[0].full_name)
-
 
 
 def _input_dtype(operator):

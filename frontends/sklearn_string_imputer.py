@@ -15,11 +15,6 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 
-def takes(operator) -> bool:
-    from skl2onnx.common.data_types import StringTensorType
-    return bool(operator.inputs) and all(isinstance(v.type, StringTensorType) for v in operator.inputs)
-
-
 def missing_key(model) -> str:
     value = model.missing_values
     if value is None or (isinstance(value, numbers.Real) and np.isnan(value)):

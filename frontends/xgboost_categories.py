@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from onnx import TensorProto
 
 from .xgboost_model import Model
