@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 
 from . import __version__, ir
-from .backends import TARGETS, target_module
+from .backends import TARGETS, onnx_model, target_module
 from .errors import ModelportError, UnsupportedError, UsageError
 from .lower import lower
 from .passes import run_passes
@@ -306,8 +306,12 @@ def inspect(model, trust_pickle: bool = False, precision: str | None = None, **s
     except ModelportError as exc:
         kernel = f"not supported: {exc}"
     tvm = _tvm_support(proto)
-    targets = {"cpp": kernel, "java": kernel, "tvm-llvm": tvm, "tvm-cuda": tvm,
-               "onnx": "supported"}
+    try:
+        onnx_model.check(proto)
+        onnx_target = "supported"
+    except ModelportError as exc:
+        onnx_target = f"not supported: {exc}"
+    targets = {"cpp": kernel, "java": kernel, "tvm-llvm": tvm, "tvm-cuda": tvm, "onnx": onnx_target}
     facts = precision_info(source, proto)
     return {"name": source.name, "description": describe(source.name, schema, source.provenance, facts),
             "schema": schema.to_dict(), "ops": ops, "targets": targets, "source": source.provenance,

@@ -14,6 +14,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .errors import UnsupportedError, UsageError
+from .ort_session import session
 
 DTYPE_OF_NUMPY = {np.dtype("float32"): "f32", np.dtype("float64"): "f64", np.dtype("int64"): "i64",
                   np.dtype("int32"): "i32", np.dtype("bool"): "bool", np.dtype("object"): "str"}
@@ -189,7 +190,7 @@ def measure_shapes(proto: onnx.ModelProto, names: list, batches=(2, 3)) -> tuple
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 3
     try:
-        sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        sess = session(m, opts)
     except Exception as exc:
         raise UnsupportedError(f"ONNX Runtime cannot load this model: {str(exc).splitlines()[0]}") from None
     inits = {i.name for i in proto.graph.initializer}

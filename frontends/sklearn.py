@@ -19,7 +19,10 @@ from modelport.onnx_edit import rename_values
 from modelport.schema import Column, Schema
 from modelport.source_model import SourceModel
 
+from . import sklearn_text_vectorizer as text_vectorizer
+
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+TEXT_COLUMN = "text"  # the input column of a model that starts with a text vectorizer
 # Converters put in front of skl2onnx's (each module's `install()`), for the estimators that
 # scikit-learn computes in float64 but that skl2onnx (or ONNX Runtime) has only in float32: they
 # build the same outputs in double (frontends/sklearn_double_builder.py).
@@ -35,7 +38,7 @@ DOUBLE_CONVERTERS = (
 )
 # Converters put in front of skl2onnx's for encoders of string columns (string imputation is
 # part of sklearn_imputer_double's converter).
-STRING_CONVERTERS = ("sklearn_string_encoders",)
+STRING_CONVERTERS = ("sklearn_string_encoders", "sklearn_text_vectorizer")
 # Converters put in front of skl2onnx's where it refuses a setting that does not change the
 # predictions.
 SETTING_CONVERTERS = ("sklearn_voting_classifier",)
@@ -125,6 +128,8 @@ def _encoders(est) -> dict:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    is_text = text_vectorizer.is_text
     try:
         from sklearn.preprocessing import TargetEncoder
     except ImportError:  # scikit-learn before 1.3
@@ -152,10 +157,13 @@ def _encoders(est) -> dict:
                     found.update({c: (None, j) for j, c in enumerate(names) if c not in found})
                 if not isinstance(trans, str):
                     visit(trans, names)
-        elif isinstance(e, (OneHotEncoder, OrdinalEncoder, TargetEncoder)) or _imputes_strings(e):
+        elif isinstance(e, (OneHotEncoder, OrdinalEncoder, TargetEncoder)) or _imputes_strings(e) or is_text(e):
             found.update({c: (e, j) for j, c in enumerate(cols or [])})
         elif getattr(e, "_preprocessor", None) is not None and hasattr(e, "is_categorical_"):
             visit(e._preprocessor, cols)  # HistGradientBoosting's encoder of its categorical features
+    if is_text(first):
+        visit(est, [TEXT_COLUMN])
+        return found
     n = getattr(est, "n_features_in_", 0)
     visit(est, [str(c) for c in getattr(est, "feature_names_in_", [])] or [f"f{i}" for i in range(n)])
     return found
@@ -253,10 +261,14 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
     _check_categorical_boosting(est, final)
     feature_names = [str(c) for c in getattr(est, "feature_names_in_", [])]
     n_features = getattr(est, "n_features_in_", None)
+    bare_text = text_vectorizer.is_text(_first_step(est))
+    if bare_text:  # a model of one text column (fitted on a list of documents)
+        feature_names, n_features = [TEXT_COLUMN], 1
     if n_features is None:
         raise UnsupportedError(f"cannot tell how many features {type(est).__name__} takes")
     found = _encoders(est)
     strings = _string_columns(found)
+    texts = {c for c, (e, _) in found.items() if text_vectorizer.is_text(e)}
     per_column = bool(strings) or _selects_by_name(est)
     own, why = sklearn_precision.precision(est)
     if precision == "float32" and own == "float64":
@@ -295,7 +307,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         from . import sklearn_knn
         proto = sklearn_knn.fix_distance_weights(proto)
     proto, schema, reference, frame = _describe(est, final, proto, feature_names, n_features, strings, per_column,
-                                                _closed_columns(found, strings))
+                                                _closed_columns(found, strings), texts, bare_text)
     # Some converters compute shapes from the batch size or put the batch on another axis
     # (AdaBoost's ConstantOfShape, Bagging's [1, N, k] stacks, QuantileTransformer's Flatten):
     # the C++/Java kernels need every value batch-first (the pass PyTorch and Keras graphs take).
@@ -319,7 +331,7 @@ def to_source(est, name: str = "model", source_file: Path | None = None, precisi
         "source_file": str(source_file) if source_file else None,
         "source_sha256": digest,
     }
-    hints = {"levels": _levels(found)}
+    hints = {"levels": {**_levels(found), **{c: text_vectorizer.sample_documents(found[c][0]) for c in texts}}}
     thresholds = _thresholds(est, schema)
     samples = _category_hints(found, strings, thresholds)
     if thresholds:
@@ -427,8 +439,8 @@ def _skl2onnx(est, initial, options, precision, why) -> tuple:
             proto = finish(skl2onnx.to_onnx(est, initial_types=initial, options=options or None,
                                             target_opset=TARGET_OPSET))
         if precision == "float64":
-            import onnxruntime as ort  # some double operators have no ONNX Runtime kernel
-            ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+            from modelport.ort_session import session  # some double operators have no ONNX Runtime kernel
+            session(proto)
         return proto, precision, why
     except Exception as exc:
         if precision != "float64":
@@ -454,7 +466,7 @@ def _describe_estimator(est) -> str:
     return type(est).__name__
 
 
-def _describe(est, final, proto, feature_names, n_features, strings, per_column, closed):
+def _describe(est, final, proto, feature_names, n_features, strings, per_column, closed, texts, bare_text):
     outs = [o.name for o in proto.graph.output]
     names = feature_names or [f"f{i}" for i in range(n_features)]
     if per_column:
@@ -469,10 +481,13 @@ def _describe(est, final, proto, feature_names, n_features, strings, per_column,
 
     def frame(feed):
         import pandas as pd
+        if bare_text:  # the documents
+            return feed[tensor_of[names[0]]].reshape(-1)
         if per_column:
-            # an empty cell of a string column is a missing value: pandas reads it as NaN
-            return pd.DataFrame({c: _missing_as_nan(feed[tensor_of[c]].reshape(-1)) if c in strings
-                                 else feed[tensor_of[c]].reshape(-1) for c in names})
+            # an empty cell of a string column is a missing value: pandas reads it as NaN (a
+            # text column keeps it: an empty document; the vectorizers refuse NaN)
+            return pd.DataFrame({c: _missing_as_nan(feed[tensor_of[c]].reshape(-1))
+                                 if c in strings and c not in texts else feed[tensor_of[c]].reshape(-1) for c in names})
         x = feed["X"]
         if feature_names:
             return pd.DataFrame(x, columns=feature_names)

@@ -174,7 +174,7 @@ class Nodes(Builder):
         for n in self.nodes:
             attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
             version = None
-            if n.domain == _svm_probability.DOMAIN:
+            if n.domain in (_svm_probability.DOMAIN, "modelport.text"):
                 version = 1
             elif n.domain == ML and n.op_type == "TreeEnsemble":
                 version = SKL2ONNX_ML_OPSET  # see `finish`

@@ -27,7 +27,7 @@ import numpy as np
 
 from modelport.errors import UnsupportedError
 
-from .sklearn_double_builder import all_strings, converter, install_in_front
+from .sklearn_double_builder import all_strings, converter, install_in_front, is_string
 
 UNSEEN = "\x00modelport unseen\x00"  # a value no fitted encoder has among its categories
 # The type of the numbers the encoders give: that of the model's numeric inputs (a string
@@ -58,6 +58,26 @@ def install() -> None:
         pass
     install_in_front({c: sklearn_operator_name_map[c] for c in classes}, converter("category", _build, _ours),
                      shape=_shape)
+    numbers_from_parse(classes)
+
+
+def numbers_from_parse(classes) -> None:
+    """Declare the numbers `classes` give from string columns in `numbers`' type when skl2onnx
+    parses the model. skl2onnx's parser declares float for what a string column gives; a ColumnTransformer's
+    Concat and the estimator after it take their output types from that declaration, so a
+    double converter behind would build double nodes under float outputs."""
+    from skl2onnx._parse import _parse_sklearn_simple_model, sklearn_parsers_map
+
+    def parse(scope, model, inputs, custom_parsers=None):
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+        outputs = _parse_sklearn_simple_model(scope, model, inputs, custom_parsers=custom_parsers)
+        if _number_type[-1] == "float64" and inputs and all(is_string(v) for v in inputs):
+            for v in outputs:
+                if isinstance(v.type, FloatTensorType):
+                    v.type = DoubleTensorType(v.type.shape)
+        return outputs
+    for cls in classes:
+        sklearn_parsers_map[cls] = parse
 
 
 def is_missing(v) -> bool:

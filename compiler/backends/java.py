@@ -1,6 +1,6 @@
 """The `java` target: dependency-free Java 11 source and a jar that is also a CSV program.
 
-Numeric tables travel as one little-endian resource in the jar, read once at class
+Tables (numbers and strings) travel as one little-endian resource in the jar, read once at class
 initialization: nothing big is inlined into methods, so Java's 64 KB method and
 constant-pool limits do not bound model size.
 """
@@ -20,18 +20,26 @@ from ..lower import Program
 from ..render.java import JavaRenderer
 from ..schema import Schema
 from .cpp import closed_levels, runs
-from .naming import DTYPE_CODE, chunks, class_name
+from .naming import DTYPE_CODE, class_name
 
 PACKAGE = "modelport.models"
 JTYPE = JavaRenderer.types
-READER = {"f32": "floats", "f64": "doubles", "i64": "longs", "i32": "ints", "bool": "booleans"}
+READER = {"str": "strings", "f32": "floats", "f64": "doubles", "i64": "longs", "i32": "ints", "bool": "booleans"}
 LE = {"f32": "<f4", "f64": "<f8", "i64": "<i8", "i32": "<i4", "bool": "u1"}
-RUNTIME_SOURCES = ["ModelSpec.java", "CsvProgram.java", "Kernel.java"]
+RUNTIME_SOURCES = ["ModelSpec.java", "CsvProgram.java", "Kernel.java", "TextCounts.java"]
 
 
 def _blob(program: Program) -> bytes:
-    return b"".join(np.ascontiguousarray(b.data.astype(LE[b.dtype])).tobytes()
-                    for b in program.tables if b.dtype != "str")
+    """Every table in order: numbers little-endian; strings as (int32 byte length, UTF-8)."""
+    parts = []
+    for b in program.tables:
+        if b.dtype == "str":
+            for v in b.data.tolist():
+                data = str(v).encode("utf-8", "surrogatepass")
+                parts += [np.int32(len(data)).astype("<i4").tobytes(), data]
+        else:
+            parts.append(np.ascontiguousarray(b.data.astype(LE[b.dtype])).tobytes())
+    return b"".join(parts)
 
 
 def _copy(dst: str, dst_at: str, src: str, src_at: str, n: int, cast: str) -> str:
@@ -126,7 +134,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     if native:
         lines += native["members"] + [""]
     else:
-        lines += _tables(program, cls, lit)
+        lines += _tables(program, cls)
     # The spec.
     lines.append("    /** Inputs, outputs and CSV columns; drives the CSV program. */")
     lines.append("    public static final ModelSpec SPEC = new ModelSpec(")
@@ -220,20 +228,13 @@ def _columns_expr(cols: list, lit) -> list:
     return lines
 
 
-def _tables(program: Program, cls: str, lit) -> list:
+def _tables(program: Program, cls: str) -> list:
     """The constant tables: declared here, read from the jar's resource at class init."""
-    lines = []
-    for b in program.tables:
-        if b.dtype == "str":
-            values = ", ".join(lit(v) for v in b.data.tolist())
-            lines.append(f"    private static final String[] {b.name} = {{{values}}};")
-        else:
-            lines.append(f"    private static final {JTYPE[b.dtype]}[] {b.name};")
+    lines = [f"    private static final {JTYPE[b.dtype]}[] {b.name};" for b in program.tables]
     lines += ["", "    static {",
               f'        java.nio.ByteBuffer data = Kernel.resource({cls}.class, "{cls}.bin");']
     for b in program.tables:
-        if b.dtype != "str":
-            lines.append(f"        {b.name} = Kernel.{READER[b.dtype]}(data, {b.data.size});")
+        lines.append(f"        {b.name} = Kernel.{READER[b.dtype]}(data, {b.data.size});")
     lines += ["    }", ""]
     return lines
 

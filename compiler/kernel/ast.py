@@ -163,6 +163,22 @@ class If(Stmt):
     orelse: list = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class Slice:
+    """A buffer from element `offset` on, handed to a runtime procedure (Invoke)."""
+    buf: Buf
+    offset: Expr
+
+
+@dataclass(eq=False)
+class Invoke(Stmt):
+    """A runtime library procedure (each renderer names it: see Renderer.procedures), called
+    with expressions, constant tables (whole) and Slices. For work that is an algorithm
+    rather than arithmetic (tokenizing text), written once per runtime and fed tables."""
+    fn: str
+    args: tuple
+
+
 def lit(value, dtype: str) -> Const:
     return Const(value, dtype)
 

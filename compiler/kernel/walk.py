@@ -41,6 +41,15 @@ def _stmts(body, bufs: dict, names: set):
             _expr(s.cond, bufs, names)
             _stmts(s.body, bufs, names)
             _stmts(s.orelse, bufs, names)
+        elif isinstance(s, k.Invoke):
+            for a in s.args:
+                if isinstance(a, k.Buf):
+                    bufs[a.name] = a
+                elif isinstance(a, k.Slice):
+                    bufs[a.buf.name] = a.buf
+                    _expr(a.offset, bufs, names)
+                else:
+                    _expr(a, bufs, names)
 
 
 def uses(body) -> tuple:
@@ -48,3 +57,16 @@ def uses(body) -> tuple:
     bufs, names = {}, set()
     _stmts(body, bufs, names)
     return bufs, names
+
+
+def procedures(body) -> set:
+    """The runtime procedures (Invoke) a piece of code calls."""
+    out = set()
+    for s in body:
+        if isinstance(s, k.Invoke):
+            out.add(s.fn)
+        elif isinstance(s, k.For):
+            out |= procedures(s.body)
+        elif isinstance(s, k.If):
+            out |= procedures(s.body) | procedures(s.orelse)
+    return out

@@ -76,6 +76,8 @@ REGISTRY = {
     ("ai.onnx.ml", "TreeEnsemble"): "tree_ensemble",
     # modelport's ONNX functions (model-local; their bodies are standard ops)
     ("modelport.libsvm", "MulticlassProbability"): "multiclass_probability",
+    # modelport's own ops: no ONNX body; ONNX Runtime runs them through compiler/ort_session.py
+    ("modelport.text", "TokenCounts"): "token_counts",
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..ort_session import session
 from ..schema import Schema
 
 STRING_KINDS = ("string",)
@@ -125,8 +126,7 @@ def run_onnxruntime(model, feed: dict, batch: int | None = None) -> dict:
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    data = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
-    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    sess = session(model if hasattr(model, "SerializeToString") else Path(model).read_bytes(), opts)
     names = [o.name for o in sess.get_outputs()]
     if batch:
         values = _chunked(sess, names, feed, batch)

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from ..errors import UnsupportedError
+from ..ort_session import session
 from .batch_first_rewrite import Refused, Rewriter
 
 
@@ -49,7 +50,7 @@ def measure(proto: onnx.ModelProto, n: int, extra=()) -> dict:
     opts.log_severity_level = 3
     feed = _feed(proto, n)
     try:
-        sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        sess = session(m, opts)
         values = dict(zip(names, sess.run(names, feed)))
     except Exception as exc:
         raise UnsupportedError(f"ONNX Runtime cannot run the converted graph on {n} rows: "

@@ -10,6 +10,8 @@ class Renderer:
     """Subclasses fill in the tables and the few methods whose shape differs."""
 
     types: dict = {}
+    # runtime procedures (kernel Invoke): kernel name -> this runtime's function
+    procedures: dict = {}
     # fn -> {dtype: template}; {0} is the argument
     math: dict = {}
     indent_unit = "  "
@@ -74,12 +76,23 @@ class Renderer:
             v = s.var.name
             head = (f"{pad}for ({self.types['idx']} {v} = {self.expr(s.lo)}; {v} < {self.expr(s.hi)}; ++{v}) {{")
             return [head, *self.stmts(s.body, depth + 1), f"{pad}}}"]
+        if isinstance(s, k.Invoke):
+            args = ", ".join(self.argument(a) for a in s.args)
+            return [f"{pad}{self.procedures[s.fn]}({args});"]
         if isinstance(s, k.If):
             lines = [f"{pad}if ({self.expr(s.cond)}) {{", *self.stmts(s.body, depth + 1)]
             if s.orelse:
                 lines += [f"{pad}}} else {{", *self.stmts(s.orelse, depth + 1)]
             return lines + [f"{pad}}}"]
         raise TypeError(f"cannot render statement {s!r}")
+
+    def argument(self, a) -> str:
+        """An Invoke argument: a whole table, a buffer slice, or an expression."""
+        if isinstance(a, k.Buf):
+            return a.name
+        if isinstance(a, k.Slice):
+            return self.slice(a.buf.name, self.index(a.offset))
+        return self.expr(a)
 
     # ---- literals ----------------------------------------------------------------
     def literal(self, value, dtype: str) -> str:

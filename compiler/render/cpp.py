@@ -11,6 +11,9 @@ class CppRenderer(Renderer):
     types = {"f32": "float", "f64": "double", "i64": "int64_t", "i32": "int32_t", "bool": "bool",
              "str": "std::string", "idx": "int64_t"}
     runtime_prefix = "modelport::"
+    procedures = {"text_counts": "modelport::text_counts"}
+    # the runtime header each procedure needs
+    headers = {"text_counts": "modelport_text.hpp"}
     math = {
         "exp": "std::exp({0})", "log": "std::log({0})", "sqrt": "std::sqrt({0})",
         "tanh": "std::tanh({0})", "floor": "std::floor({0})", "ceil": "std::ceil({0})",
@@ -35,11 +38,15 @@ class CppRenderer(Renderer):
             return f"{self.runtime_prefix}k{op}<{self.types[dtype]}>({a}, {b})"
         return super().minmax(op, a, b, dtype)
 
+    def slice(self, buf: str, offset: str) -> str:
+        return f"({buf} + {offset})"
+
     def cast(self, e: k.Cast) -> str:
         return f"static_cast<{self.types[e.dtype]}>({self.expr(e.a)})"
 
     def string_equals(self, a, b, equal):
-        return f"({a} {'==' if equal else '!='} {b})"
+        # as views: a table's strings are C literals (two of them compare by content too)
+        return f"(std::string_view({a}) {'==' if equal else '!='} std::string_view({b}))"
 
     def int_literal(self, value, dtype):
         if dtype in ("i64", "idx") and not -2**31 < value < 2**31:

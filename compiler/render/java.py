@@ -11,6 +11,7 @@ class JavaRenderer(Renderer):
     types = {"f32": "float", "f64": "double", "i64": "long", "i32": "int", "bool": "boolean",
              "str": "String", "idx": "int"}
     runtime_prefix = "Kernel."
+    procedures = {"text_counts": "modelport.runtime.TextCounts.run"}
     indent_unit = "    "
     math = {
         "exp": "Math.exp({0})", "log": "Math.log({0})", "sqrt": "Math.sqrt({0})",
@@ -33,6 +34,9 @@ class JavaRenderer(Renderer):
         if e.fn in self.narrowing and e.dtype == "f32":
             return f"((float) {text})"
         return text
+
+    def slice(self, buf: str, offset: str) -> str:
+        return f"{buf}, {offset}"
 
     def cast(self, e: k.Cast) -> str:
         src, dst = e.a.dtype, e.dtype

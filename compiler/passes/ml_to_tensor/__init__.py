@@ -23,6 +23,7 @@ from onnx import TensorProto, numpy_helper
 from . import _ensemble
 from ._builder import Builder, Value
 from ...errors import UnsupportedError
+from ...ort_session import session
 
 ML = "ai.onnx.ml"
 LABEL_CLASSES_KEY = "modelport.label_classes."
@@ -184,7 +185,7 @@ def _run_with_outputs(proto, names: list, feed: dict) -> list:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every value
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    sess = session(m, opts)
     return sess.run(names, feed)
 
 

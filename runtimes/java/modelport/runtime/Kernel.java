@@ -36,6 +36,17 @@ public final class Kernel {
         }
     }
 
+    /** n strings, each an int32 byte length and its UTF-8 bytes. */
+    public static String[] strings(java.nio.ByteBuffer b, int n) {
+        String[] out = new String[n];
+        for (int i = 0; i < n; i++) {
+            byte[] data = new byte[b.getInt()];
+            b.get(data);
+            out[i] = new String(data, java.nio.charset.StandardCharsets.UTF_8);
+        }
+        return out;
+    }
+
     public static float[] floats(java.nio.ByteBuffer b, int n) {
         float[] out = new float[n];
         b.asFloatBuffer().get(out);
