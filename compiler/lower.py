@@ -158,11 +158,18 @@ TREE_BLOCK = 256    # rows per block of graphs with tree ensembles
 TREE_OPS = ("TreeEnsemble", "TreeEnsembleRegressor", "TreeEnsembleClassifier")
 
 
+BLOCK_ELEMENTS = 1 << 21  # the most elements one working buffer holds for a block (16 MiB of doubles)
+
+
 def block_rows(graph: Graph) -> int:
     """Rows per block: forests walk every tree for a block of rows, so a bigger block loads
     each tree from memory once for more rows (a 500-tree randomForest whose tables outgrow the
-    caches: 2x faster in double at 256 rows than at 64, measured; no gain past 256)."""
-    return TREE_BLOCK if any(n.op_type in TREE_OPS for n in graph.nodes) else BLOCK
+    caches: 2x faster in double at 256 rows than at 64, measured; no gain past 256). Fewer
+    where values are wide (a text column's counts over a 100,000-term vocabulary), so that each
+    working buffer stays within BLOCK_ELEMENTS."""
+    block = TREE_BLOCK if any(n.op_type in TREE_OPS for n in graph.nodes) else BLOCK
+    widest = max([t.size for t in graph.tensors.values() if t.batched] or [1])
+    return max(1, min(block, BLOCK_ELEMENTS // max(widest, 1)))
 
 
 def lower(graph: Graph, name: str, block: int | None = None) -> Program:
