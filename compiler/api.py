@@ -283,8 +283,8 @@ def check(directory, data=None, junit=None, trust_pickle: bool = False, progress
 def _tvm_support(proto) -> str:
     """Whether the graph prepared for TVM has only ops TVM imports (without building)."""
     try:
-        from .backends import tvm_build
-        tvm_build.prepare(proto)
+        from .backends import tvm_build, tvm_front
+        tvm_build.prepare(tvm_front.split(proto)[1])
         return "supported"
     except ModelportError as exc:
         return f"not supported: {exc}"

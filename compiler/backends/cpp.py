@@ -37,7 +37,7 @@ def _c_value(v, dtype, r: CppRenderer) -> str:
     return r.literal(v.item() if isinstance(v, np.generic) else v, dtype)
 
 
-def _table(buf: k.Buf, r: CppRenderer) -> str:
+def table_source(buf: k.Buf, r: CppRenderer) -> str:
     data = buf.data if buf.data.size else np.zeros(1, dtype=buf.data.dtype)
     # Strings as C literals: constant-initialized, where an array of std::string needs a
     # constructor call each at load time (and g++ -O3 a minute for 5,000 of them).
@@ -98,7 +98,7 @@ def _spec_lines(ns: str, program: Program, schema: Schema, description: str, r: 
     return lines
 
 
-def _run_body(program: Program, r: CppRenderer) -> list:
+def run_body(program: Program, r: CppRenderer) -> list:
     lines = []
     for i, v in enumerate(program.inputs):
         t = CTYPE[v.dtype]
@@ -328,7 +328,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "",
         "namespace {",
         "",
-        *(native["prelude"] if native else [_table(b, r) for b in program.tables]),
+        *(native["prelude"] if native else [table_source(b, r) for b in program.tables]),
         "",
         "}  // namespace",
         "",
@@ -338,7 +338,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         "",
         "// The model on n rows; the CSV program (kSpec.run) checks the input itself.",
         "void run_rows(const void* const* inputs, void* const* outputs, int64_t n) {",
-        *(native["run_rows"] if native else _run_body(program, r)),
+        *(native["run_rows"] if native else run_body(program, r)),
         "}",
         "",
         *_spec_lines(ns, program, schema, description, r),

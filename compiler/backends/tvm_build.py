@@ -38,13 +38,14 @@ def prepare(proto: onnx.ModelProto) -> tuple:
     layers unrolled, ai.onnx.ml ops lowered to tensor ops. Returns (model, {output: [class label
     strings]}) where the lowering turned string class labels into class indices."""
     if proto.functions:  # model-local functions (libsvm's coupling): TVM imports their bodies
-        import onnx.inliner
-        proto = onnx.inliner.inline_local_functions(proto)
+        from onnx import inliner
+        proto = inliner.inline_local_functions(proto)
     ops = {n.op_type for n in proto.graph.node}
     if ops & {"LSTM", "GRU", "RNN"}:
         from ..passes import unroll_rnn
         proto = unroll_rnn.run(proto)
-    if any(n.domain == "ai.onnx.ml" for n in proto.graph.node):
+    string_out = any(o.type.tensor_type.elem_type == onnx.TensorProto.STRING for o in proto.graph.output)
+    if string_out or any(n.domain == "ai.onnx.ml" for n in proto.graph.node):  # (string labels: class indices)
         from ..passes import ml_to_tensor
         proto = ml_to_tensor.run(proto)
     labels = {p.key[len(LABEL_CLASSES_KEY):]: json.loads(p.value) for p in proto.metadata_props

@@ -125,6 +125,10 @@ def generate_jni(sig, name: str, banner: str) -> str:
         "    if (run_tensors == nullptr) throw std::runtime_error(modelport_jni::load_error());",
     ]
     for i, v in enumerate(sig.inputs):
+        if v.dtype == "str":  # string columns: the stub's front reads them (tvm_front.py)
+            lines.append(f"    std::vector<std::string> in{i} = modelport_jni::get_strings(env, static_cast<jobjectArray>("
+                         f"env->GetObjectArrayElement(inputs, {i})), static_cast<size_t>(n) * {v.size});")
+            continue
         jarr, kind, _ = JNI_TYPE[v.dtype]
         lines.append(f"    modelport_jni::{kind}Elements in{i}(env, static_cast<{jarr}>("
                      f"env->GetObjectArrayElement(inputs, {i})), JNI_ABORT);")

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 
+import onnx
+
 from ..errors import BuildError, UnsupportedError
 from ..ir import Graph, Tensor
 from ..kernel import ast as k
@@ -29,9 +31,10 @@ CPU_RUNTIME = ("libtvm_runtime.so", "libtvm_ffi.so", "libtvm_runtime_extra.so")
 TVM_RUNTIME_FILES = ["modelport_tvm.hpp", "modelport_tvm.cpp", "modelport_jni.hpp"]
 
 
-def signature(graph: Graph, labels: dict) -> SimpleNamespace:
+def signature(graph: Graph, labels: dict, front: bool = False) -> SimpleNamespace:
     """The model's tensors as the C++ generator sees them (inputs and outputs only). An
-    output whose labels the TVM graph holds as class indices stays a string tensor here."""
+    output whose labels the TVM graph holds as class indices stays a string tensor here.
+    String inputs need a `front` (tvm_front.py) that turns them into numbers."""
     def value(name, i, kind):
         t = graph.tensors[name]
         if t.dtype not in ("f32", "f64", "i64", "str"):
@@ -41,7 +44,7 @@ def signature(graph: Graph, labels: dict) -> SimpleNamespace:
     ins = [value(n, i, "in") for i, n in enumerate(graph.inputs)]
     outs = [value(n, i, "out") for i, n in enumerate(graph.outputs)]
     for v in ins:
-        if v.dtype == "str":
+        if v.dtype == "str" and not front:
             raise UnsupportedError(f"input {v.info.name!r} holds strings; the TVM targets take numeric inputs only. "
                                    "Use the cpp or java targets for models with string columns")
     for v in outs:
@@ -63,27 +66,68 @@ def _desc_lines(prefix: str, values: list, labels: dict, r: CppRenderer) -> list
     return lines
 
 
-def native(sig: SimpleNamespace, labels: dict, ns: str, device: str, batch: int = 0) -> dict:
-    """The run_rows of the stub: calls modelport_tvm::Model; maps class indices to labels."""
+def front_code(front: onnx.ModelProto, name: str, sig: SimpleNamespace, tvm_input_names: list) -> SimpleNamespace:
+    """The front of a model with string inputs (tvm_front.py) as C++ the stub runs first:
+    `prelude` (its tables and a front_rows function), `body` (run_rows lines that run it and
+    make `tvm_in`, TVM's inputs in its order), `tvm_inputs` (their Values), `headers`."""
+    from ..ir import build_graph
+    from ..kernel import walk
+    from ..lower import lower
     r = CppRenderer()
-    prelude = _desc_lines("TvmInputs", sig.inputs, labels, r) + _desc_lines("TvmOutputs", sig.outputs, labels, r)
+    program = lower(build_graph(front), f"{name}_front")
+    names = [v.info.name for v in sig.inputs]
+    crossing = {v.info.name: (j, v) for j, v in enumerate(program.outputs)}
+    prelude = [cpp.table_source(b, r) for b in program.tables]
+    prelude += ["// The nodes that read the string columns, on n rows: their numbers are TVM's inputs.",
+                "void front_rows(const void* const* inputs, void* const* outputs, int64_t n) {",
+                *cpp.run_body(program, r), "}"]
+    body = []
+    for j, v in enumerate(program.outputs):
+        t = CTYPE[v.dtype]
+        body.append(f"  std::unique_ptr<{t}[]> front{j}(new {t}[static_cast<size_t>(n) * {v.size}]);")
+    body.append(f"  const void* front_in[] = {{{', '.join(f'inputs[{names.index(v.info.name)}]' for v in program.inputs)}}};")
+    body.append(f"  void* front_out[] = {{{', '.join(f'front{j}.get()' for j in range(len(program.outputs)))}}};")
+    body.append("  front_rows(front_in, front_out, n);")
+    sources, values = [], []
+    for tname in tvm_input_names:
+        if tname in crossing:
+            j, v = crossing[tname]
+            sources.append(f"front{j}.get()")
+        else:
+            v = sig.inputs[names.index(tname)]
+            sources.append(f"inputs[{names.index(tname)}]")
+        values.append(v)
+    body.append(f"  const void* tvm_in[] = {{{', '.join(sources)}}};")
+    headers = ["modelport_kernel.hpp"] + sorted({r.headers[p] for p in walk.procedures(program.body)})
+    return SimpleNamespace(prelude=prelude, body=body, tvm_inputs=values, headers=headers)
+
+
+def native(sig: SimpleNamespace, labels: dict, ns: str, device: str, batch: int = 0, front=None) -> dict:
+    """The run_rows of the stub: calls modelport_tvm::Model (after the `front`, front_code's,
+    when the model has string inputs); maps class indices to labels."""
+    r = CppRenderer()
+    tvm_inputs = front.tvm_inputs if front else sig.inputs
+    feed = "tvm_in" if front else "inputs"
+    prelude = _desc_lines("TvmInputs", tvm_inputs, labels, r) + _desc_lines("TvmOutputs", sig.outputs, labels, r)
     mapped = [(i, v) for i, v in enumerate(sig.outputs) if v.info.name in labels]
     for i, v in mapped:
         prelude.append(f"const char* const kLabels{i}[] = {{"
                        + ", ".join(r.string_literal(str(c)) for c in labels[v.info.name]) + "};")
     prelude += [
         f'const modelport_tvm::Model kTvmModel("{ns}_module.so", modelport_tvm::{device},',
-        f"                                     kTvmInputs, {len(sig.inputs)}, kTvmOutputs, {len(sig.outputs)}, {batch});",
+        f"                                     kTvmInputs, {len(tvm_inputs)}, kTvmOutputs, {len(sig.outputs)}, {batch});",
     ]
-    body = []
+    includes = ["modelport_tvm.hpp"] + (front.headers if front else [])
+    prelude += front.prelude if front else []
+    body = list(front.body) if front else []
     if not mapped:
-        body.append("  kTvmModel.run(inputs, outputs, n);")
-        return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body, "batch": batch}
+        body.append(f"  kTvmModel.run({feed}, outputs, n);")
+        return {"includes": includes, "prelude": prelude, "run_rows": body, "batch": batch}
     body.append(f"  void* tvm_outputs[] = {{{', '.join(f'outputs[{i}]' for i in range(len(sig.outputs)))}}};")
     for i, v in mapped:
         body += [f"  std::vector<int64_t> index{i}(static_cast<size_t>(n * {v.size}));",
                  f"  tvm_outputs[{i}] = index{i}.data();"]
-    body.append("  kTvmModel.run(inputs, tvm_outputs, n);")
+    body.append(f"  kTvmModel.run({feed}, tvm_outputs, n);")
     for i, v in mapped:
         count = len(labels[v.info.name])
         body += [f"  std::string* labels{i} = static_cast<std::string*>(outputs[{i}]);",
@@ -91,13 +135,17 @@ def native(sig: SimpleNamespace, labels: dict, ns: str, device: str, batch: int 
                  f"    const int64_t c = index{i}[static_cast<size_t>(j)];",
                  f"    labels{i}[j] = (c >= 0 && c < {count}) ? kLabels{i}[c] : std::string();",
                  "  }"]
-    return {"includes": ["modelport_tvm.hpp"], "prelude": prelude, "run_rows": body, "batch": batch}
+    return {"includes": includes, "prelude": prelude, "run_rows": body, "batch": batch}
 
 
-def generate(sig, labels, schema, name, description, banner, device: str, batch: int = 0) -> dict:
+def generate(sig, labels, schema, name, description, banner, device: str, batch: int = 0, front=None) -> dict:
+    """The stub's sources; `front`: front_code's, for a model with string inputs."""
     ns = identifier(name)
-    files = cpp.generate(sig, schema, name, description, banner, native=native(sig, labels, ns, device, batch))
+    files = cpp.generate(sig, schema, name, description, banner,
+                         native=native(sig, labels, ns, device, batch, front))
     files.pop("modelport_kernel.hpp", None)
+    for h in front.headers if front else []:
+        files[h] = resources.files("modelport.runtimes").joinpath("cpp", h).read_text()
     files["CMakeLists.txt"] = _cmake(ns, banner)
     for f in TVM_RUNTIME_FILES:
         files[f] = resources.files("modelport.runtimes").joinpath("tvm", f).read_text()

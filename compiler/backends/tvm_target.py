@@ -8,7 +8,7 @@ from pathlib import Path
 
 import onnx
 
-from . import java, tvm_build, tvm_jni, tvm_stub
+from . import java, tvm_build, tvm_front, tvm_jni, tvm_stub
 from .naming import identifier
 
 PREPARED = "prepared.onnx"
@@ -20,10 +20,17 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
     ns = identifier(name)
     cuda = device == "kCUDA"
     tvm = tvm_build.tvm()
-    prepared, labels = tvm_build.prepare(proto)
-    # The graph TVM compiles, kept for the parity check of the preparation (ONNX Runtime).
+    # String columns: the nodes that read them run in the stub, TVM computes the rest.
+    front, rest = tvm_front.split(proto)
+    prepared, labels = tvm_build.prepare(rest)
+    # The graph TVM compiles (and its front), kept for the parity check of the preparation.
     onnx.save(prepared, directory / PREPARED)
-    sig = tvm_stub.signature(graph, labels)
+    sig = tvm_stub.signature(graph, labels, front=front is not None)
+    code = None
+    if front is not None:
+        onnx.save(front, directory / tvm_front.FRONT)
+        inits = {i.name for i in prepared.graph.initializer}
+        code = tvm_stub.front_code(front, name, sig, [i.name for i in prepared.graph.input if i.name not in inits])
     t0 = time.time()
     if cuda:
         info = _build_cuda(directory, ns, cuda_arch, tune, batch, progress)
@@ -35,7 +42,7 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
         info["target"] = str(target)
     info.update({"tvm_version": tvm.__version__, "tvm_seconds": round(time.time() - t0, 2),
                  "batch": batch or "any"})
-    files = tvm_stub.generate(sig, labels, schema, name, description, banner, device, batch or 0)
+    files = tvm_stub.generate(sig, labels, schema, name, description, banner, device, batch or 0, front=code)
     jni = tvm_jni.jni_includes() if shutil.which("javac") and shutil.which("jar") else []
     if jni:
         files[f"{ns}_jni.cpp"] = tvm_jni.generate_jni(sig, name, banner)
@@ -48,7 +55,8 @@ def emit_tvm(directory: Path, device: str, schema, name, description, banner, pr
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     info.update(tvm_stub.build(directory, name, cuda=cuda, jni=jni))
-    built = [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED] + ([f"lib{ns}_jni.so"] if jni else [])
+    built = [f"{ns}_module.so", f"lib{ns}.so", f"bin/{ns}", PREPARED] + ([f"lib{ns}_jni.so"] if jni else []) + \
+        ([tvm_front.FRONT] if front is not None else [])
     if jni:
         info["java"] = java.build(directory / "java", name)
         info["class"] = f"{java.PACKAGE}.{tvm_jni.class_name(name)}"

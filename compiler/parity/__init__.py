@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from ..backends import tvm_front
 from ..backends.naming import identifier
 from ..schema import Schema
 from . import inputs as inputs_mod
@@ -92,7 +93,9 @@ def _tvm_runners(folder: Path, target: str, info: dict, name: str, schema: Schem
     labels = info.get("label_classes", {})
 
     def prepared(table, feed):
-        outs = run_onnxruntime(folder / "prepared.onnx", feed, batch)
+        front = folder / tvm_front.FRONT  # string columns: the stub's front first
+        outs = run_onnxruntime(folder / "prepared.onnx", tvm_front.rest_feed(front, feed) if front.exists() else feed,
+                               batch)
         for t, classes in labels.items():
             outs[t] = np.asarray(classes, dtype=object)[outs[t].astype(np.int64)]
         return outs

@@ -69,6 +69,48 @@ inline std::u16string utf16(const std::string& s) {
   return out;
 }
 
+// A Java String[] as UTF-8 strings (GetStringUTFChars would give "modified UTF-8": NUL and
+// characters outside the Basic Multilingual Plane encoded otherwise). A null element is the
+// empty string; an unpaired surrogate becomes '?', as String.getBytes(UTF_8) writes it.
+inline std::vector<std::string> get_strings(JNIEnv* env, jobjectArray array, std::size_t n) {
+  if (array == nullptr) throw std::invalid_argument("a tensor array is null");
+  std::vector<std::string> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    jstring s = static_cast<jstring>(env->GetObjectArrayElement(array, static_cast<jsize>(i)));
+    if (s == nullptr) continue;
+    const jsize len = env->GetStringLength(s);
+    const jchar* u = env->GetStringChars(s, nullptr);
+    std::string& o = out[i];
+    for (jsize k = 0; k < len; ++k) {
+      char32_t cp = u[k];
+      if (cp >= 0xD800 && cp < 0xDC00 && k + 1 < len && u[k + 1] >= 0xDC00 && u[k + 1] < 0xE000) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (u[k + 1] - 0xDC00);
+        ++k;
+      } else if (cp >= 0xD800 && cp < 0xE000) {
+        cp = '?';
+      }
+      if (cp < 0x80) {
+        o += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        o += static_cast<char>(0xC0 | (cp >> 6));
+        o += static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        o += static_cast<char>(0xE0 | (cp >> 12));
+        o += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        o += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        o += static_cast<char>(0xF0 | (cp >> 18));
+        o += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        o += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        o += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    }
+    env->ReleaseStringChars(s, u);
+    env->DeleteLocalRef(s);
+  }
+  return out;
+}
+
 inline void set_strings(JNIEnv* env, jobjectArray array, const std::vector<std::string>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
     const std::u16string u = utf16(values[i]);

@@ -5,6 +5,7 @@ A missing cell is an empty field: the original model gets NaN for it, as pandas 
 import subprocess
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
@@ -57,8 +58,11 @@ def test_string_imputer_then_one_hot_encoder(tmp_path, strategy):
         else SimpleImputer(strategy=strategy)
     est = model(make_pipeline(imputer, OneHotEncoder(handle_unknown="ignore")),
                 final=GradientBoostingClassifier(n_estimators=10, random_state=0)).fit(df, target(df))
-    manifest = compile_and_check(est, tmp_path, data=user_csv(tmp_path))
+    manifest = compile_and_check(est, tmp_path, targets=("cpp", "java", "onnx", "tvm-llvm"), data=user_csv(tmp_path))
     assert [c["kind"] for c in manifest["schema"]["inputs"]] == ["number", "string", "string"]
+    # on tvm-llvm, the nodes that read the string columns run in the stub, the rest in TVM
+    front = onnx.load(str(tmp_path / "out" / "tvm-llvm" / "front.onnx"))
+    assert {i.name for i in front.graph.input} == {"city", "plan"}
     # the generated rows of the report hold empty and unseen levels too
     compile_and_check(est, tmp_path / "generated", targets=("cpp",))
     assert "unseen and empty levels included" in (tmp_path / "generated" / "out" / "parity.md").read_text()

@@ -8,6 +8,7 @@ import json
 import random
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
@@ -147,13 +148,29 @@ def test_analyzers_the_runtimes_do_not_read_are_refused_by_name(tmp_path, vector
     assert named in str(err.value) and "token_pattern" in str(err.value)
 
 
-def test_text_models_refuse_the_onnx_and_tvm_targets(tmp_path):
+def test_text_models_refuse_the_onnx_target(tmp_path):
     est = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(["good film", "bad film", "good", "bad"],
                                                                       [1, 0, 1, 0])
     with pytest.raises(UnsupportedError, match="onnx target needs ONNX Runtime to run every node.*TokenCounts"):
         modelport.compile(est, targets=("onnx",), out=tmp_path / "onnx")
     info = inspect(est)
-    assert info["targets"]["cpp"] == "supported" and info["targets"]["java"] == "supported"
+    assert {t: info["targets"][t] for t in ("cpp", "java", "tvm-llvm")} == dict.fromkeys(("cpp", "java", "tvm-llvm"),
+                                                                                         "supported")
     assert info["targets"]["onnx"].startswith("not supported")
-    assert info["targets"]["tvm-llvm"].startswith("not supported")
     assert not (tmp_path / "onnx").exists()
+
+
+def test_tvm_llvm_runs_the_tokenizer_in_its_stub_and_the_rest_in_tvm(tmp_path):
+    df = frame(300, 3)
+    est = make_pipeline(
+        ColumnTransformer([("text", TfidfVectorizer(ngram_range=(1, 2)), "review"),
+                           ("num", StandardScaler(), ["stars"])]),
+        LogisticRegression(max_iter=1000)).fit(df, np.where(sentiment(df) == 1, "pos", "neg"))
+    manifest = compile_and_check(est, tmp_path, targets=("tvm-llvm", "cpp"), data=user_csv(tmp_path))
+    folder = tmp_path / "out" / "tvm-llvm"
+    front, prepared = (onnx.load(str(folder / f)) for f in ("front.onnx", "prepared.onnx"))
+    assert [n.op_type for n in front.graph.node] == ["TokenCounts"]
+    assert {i.name for i in prepared.graph.input} >= {"stars", front.graph.output[0].name}
+    report = json.loads((tmp_path / "out" / "parity.json").read_text())
+    assert {c["runner"] for c in report["checks"] if c["target"] == "tvm-llvm"} >= {"prepared-onnx", "program", "jar"}
+    assert manifest["targets"]["tvm-llvm"]["label_classes"] == {"label": ["neg", "pos"]}

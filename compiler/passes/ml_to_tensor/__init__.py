@@ -63,8 +63,9 @@ def run(proto: onnx.ModelProto, strategy: str = "auto") -> onnx.ModelProto:
     _refuse_string_inputs(proto)
     if strategy not in _ensemble.STRATEGIES:
         raise ValueError(f"unknown tree strategy {strategy!r} (one of {', '.join(_ensemble.STRATEGIES)})")
-    if not any(n.domain == ML for n in proto.graph.node):
-        return proto
+    string_out = any(o.type.tensor_type.elem_type == TensorProto.STRING for o in proto.graph.output)
+    if not string_out and not any(n.domain == ML for n in proto.graph.node):
+        return proto  # (string labels looked up with standard ops become class indices below)
     opset = _opset(proto)
     if opset < MIN_OPSET:
         raise UnsupportedError(f"lowering ai.onnx.ml ops for the TVM targets needs default-domain opset "

@@ -1,8 +1,8 @@
-"""R models through tvm-llvm: numeric columns only (TVM computes on numbers), checked against
-R's predict() on the rows of R's own datasets; factor columns are refused with the reason."""
+"""R models through tvm-llvm, checked against R's predict() on the rows of R's own datasets:
+numeric columns, and factor columns (looked up in the stub's front, backends/tvm_front.py;
+TVM computes the numbers)."""
 import pytest
 
-from modelport.errors import UnsupportedError
 from r_helpers import fit_and_check
 
 TVM = ("tvm-llvm", "onnx")
@@ -18,6 +18,17 @@ def test_numeric_r_models(fit, data, tmp_path):
     fit_and_check(fit, data, tmp_path, targets=TVM)
 
 
-def test_factor_columns_are_refused_with_the_reason(tmp_path):
-    with pytest.raises(UnsupportedError, match="holds strings.*cpp or java"):
-        fit_and_check("lm(len ~ supp + dose, data = ToothGrowth)", "ToothGrowth", tmp_path, targets=TVM)
+@pytest.mark.parametrize("fit,data", [
+    ("lm(len ~ supp * dose, data = ToothGrowth)", "ToothGrowth"),
+    ("rpart::rpart(len ~ supp + dose, data = ToothGrowth, control = rpart::rpart.control(minsplit = 5))",
+     "ToothGrowth"),
+    ("{d <- iris; d$big <- factor(d$Sepal.Length > 5.8); glm(big ~ Species + Petal.Width, data = d, "
+     "family = binomial)}", "{d <- iris; d$big <- factor(d$Sepal.Length > 5.8); d}"),
+])
+def test_factor_columns_are_looked_up_in_the_stub_and_the_rest_runs_in_tvm(fit, data, tmp_path):
+    fit_and_check(fit, data, tmp_path, targets=("tvm-llvm",))
+    assert (tmp_path / "out" / "tvm-llvm" / "front.onnx").exists()
+
+
+def test_the_onnx_target_of_factor_models_is_unchanged(tmp_path):
+    fit_and_check("lm(len ~ supp + dose, data = ToothGrowth)", "ToothGrowth", tmp_path, targets=("onnx",))
