@@ -41,7 +41,7 @@ DOUBLE_CONVERTERS = (
 STRING_CONVERTERS = ("sklearn_string_encoders", "sklearn_text_vectorizer")
 # Converters put in front of skl2onnx's where it refuses a setting that does not change the
 # predictions.
-SETTING_CONVERTERS = ("sklearn_voting_classifier",)
+SETTING_CONVERTERS = ("sklearn_voting_classifier", "sklearn_quantile_normal")
 # Converters of estimators skl2onnx does not convert.
 OWN_CONVERTERS = ("sklearn_spline_transformer",)
 # Converters of other libraries' scikit-learn wrappers (each installs itself only once its

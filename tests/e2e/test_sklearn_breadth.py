@@ -39,6 +39,29 @@ def test_quantile_transformer(tmp_path):
     compile_and_check(make_pipeline(qt, Ridge()).fit(X, yr), tmp_path / "r", targets=("cpp", "java"))
 
 
+def test_quantile_transformer_with_normal_output(tmp_path):
+    """SciPy's ndtri as standard ops: the middle, both tails (t < 8 and beyond: values one
+    step above the first quantile give u near 1e-16), the ends (clipped infinities), NaN.
+    (Two features: skl2onnx's uniform converter takes seconds per feature.)"""
+    import json
+    from sklearn.preprocessing import QuantileTransformer
+    rng = np.random.RandomState(3)
+    X = rng.randn(400, 2) * [1.0, 10.0]
+    X[rng.rand(400, 2) < 0.05] = np.nan
+    qt = QuantileTransformer(output_distribution="normal", n_quantiles=80).fit(X)
+    q = qt.quantiles_
+    edges = np.concatenate([q, np.nextafter(q, np.inf), np.nextafter(q, -np.inf), q - 1, q + 1])
+    rows = np.concatenate([X, edges])
+    u = QuantileTransformer(n_quantiles=80).fit(X).transform(rows)
+    assert ((u > 0) & (u < 1.27e-14)).any() and ((u > 0.2) & (u < 0.8)).any()  # far tail and middle
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, rows, delimiter=",", header="f0,f1", comments="", fmt="%.17g")
+    manifest = compile_and_check(qt, tmp_path / "t", targets=("cpp", "java", "onnx", "tvm-llvm"), data=path)
+    assert manifest["precision"]["model"] == "float64"
+    report = json.loads((tmp_path / "t" / "out" / "parity.json").read_text())
+    assert max(c["max_abs_error"] for c in report["checks"]) < 1e-12
+
+
 def test_k_neighbors_regressor_with_distance_weights(tmp_path):
     from sklearn.neighbors import KNeighborsRegressor
     X, _, _, yr = classic_data()
