@@ -374,12 +374,15 @@ def check_fitted(est) -> bool:
 
 def _thresholds(est, schema) -> dict:
     """{input column: split points of the original trees}, for a bare tree model (whose
-    features are the input columns), or the knots of a SplineTransformer that reads the input
-    columns: parity rows sit on them and one step beside."""
+    features are the input columns), or the knots of a SplineTransformer or the quantiles of a
+    QuantileTransformer that reads the input columns: parity rows sit on them and one step
+    beside."""
     first = _first_step(est)
+    names = [c.name for c in schema.inputs]
     if type(first).__name__ == "SplineTransformer":
-        names = [c.name for c in schema.inputs]
         return {names[f]: [float(v) for v in s.t] for f, s in enumerate(first.bsplines_) if f < len(names)}
+    if type(first).__name__ == "QuantileTransformer":  # its quantiles: the ends of each piece
+        return {names[f]: [float(v) for v in q] for f, q in enumerate(first.quantiles_.T) if f < len(names)}
     final = _final_step(est)
     if final is not est:
         return {}
