@@ -13,7 +13,7 @@ from ..schema import Schema
 from . import inputs as inputs_mod
 from .compare import compare
 from .report import ParityReport
-from .runners import run_library, run_onnxruntime, run_program, table_to_csv
+from .runners import run_jar, run_library, run_onnxruntime, run_program, table_to_csv
 
 STORED_INPUTS = "parity/inputs.csv"
 STORED_REFERENCE = "parity/reference.npz"
@@ -77,8 +77,7 @@ def _runners(directory: Path, manifest: dict, schema: Schema, proto):
             out.append(("cpp", "library", lambda table, feed: run_library(lib, name, table, schema, sizes)))
     if "java" in targets:
         jar = directory / "java" / f"{name}.jar"
-        out.append(("java", "jar", lambda table, feed: run_program(["java", "-jar", str(jar)], table, schema,
-                                                                   sizes, dtypes)))
+        out.append(("java", "jar", lambda table, feed: run_jar(jar, table, schema, sizes, dtypes)))
     for target in ("tvm-llvm", "tvm-cuda"):
         if target in targets:
             out += _tvm_runners(directory / target, target, targets[target], name, schema, sizes, dtypes,
@@ -114,8 +113,7 @@ def _tvm_runners(folder: Path, target: str, info: dict, name: str, schema: Schem
                                                                        isolated=True)))
     jar = folder / "java" / f"{name}.jar"
     if jar.exists():
-        out.append((target, "jar", lambda table, feed: run_program(["java", "-jar", str(jar)], table, schema,
-                                                                   sizes, dtypes)))
+        out.append((target, "jar", lambda table, feed: run_jar(jar, table, schema, sizes, dtypes)))
     return out
 
 

@@ -63,11 +63,18 @@ def csv_to_outputs(text: str, schema: Schema, sizes: dict, dtypes: dict) -> dict
     return out
 
 
-def run_program(cmd: list, table: dict, schema: Schema, sizes: dict, dtypes: dict) -> dict:
-    proc = subprocess.run(cmd, input=table_to_csv(table, schema), capture_output=True, text=True, timeout=600)
+def run_program(cmd: list, table: dict, schema: Schema, sizes: dict, dtypes: dict, cwd=None) -> dict:
+    proc = subprocess.run(cmd, input=table_to_csv(table, schema), capture_output=True, text=True, timeout=600,
+                          cwd=cwd)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
     return csv_to_outputs(proc.stdout, schema, sizes, dtypes)
+
+
+def run_jar(jar: Path, table: dict, schema: Schema, sizes: dict, dtypes: dict) -> dict:
+    """`java -jar` from the jar's folder: Java reads a ':' in the jar's path as a class path
+    separator (an output folder named after a time of day would break the path)."""
+    return run_program(["java", "-jar", jar.name], table, schema, sizes, dtypes, cwd=jar.parent)
 
 
 ABI = {"f64": ("_predict_f64", np.float64), "f32": ("_predict", np.float32)}

@@ -208,3 +208,12 @@ def test_onnx_file_with_string_input_and_integer_output(tmp_path):
     proc = subprocess.run([str(tmp_path / "out" / "cpp" / "bin" / "colors")], input="s\nblue\nred\n",
                           capture_output=True, text=True)
     assert proc.stdout.split() == ["idx", "2", "0"]
+
+
+def test_output_folder_with_a_colon_and_parentheses(built, tmp_path):
+    """Java reads ':' in a jar's path as a class path separator: the jar still runs."""
+    out = tmp_path / "run 2026-12-05T06:30 (a)"
+    proc = run("compile", built[0] / "lr.skops", "-t", "java", "-o", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "parity.json").read_text())
+    assert {(c["target"], c["runner"]) for c in report["checks"]} >= {("java", "jar")} and not report["errors"]
