@@ -33,6 +33,7 @@ CLASSES = {
     "nnet": ("nnet", "nnet"),
     "multinom": ("nnet", "nnet"),
     "lda": ("lda", "MASS"),
+    "polr": ("polr", "MASS"),
     "kmeans": ("kmeans", "stats"),
     "prcomp": ("prcomp", "stats"),
     "train": ("caret_train", "caret"),
