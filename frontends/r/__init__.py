@@ -34,6 +34,7 @@ CLASSES = {
     "multinom": ("nnet", "nnet"),
     "lda": ("lda", "MASS"),
     "polr": ("polr", "MASS"),
+    "qda": ("qda", "MASS"),
     "kmeans": ("kmeans", "stats"),
     "prcomp": ("prcomp", "stats"),
     "train": ("caret_train", "caret"),

@@ -31,6 +31,19 @@ function(f, d, cols) {
 """
 
 
+def design(fit, g, names: list, formula: bool) -> tuple:
+    """(frame, x [N, p]) of a MASS discriminant fit (lda, qda): the model matrix of its
+    formula without the intercept, or the columns of its x matrix."""
+    if formula:
+        get = bridge.function("function(f, n) f[[n]]")
+        frame = Frame.from_terms(g, get(fit, "terms"), get(fit, "xlevels"), get(fit, "contrasts"))
+        return frame, frame.matrix(names)
+    if len(set(names)) != len(names):
+        raise UnsupportedError("the columns of x have duplicate names; give them distinct colnames")
+    frame = Frame.from_columns(g, names)
+    return frame, g.concat([frame.numeric_column(n) for n in names])
+
+
 def convert(fit, g) -> Converted:
     m = bridge.py(bridge.call(R_MODEL, fit))
     prior = np.asarray(m["prior"], dtype=np.float64).reshape(-1)
@@ -42,15 +55,7 @@ def convert(fit, g) -> Converted:
         raise UnsupportedError("lda with a zero prior is not supported (its log is -Inf)")
     names = list(m["columns"] or [f"V{i + 1}" for i in range(means.shape[1])])
     formula = bool(m["formula"][0])
-    if formula:
-        get = bridge.function("function(f, n) f[[n]]")
-        frame = Frame.from_terms(g, get(fit, "terms"), get(fit, "xlevels"), get(fit, "contrasts"))
-        x = frame.matrix(names)
-    else:
-        if len(set(names)) != len(names):
-            raise UnsupportedError("the columns of x have duplicate names; give them distinct colnames")
-        frame = Frame.from_columns(g, names)
-        x = g.concat([frame.numeric_column(n) for n in names])
+    frame, x = design(fit, g, names, formula)
     center = prior @ means
     dm = (means - center) @ scaling  # [K, dimen]
     W = scaling @ dm.T  # [p, K]

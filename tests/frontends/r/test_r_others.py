@@ -132,6 +132,17 @@ def test_lda_matrix(tmp_path):
     fit_and_check("lda(as.matrix(Pima.tr[, 1:7]), Pima.tr$type)", "Pima.te", tmp_path, targets=ONNX)
 
 
+# ---- MASS::qda --------------------------------------------------------------------------
+def test_qda_formula_with_factor_and_transforms_every_target(tmp_path):
+    fit_and_check("qda(Species ~ Sepal.Length + log(Petal.Length) + Petal.Width, data = iris)", "iris", tmp_path,
+                  targets=("cpp", "java", "onnx", "tvm-llvm"))
+
+
+def test_qda_matrix_with_prior(tmp_path):
+    fit_and_check("qda(as.matrix(Pima.tr[, 1:7]), Pima.tr$type, prior = c(0.4, 0.6))", "Pima.te", tmp_path,
+                  targets=("cpp", "onnx"))
+
+
 # ---- kmeans and prcomp ------------------------------------------------------------------
 def test_kmeans(tmp_path):
     m = fit_and_check("set.seed(9); kmeans(USArrests, 4, nstart = 5)", "USArrests", tmp_path)
