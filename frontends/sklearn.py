@@ -387,7 +387,6 @@ def _thresholds(est, schema) -> dict:
     if final is not est:
         return {}
     trees = []
-    names = [c.name for c in schema.inputs]
     if hasattr(final, "get_booster"):  # XGBoost's wrappers
         from .xgboost_model import read
         return read(final.get_booster()).thresholds(names)
@@ -401,7 +400,6 @@ def _thresholds(est, schema) -> dict:
         for e in np.asarray(final.estimators_, dtype=object).reshape(-1):
             if hasattr(e, "tree_"):
                 trees.append(e.tree_)
-    names = [c.name for c in schema.inputs]
     out = {}
     for t in trees:
         internal = t.feature >= 0
