@@ -13,7 +13,7 @@ command -v "$PYTHON" >/dev/null || need_apt+=(python3)
 "$PYTHON" -c "import venv, ensurepip" 2>/dev/null || need_apt+=(python3-venv)
 # R and the R packages whose models modelport compiles (Debian's builds: CRAN is not needed).
 R_PACKAGES=(r-base-core r-base-dev r-recommended r-cran-rpart r-cran-randomforest r-cran-ranger r-cran-gbm r-cran-glmnet
-            r-cran-e1071 r-cran-caret)
+            r-cran-e1071 r-cran-caret r-cran-earth r-cran-recipes r-cran-pls r-cran-partykit r-cran-kernlab)
 if [ "${MODELPORT_SKIP_R:-0}" != 1 ]; then
   for p in "${R_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")

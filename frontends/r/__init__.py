@@ -120,5 +120,6 @@ def to_source(obj, name: str = "model", source_file: Path | None = None, precisi
     why = ("R computes in double" if precision == "float64" else
            "float32 asked for (--precision float32): R computes in double, so inputs are rounded to float32")
     return SourceModel(proto, schema, reference, provenance, name,
-                       {"levels": levels, "samples": frame.samples(obj)}, precision=precision,
+                       {"levels": levels, "samples": frame.samples(obj),
+                        "thresholds": {k: list(v) for k, v in conv.thresholds.items()}}, precision=precision,
                        precision_reason=why, reference_float64=True)

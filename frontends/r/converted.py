@@ -22,6 +22,9 @@ class Converted:
     classes: list = field(default_factory=list)
     description: str = ""
     package: str | None = None  # the R package the model class comes from
+    # {input column: [values]} where the model's answer changes form (knots, hinges, cut
+    # points): parity rows take them, one step beside them, and values beyond their range
+    thresholds: dict = field(default_factory=dict)
 
 
 def value_output(g: Graph, value: str, name: str, width: int = 1, kind: str = "value",
