@@ -26,6 +26,7 @@ REGISTRY = {
     ("", "Exp"): "exp",
     ("", "Log"): "log",
     ("", "Sqrt"): "sqrt",
+    ("", "Floor"): "floor",
     ("", "Abs"): "abs",
     ("", "Neg"): "neg",
     ("", "Reciprocal"): "reciprocal",

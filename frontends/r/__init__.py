@@ -23,6 +23,8 @@ from . import bridge
 CLASSES = {
     "lm": ("lm", "stats"),
     "glm": ("glm", "stats"),
+    "gam": ("gam", "mgcv"),
+    "bam": ("gam", "mgcv"),
     "rpart": ("rpart", "rpart"),
     "randomForest": ("random_forest", "randomForest"),
     "ranger": ("ranger", "ranger"),
@@ -35,9 +37,18 @@ CLASSES = {
     "lda": ("lda", "MASS"),
     "polr": ("polr", "MASS"),
     "qda": ("qda", "MASS"),
+    "earth": ("earth", "earth"),
     "kmeans": ("kmeans", "stats"),
     "prcomp": ("prcomp", "stats"),
+    "coxph": ("coxph", "survival"),
+    "survreg": ("survreg", "survival"),
+    "mvr": ("mvr", "pls"),
+    "smooth.spline": ("smooth_spline", "stats"),
+    "nls": ("nls", "stats"),
     "train": ("caret_train", "caret"),
+    "ksvm": ("ksvm", "kernlab"),
+    "constparty": ("ctree", "partykit"),
+    "cforest": ("cforest", "partykit"),
 }
 
 

@@ -54,11 +54,11 @@ def ints(name, value):
 
 
 def test_elementwise_math(tmp_path):
-    unary = ["Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal"]
+    unary = ["Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Floor"]
     nodes = [node(op, ["x"], f"y_{op.lower()}") for op in unary]
     nodes += [node("Mul", ["x", "forty"], "wide"), node("Sigmoid", ["wide"], "y_sigmoid_wide"),
               node("Tanh", ["wide"], "y_tanh_wide"), node("Cast", ["x"], "xd", to=D)]
-    nodes += [node(op, ["xd"], f"d_{op.lower()}") for op in ("Exp", "Sigmoid", "Tanh", "Sqrt", "Relu")]
+    nodes += [node(op, ["xd"], f"d_{op.lower()}") for op in ("Exp", "Sigmoid", "Tanh", "Sqrt", "Relu", "Floor")]
     outputs = [(n.output[0], F, ["N", 3, 4]) for n in nodes if n.output[0].startswith("y_")]
     outputs += [(n.output[0], D, ["N", 3, 4]) for n in nodes if n.output[0].startswith("d_")]
     model = graph_model(nodes, [("x", F, ["N", 3, 4])], outputs, {"forty": np.float32(40)})
@@ -328,7 +328,7 @@ def test_refused_across_rows(tmp_path, make, match):
 # ---------------------------------------------------------------------------------------
 
 CASE_OPS = {
-    "MatMul", "Gemm", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Pow",
+    "MatMul", "Gemm", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Floor", "Abs", "Neg", "Reciprocal", "Pow",
     "Max", "Min", "Softmax", "ArgMax", "ArgMin", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceSumSquare",
     "ReduceLogSumExp", "Equal", "Less", "Greater", "Where", "TopK", "Transpose", "Gather", "Slice",
     "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",

@@ -1,0 +1,46 @@
+"""mgcv's cyclic cubic regression spline basis ("cc"): the rows Predict.matrix.cyclic.smooth
+computes for new values, before constraints. Values outside the knot range are first
+wrapped into it (period = last knot - first knot, R's %% arithmetic); then in the interval
+(k[j1], k[j1+1]] of width h, with a = k[j1+1] - x and b = x - k[j1] and j the next knot
+(the first one again after the last), the row is
+    BD[j1,] a^3/(6h) + BD[j,] b^3/(6h) - BD[j1,] (h a/6) - BD[j,] (h b/6) + e_j1 a/h + e_j b/h.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .intervals import clip, count_below, onehot, pick, rows, scalar, shift
+
+
+def _rmod(g, a, h):
+    """R's a %% h for finite a >= 0 and h > 0: t = a - floor(a/h) h; t - floor(t/h) h."""
+    t = g.sub(a, g.mul(g.op("Floor", g.div(a, h)), h))
+    return g.sub(t, g.mul(g.op("Floor", g.div(t, h)), h))
+
+
+def basis(g, x: str, knots, BD) -> str:
+    k = np.asarray(knots, dtype=np.float64).reshape(-1)
+    n = k.size
+    BD = np.asarray(BD, dtype=np.float64).reshape(n - 1, n - 1)
+    x0, x1 = scalar(g, k.min()), scalar(g, k.max())
+    period = scalar(g, k.max() - k.min())
+    x = g.op("Where", g.op("Greater", x, x1), g.add(x0, _rmod(g, g.sub(x, x1), period)), x)
+    x = g.op("Where", g.op("Less", x, x0), g.sub(x1, _rmod(g, g.sub(x0, x), period)), x)
+    # j1 (0-based): the interval (k[j1], k[j1 + 1]] holding x; k[0] itself is in the first
+    j1 = clip(g, count_below(g, x, k[1:n - 1]), 0, n - 2)
+    j = shift(g, j1, 1)
+    j = g.op("Where", g.op("Equal", j, g.const(np.array([[n - 1]], np.int64), np.int64)),
+             g.const(np.array([[0]], np.int64), np.int64), j)
+    h = pick(g, np.diff(k), j1)
+    a = g.sub(pick(g, k[1:], j1), x)
+    b = g.sub(x, pick(g, k, j1))
+    three = scalar(g, 3.0)
+    six = scalar(g, 6.0)
+    six_h = g.mul(six, h)
+    bd1, bd = rows(g, BD, j1), rows(g, BD, j)
+    out = g.div(g.mul(bd1, g.op("Pow", a, three)), six_h)
+    out = g.add(out, g.div(g.mul(bd, g.op("Pow", b, three)), six_h))
+    out = g.sub(out, g.mul(bd1, g.div(g.mul(h, a), six)))
+    out = g.sub(out, g.mul(bd, g.div(g.mul(h, b), six)))
+    out = g.add(out, g.mul(onehot(g, j1, n - 1), g.div(a, h)))
+    return g.add(out, g.mul(onehot(g, j, n - 1), g.div(b, h)))
