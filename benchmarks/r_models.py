@@ -3,7 +3,8 @@ compiled with modelport's R frontend, and the generated C++ and Java (and ONNX R
 model.onnx) timed against R's own predict() in the embedded R, on one pinned core.
 
 Cases: a 500-tree randomForest classifier (3 classes) and regressor on 20 numeric columns,
-and a binomial glm (logit) with factor and numeric columns; all data generated in R with
+a binomial glm (logit) with factor and numeric columns, and a binomial mgcv gam with
+smooths of four bases; all data generated in R with
 set.seed. R is timed inside R (see R_TIMER), so that rpy2's call overhead is left out; the
 C++ library and the jar run in the drivers of run.py through their typed entry points
 (`Model::run`, Java `run`), with string tensors for the factor columns.
@@ -167,6 +168,12 @@ def cases() -> list:
               "glm(churn ~ region + plan + channel + device + age + I(age^2) + log(income) + tenure + visits "
               "+ spend, data = mp_tr, family = binomial)",
               "set.seed(22); mp_te <- mp_glm_data(10000); mp_te$churn <- NULL; mp_te", "glm"),
+        RCase("r_gam", "R mgcv gam (binomial, logit): 2 factors, smooths tp, cr, ps and a te() tensor product",
+              "glm", False, "response", "mgcv",
+              f"set.seed(21); mp_tr <- mp_glm_data({N_TRAIN_GLM}); suppressPackageStartupMessages(library(mgcv)); "
+              "gam(churn ~ region + plan + s(age) + s(income, bs = 'cr') + s(spend, bs = 'ps') + te(tenure, visits), "
+              "data = mp_tr, family = binomial)",
+              "set.seed(22); mp_te <- mp_glm_data(10000); mp_te$churn <- NULL; mp_te", "gam"),
     ]
 
 

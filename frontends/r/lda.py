@@ -44,18 +44,31 @@ def design(fit, g, names: list, formula: bool) -> tuple:
     return frame, g.concat([frame.numeric_column(n) for n in names])
 
 
-def convert(fit, g) -> Converted:
-    m = bridge.py(bridge.call(R_MODEL, fit))
+def discriminant(fit, g, r_model: str, label: str) -> tuple:
+    """What lda and qda read alike: (R's fields, prior [K], classes, means [K, p], frame,
+    x [N, p], reference: R's predict() as the outputs `label` and `probabilities`)."""
+    m = bridge.py(bridge.call(r_model, fit))
     prior = np.asarray(m["prior"], dtype=np.float64).reshape(-1)
     classes = list(m["classes"])
     K = len(classes)
     means = np.asarray(m["means"], dtype=np.float64).reshape(K, -1)
-    scaling = np.asarray(m["scaling"], dtype=np.float64).reshape(means.shape[1], -1)
     if np.any(prior <= 0):
-        raise UnsupportedError("lda with a zero prior is not supported (its log is -Inf)")
+        raise UnsupportedError(f"{label} with a zero prior is not supported (its log is -Inf)")
     names = list(m["columns"] or [f"V{i + 1}" for i in range(means.shape[1])])
     formula = bool(m["formula"][0])
     frame, x = design(fit, g, names, formula)
+    cols_r = bridge.robjects().NULL if formula else bridge.robjects().StrVector(names)
+
+    def reference(df):
+        r = bridge.py(bridge.call(R_PREDICT, fit, df, cols_r))
+        return {"label": np.array(r["label"], dtype=object).reshape(-1, 1),
+                "probabilities": np.asarray(r["posterior"], dtype=np.float64).reshape(-1, K)}
+    return m, prior, classes, means, frame, x, reference
+
+
+def convert(fit, g) -> Converted:
+    m, prior, classes, means, frame, x, reference = discriminant(fit, g, R_MODEL, "lda")
+    scaling = np.asarray(m["scaling"], dtype=np.float64).reshape(means.shape[1], -1)
     center = prior @ means
     dm = (means - center) @ scaling  # [K, dimen]
     W = scaling @ dm.T  # [p, K]
@@ -63,10 +76,4 @@ def convert(fit, g) -> Converted:
     # centre first (as predict.lda does) rather than folding the centre into the bias
     scores = g.linear(g.sub(x, g.const(center[None, :])), W, b)
     outputs = classifier_outputs(g, g.op("Softmax", scores, axis=1), classes, label_from=scores)
-    cols_r = bridge.robjects().NULL if formula else bridge.robjects().StrVector(names)
-
-    def reference(df):
-        r = bridge.py(bridge.call(R_PREDICT, fit, df, cols_r))
-        return {"label": np.array(r["label"], dtype=object).reshape(-1, 1),
-                "probabilities": np.asarray(r["posterior"], dtype=np.float64).reshape(-1, K)}
-    return Converted(frame, outputs, "classifier", reference, classes, f"lda ({K} classes)")
+    return Converted(frame, outputs, "classifier", reference, classes, f"lda ({len(classes)} classes)")
