@@ -111,13 +111,16 @@ def main():
                    "--tune). Bigger inputs run in chunks. Default: any batch size.")
 @click.option("--cuda-arch", help="GPU architectures of tvm-cuda, e.g. sm_80 or sm_80,sm_90 (default: sm_80,sm_90).")
 @PRECISION_OPTION
+@click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path),
+              help="A prep()ed R recipes::recipe (.rds) to compile in front of MODEL, an R model fitted on its "
+                   "baked data: the compiled model then takes the recipe's original columns.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def compile(model, targets, out, data, name, trust_pickle, rows, input_shape, input_dtype, tune, batch, cuda_arch,
-            precision, quiet):
+            precision, recipe, quiet):
     """Compile MODEL to the chosen targets, build them, and check parity."""
     from .api import compile as compile_model
     try:
-        manifest = compile_model(model, targets=targets, out=out, data=data, name=name,
+        manifest = compile_model((recipe, model) if recipe else model, targets=targets, out=out, data=data, name=name,
                                  trust_pickle=trust_pickle, progress=_Progress(quiet), rows=rows,
                                  tune=tune, batch=batch, cuda_arch=cuda_arch, precision=precision,
                                  **_shape_options(input_shape, input_dtype))

@@ -47,6 +47,11 @@ def table_source(buf: k.Buf, r: CppRenderer) -> str:
     return f"static const {ctype} {buf.name}[] = {{\n{body}\n}};"
 
 
+def procedure_headers(program: Program, r: CppRenderer) -> list:
+    """The runtime headers of the procedures (text tokenizer, ...) the program's kernel calls."""
+    return sorted({r.headers[p] for p in walk.procedures(program.body)})
+
+
 def closed_levels(schema: Schema, program: Program) -> dict:
     """{input column index: [level, ...]} for the closed string input columns: only those
     values (and the empty string) are accepted. Shared with the Java backend."""
@@ -225,7 +230,7 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
     numeric = all(v.dtype != "str" for v in program.inputs)
     float_out = all(v.dtype != "str" for v in program.outputs)
     closed = closed_levels(schema, program)
-    headers = [] if native else sorted({r.headers[p] for p in walk.procedures(program.body)})
+    headers = [] if native else procedure_headers(program, r)
     throws = (["  // Throws std::invalid_argument when a closed string column holds a value that is not",
                "  // one of its levels (see describe()); the empty string (a missing value) is accepted."]
               if closed else [])

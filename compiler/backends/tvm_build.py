@@ -44,10 +44,8 @@ def prepare(proto: onnx.ModelProto) -> tuple:
     if ops & {"LSTM", "GRU", "RNN"}:
         from ..passes import unroll_rnn
         proto = unroll_rnn.run(proto)
-    string_out = any(o.type.tensor_type.elem_type == onnx.TensorProto.STRING for o in proto.graph.output)
-    if string_out or any(n.domain == "ai.onnx.ml" for n in proto.graph.node):  # (string labels: class indices)
-        from ..passes import ml_to_tensor
-        proto = ml_to_tensor.run(proto)
+    from ..passes import ml_to_tensor
+    proto = ml_to_tensor.run(proto)  # (a no-op without ai.onnx.ml nodes or string labels)
     labels = {p.key[len(LABEL_CLASSES_KEY):]: json.loads(p.value) for p in proto.metadata_props
               if p.key.startswith(LABEL_CLASSES_KEY)}
     _check_importable(proto)

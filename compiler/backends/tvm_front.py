@@ -51,17 +51,8 @@ def split(proto: onnx.ModelProto):
                     in_front[producer[i]] = True  # earlier than j: the reverse walk reaches it
     front_nodes = [n for j, n in enumerate(nodes) if in_front[j]]
     rest_nodes = [n for j, n in enumerate(nodes) if not in_front[j]]
-    front_values = {o for n in front_nodes for o in n.output if o}
     rest_reads = {i for n in rest_nodes for i in n.input} | {o.name for o in g.output}
     crossing = [o for n in front_nodes for o in n.output if o in rest_reads]
-    # what the front reads besides its own values: constants and graph inputs only
-    graph_inputs = {i.name for i in inputs}
-    for n in front_nodes:
-        for i in n.input:
-            if i and i not in front_values and i not in inits and i not in graph_inputs:
-                raise UnsupportedError(f"node {n.name or n.op_type!r} mixes strings with values computed from "
-                                       "numbers; the TVM targets cannot cut this graph at its strings. Use the "
-                                       "cpp or java targets")
     for c in crossing:
         if shapes[c][0] == onnx.TensorProto.STRING:
             raise UnsupportedError(f"value {c!r} holds strings past the nodes that read the string columns; the "

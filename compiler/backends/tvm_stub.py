@@ -71,7 +71,6 @@ def front_code(front: onnx.ModelProto, name: str, sig: SimpleNamespace, tvm_inpu
     `prelude` (its tables and a front_rows function), `body` (run_rows lines that run it and
     make `tvm_in`, TVM's inputs in its order), `tvm_inputs` (their Values), `headers`."""
     from ..ir import build_graph
-    from ..kernel import walk
     from ..lower import lower
     r = CppRenderer()
     program = lower(build_graph(front), f"{name}_front")
@@ -98,7 +97,7 @@ def front_code(front: onnx.ModelProto, name: str, sig: SimpleNamespace, tvm_inpu
             sources.append(f"inputs[{names.index(tname)}]")
         values.append(v)
     body.append(f"  const void* tvm_in[] = {{{', '.join(sources)}}};")
-    headers = ["modelport_kernel.hpp"] + sorted({r.headers[p] for p in walk.procedures(program.body)})
+    headers = ["modelport_kernel.hpp"] + cpp.procedure_headers(program, r)
     return SimpleNamespace(prelude=prelude, body=body, tvm_inputs=values, headers=headers)
 
 

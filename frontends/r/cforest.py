@@ -21,8 +21,8 @@ import numpy as np
 from modelport.errors import UnsupportedError
 
 from . import bridge
-from .converted import Converted, class_and_prob, classifier_outputs, value_output
-from .ctree import FACTORS, R_RANDOM, Splits, Tree, check_random, data_info, flat, frame, response_class
+from .converted import Converted
+from .ctree import FACTORS, R_RANDOM, Splits, Tree, data_info, flat, frame, party_outputs, response_class
 
 R_FOREST = r"""
 function(f) {
@@ -70,23 +70,7 @@ def convert(fit, g) -> Converted:
     num = g.columns(total, list(range(width)))
     out = g.div(num, g.columns(total, [width]))
     desc = f"cforest ({'classification' if classify else 'regression'}, {len(trees)} trees)"
-    if classify:
-        outputs = classifier_outputs(g, out, classes)
-
-        def reference(df):
-            check_random(fit, nodes_r, terms_r, df)
-            return class_and_prob(fit, df, "response", len(classes))
-        return Converted(frame=fr, outputs=outputs, task="classifier", reference=reference, classes=classes,
-                         description=desc, thresholds=splits.thresholds)
-    outputs = value_output(g, out, "prediction")
-
-    def reference(df):
-        check_random(fit, nodes_r, terms_r, df)
-        v = bridge.py(bridge.call("function(f, d) unname(as.numeric(predict(f, newdata = d, type = 'response')))",
-                                  fit, df))
-        return {"prediction": np.asarray(v, dtype=np.float64).reshape(-1, 1)}
-    return Converted(frame=fr, outputs=outputs, task="regressor", reference=reference, description=desc,
-                     thresholds=splits.thresholds)
+    return party_outputs(g, fit, out, classes if classify else None, desc, fr, splits, nodes_r, terms_r)
 
 
 def _leaf_sums(leaves, fdata, rw, y, classify, width) -> np.ndarray:

@@ -282,27 +282,35 @@ def convert(fit, g) -> Converted:
     values = values[[ids.index(i) for i in tree.leaves]]
     out = g.matmul(hit, g.const(values))
     desc = f"ctree ({'classification' if classify else 'regression'}, {len(tree.leaves)} terminal nodes)"
-    if classify:
-        classes = list(leaves["levels"])
+    return party_outputs(g, fit, out, list(leaves["levels"]) if classify else None, desc, fr, splits,
+                         nodes_r, terms_r)
+
+
+def party_outputs(g, fit, out, classes, desc, fr, splits, nodes_r, terms_r) -> Converted:
+    """The outputs of a ctree or cforest (`out`: class probabilities [N, K] when `classes`,
+    else the prediction [N, 1]) and predict()'s reference, refusing rows partykit answers at
+    random and rows R's predict() drops."""
+    def checked(df, predict):
+        check_random(fit, nodes_r, terms_r, df)
+        value = predict()
+        if len(next(iter(value.values()))) != _rows(df):
+            raise bridge.RError("predict() dropped rows with missing values")
+        return value
+    if classes is not None:
         outputs = classifier_outputs(g, out, classes)
 
         def reference(df):
-            check_random(fit, nodes_r, terms_r, df)
-            r = class_and_prob(fit, df, "response", len(classes))
-            if len(r["label"]) != _rows(df):
-                raise bridge.RError("predict() dropped rows with missing values")
-            return r
+            return checked(df, lambda: class_and_prob(fit, df, "response", len(classes)))
         return Converted(frame=fr, outputs=outputs, task="classifier", reference=reference, classes=classes,
                          description=desc, thresholds=splits.thresholds)
     outputs = value_output(g, out, "prediction")
 
     def reference(df):
-        check_random(fit, nodes_r, terms_r, df)
-        y = bridge.py(bridge.call("function(f, d) unname(as.numeric(predict(f, newdata = d, type = 'response')))",
-                                  fit, df))
-        if len(y) != _rows(df):
-            raise bridge.RError("predict() dropped rows with missing values")
-        return {"prediction": np.asarray(y, dtype=np.float64).reshape(-1, 1)}
+        def predict():
+            y = bridge.py(bridge.call(
+                "function(f, d) unname(as.numeric(predict(f, newdata = d, type = 'response')))", fit, df))
+            return {"prediction": np.asarray(y, dtype=np.float64).reshape(-1, 1)}
+        return checked(df, predict)
     return Converted(frame=fr, outputs=outputs, task="regressor", reference=reference, description=desc,
                      thresholds=splits.thresholds)
 

@@ -102,8 +102,9 @@ def _refuse_string_inputs(proto):
     inits = {i.name for i in proto.graph.initializer}
     for i in proto.graph.input:
         if i.name not in inits and i.type.tensor_type.elem_type == TensorProto.STRING:
-            raise UnsupportedError(f"input {i.name!r} holds strings: string input columns are not supported by the "
-                                   "TVM targets yet; use the cpp or java targets")
+            raise UnsupportedError(f"input {i.name!r} holds strings: the TVM targets compute on numbers, from "
+                                   "the values the string columns' lookups give (the stub's front); this "
+                                   "graph reads strings elsewhere: use the cpp or java targets")
 
 
 def _opset(proto, domain: str = "") -> int:
