@@ -3,8 +3,8 @@ compiled with modelport's R frontend, and the generated C++ and Java (and ONNX R
 model.onnx) timed against R's own predict() in the embedded R, on one pinned core.
 
 Cases: a 500-tree randomForest classifier (3 classes) and regressor on 20 numeric columns,
-a binomial glm (logit) with factor and numeric columns, and a binomial mgcv gam with
-smooths of four bases; all data generated in R with
+a binomial glm (logit) with factor and numeric columns, a binomial mgcv gam with smooths
+of four bases, and a survival coxph (relative risk); all data generated in R with
 set.seed. R is timed inside R (see R_TIMER), so that rpy2's call overhead is left out; the
 C++ library and the jar run in the drivers of run.py through their typed entry points
 (`Model::run`, Java `run`), with string tensors for the factor columns.
@@ -129,7 +129,7 @@ function(model, data, type) {
 class RCase:
     key: str
     title: str
-    kind: str          # "forest" | "glm"
+    kind: str          # "forest" | "glm" (a probability: labels p > 0.5 compared too) | "value"
     classifier: bool
     r_type: str        # the predict() type R is timed with
     package: str       # the R package the model class needs
@@ -143,6 +143,7 @@ class RCase:
     built32: object = None  # the same model compiled with --precision float32
     skipped: str | None = None
     shape: str = ""    # what the fitted model looks like, for the report
+    output: str = "prediction"  # the output compared and timed (regressors)
 
 
 def cases() -> list:
@@ -174,6 +175,13 @@ def cases() -> list:
               "gam(churn ~ region + plan + s(age) + s(income, bs = 'cr') + s(spend, bs = 'ps') + te(tenure, visits), "
               "data = mp_tr, family = binomial)",
               "set.seed(22); mp_te <- mp_glm_data(10000); mp_te$churn <- NULL; mp_te", "gam"),
+        RCase("r_coxph", "R survival coxph (relative risk): 2 factors, 3 numeric columns, a transform",
+              "value", False, "risk", "survival",
+              f"set.seed(31); mp_tr <- mp_glm_data({N_TRAIN_GLM}); "
+              "mp_tr$time <- rexp(nrow(mp_tr), exp(-3 + 0.02 * (mp_tr$age - 45) + 0.3 * (mp_tr$plan == 'pro'))); "
+              "mp_tr$status <- rbinom(nrow(mp_tr), 1, 0.8); suppressPackageStartupMessages(library(survival)); "
+              "coxph(Surv(time, status) ~ region + plan + age + log(income) + tenure, data = mp_tr)",
+              "set.seed(32); mp_te <- mp_glm_data(10000); mp_te$churn <- NULL; mp_te", "coxph", output="risk"),
     ]
 
 
@@ -346,7 +354,7 @@ def compiled_outs(table: np.ndarray, names: list, strs: list | None, str_names: 
     if case.classifier:
         vcols = [c["name"] for c in schema["outputs"] if c["kind"] == "probability"]
     else:
-        vcols = ["prediction"]
+        vcols = [case.output]
     values = table[:, [names.index(c) for c in vcols]].astype(np.float64)
     labels = None
     if case.classifier:
@@ -463,7 +471,7 @@ def ort_runner(case: RCase, h, path: Path, tensors: dict, out_cols: list):
         res = dict(zip(out_names, res_list))
         m = len(next(iter(res.values())))
         values = (np.asarray(res["probabilities"], dtype=np.float64) if case.classifier
-                  else np.asarray(res["prediction"], dtype=np.float64).reshape(m, -1))
+                  else np.asarray(res[case.output], dtype=np.float64).reshape(m, -1))
         labels = np.asarray(res["label"]).reshape(-1).astype(object) if case.classifier else None
         return Outs(values, labels)
 
