@@ -60,6 +60,8 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False, prec
     from modelport.source_model import SourceModel
     if isinstance(model, SourceModel):
         return replace(model, name=name) if name else model
+    if isinstance(model, tuple):
+        return _recipe_pair(model, name, precision)
     if isinstance(model, (str, Path)):
         path = Path(model)
         if not path.exists():
@@ -107,3 +109,32 @@ def load_source(model, name: str | None = None, trust_pickle: bool = False, prec
                      "exported programs, Keras models and TensorFlow modules, onnx.ModelProto, "
                      "and model files "
                      f"({', '.join(sorted(BY_SUFFIX))}, or a SavedModel directory)")
+
+
+def _recipe_pair(pair: tuple, name: str | None, precision: str | None):
+    """(recipe, model): an R recipes::recipe (prep()ed) and an R model fitted on its baked
+    columns, each an R object (rpy2) or an .rds file, compiled as one model."""
+    if len(pair) != 2:
+        raise UsageError("a model pair is (recipe, model): a prep()ed recipes::recipe and the R model fitted "
+                         "on its baked data")
+    fe = frontend("r")
+    objs, files = [], []
+    for what, item in zip(("recipe", "model"), pair):
+        if isinstance(item, (str, Path)):
+            path = Path(item)
+            if not path.is_file():
+                raise UsageError(f"{what} file not found: {path}")
+            if path.suffix.lower() != ".rds":
+                raise UsageError(f"the {what} of a (recipe, model) pair must be an R object or an .rds file "
+                                 f"(saveRDS); got {path}")
+            objs.append(fe.load(path))
+            files.append(path)
+        elif type(item).__module__.startswith("rpy2.") and fe.is_r_object(item):
+            objs.append(item)
+            files.append(None)
+        else:
+            raise UsageError(f"the {what} of a (recipe, model) pair must be an R object (rpy2) or an .rds file; "
+                             f"got {type(item).__module__}.{type(item).__name__}")
+    name = name or (files[1].stem if files[1] else "r_model")
+    return fe.to_source(objs[1], name, source_file=files[1], precision=precision, recipe=objs[0],
+                        recipe_file=files[0])

@@ -150,11 +150,15 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
     framework = f"{prov.get('framework')} {prov.get('framework_version', '')}".strip()
     if data is not None:
         table, data_desc = inputs_mod.read_data(data, schema), str(data)
-        if source is None and prov.get("source_file") and Path(prov["source_file"]).exists():
+        original = prov.get("source_file")
+        if prov.get("recipe_file") and prov.get("model_file"):  # an R model with its recipe: the pair
+            original = (prov["recipe_file"], prov["model_file"])
+        files = original if isinstance(original, tuple) else (original,) if original else ()
+        if source is None and files and all(Path(f).exists() for f in files):
             from ..frontends import load_source
             if progress:
-                progress(f"reloading the original model from {prov['source_file']}")
-            source = load_source(prov["source_file"], manifest["name"], trust_pickle, prov.get("precision_option"),
+                progress(f"reloading the original model from {' and '.join(files)}")
+            source = load_source(original, manifest["name"], trust_pickle, prov.get("precision_option"),
                                  **prov.get("shape_options", {}))
     elif source is not None:
         table = inputs_mod.generate(schema, proto, rows, samples=source.hints.get("samples"),

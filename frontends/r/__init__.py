@@ -84,9 +84,11 @@ def converter(obj):
                            f"{supported()} (see docs/support-matrix.md)")
 
 
-def to_source(obj, name: str = "model", source_file: Path | None = None, precision: str | None = None) -> SourceModel:
+def to_source(obj, name: str = "model", source_file: Path | None = None, precision: str | None = None,
+              recipe=None, recipe_file: Path | None = None) -> SourceModel:
     """`precision`: None (R's own: double) or "float32" (inputs and outputs rounded to
-    float32 on purpose, for speed; the parity report shows what that costs)."""
+    float32 on purpose, for speed; the parity report shows what that costs). `recipe`: a
+    prep()ed recipes::recipe whose baked columns the model reads (see recipe.py)."""
     from .graph import Graph
     rclass, module, package = converter(obj)
     if package not in ("stats", "base"):
@@ -94,7 +96,11 @@ def to_source(obj, name: str = "model", source_file: Path | None = None, precisi
     precision = precision or "float64"
     g = Graph(name, precision)
     try:
-        conv = module.convert(obj, g)
+        if recipe is None:
+            conv = module.convert(obj, g)
+        else:
+            from . import recipe as recipes
+            conv = recipes.convert(recipe, obj, module, g)
     except bridge.RError as exc:
         raise UnsupportedError(f"cannot read the {rclass} model through R: {exc}") from None
     proto = g.model()
@@ -117,6 +123,16 @@ def to_source(obj, name: str = "model", source_file: Path | None = None, precisi
             raise UsageError(f"R's predict() failed on these rows: {exc}") from None
 
     digest = hashlib.sha256(Path(source_file).read_bytes()).hexdigest() if source_file else None
+    with_recipe = {}
+    if recipe is not None:
+        # `check --data` reloads source_file alone: with a recipe it must not, so the files are
+        # recorded under their own keys.
+        with_recipe = {"model_file": str(source_file) if source_file else None, "model_sha256": digest,
+                       "recipe_file": str(recipe_file) if recipe_file else None,
+                       "recipe_sha256": hashlib.sha256(Path(recipe_file).read_bytes()).hexdigest()
+                       if recipe_file else None,
+                       "recipes_version": bridge.package_version("recipes")}
+        source_file = digest = None
     provenance = {
         "framework": "R",
         "framework_version": bridge.r_version(),
@@ -127,10 +143,12 @@ def to_source(obj, name: str = "model", source_file: Path | None = None, precisi
         "estimator": conv.description or rclass,
         "source_file": str(source_file) if source_file else None,
         "source_sha256": digest,
+        **with_recipe,
     }
     why = ("R computes in double" if precision == "float64" else
            "float32 asked for (--precision float32): R computes in double, so inputs are rounded to float32")
     return SourceModel(proto, schema, reference, provenance, name,
-                       {"levels": levels, "samples": frame.samples(obj),
+                       {"levels": levels, "samples": frame.samples(obj) if recipe is None else
+                        recipes.samples(recipe, frame),
                         "thresholds": {k: list(v) for k, v in conv.thresholds.items()}}, precision=precision,
                        precision_reason=why, reference_float64=True)
