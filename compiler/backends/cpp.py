@@ -112,12 +112,19 @@ def run_body(program: Program, r: CppRenderer) -> list:
         t = CTYPE[v.dtype]
         lines.append(f"  {t}* {v.buf.name} = static_cast<{t}*>(outputs[{i}]);")
     lines.append(f"  const int64_t cap = n < {program.block} ? n : {program.block};")
-    # Working memory for one block, allocated once per call, never per row.
+    # Working memory for one block, allocated once per call, never per row: one allocation
+    # per element type, cut into the buffers (a single row would otherwise pay an allocation
+    # per intermediate value).
     work = [(v.buf, v.size) for v in program.temps] + list(program.scratch)
+    arenas = {}
     for buf, per_row in work:
-        t = CTYPE[buf.dtype]
-        lines.append(f"  std::unique_ptr<{t}[]> {buf.name}_mem(new {t}[cap * {per_row}]);")
-        lines.append(f"  {t}* {buf.name} = {buf.name}_mem.get();")
+        arenas.setdefault(CTYPE[buf.dtype], []).append((buf, per_row))
+    for a, (t, bufs) in enumerate(arenas.items()):
+        lines.append(f"  std::unique_ptr<{t}[]> work{a}(new {t}[cap * {sum(p for _, p in bufs)}]);")
+        offset = 0
+        for buf, per_row in bufs:
+            lines.append(f"  {t}* {buf.name} = work{a}.get() + cap * {offset};")
+            offset += per_row
     lines.append(f"  for (int64_t b0 = 0; b0 < n; b0 += {program.block}) {{")
     lines.append(f"    const int64_t nb = n - b0 < {program.block} ? n - b0 : {program.block};")
     lines += r.stmts(program.body, 2)

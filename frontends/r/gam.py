@@ -131,8 +131,7 @@ def convert(fit, g) -> Converted:
     thresholds = {}
     for sm in smooths:
         first, last = int(sm["first"]), int(sm["last"])
-        x = mgcv_smooth.predict_matrix(g, frame, sm)
-        parts.append(g.matmul(x, g.const(beta[first - 1:last].reshape(-1, 1))))
+        parts.append(mgcv_smooth.contribution(g, frame, sm, beta[first - 1:last]))
         for col, vals in mgcv_smooth.knots(sm["basis"]).items():
             thresholds.setdefault(col, []).extend(vals)
     if not parts:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intervals import clip, count_below, onehot, pick, rows, scalar
+from .intervals import clip, count_below, onehot, pick, rows, scalar, shift
 
 
-def basis(g, x: str, xk, F) -> str:
+def _parts(g, x: str, xk, F):
+    """Per row: the interval j and the weights cm, cp (of F's rows j, j + 1) and am, ap (of
+    basis columns j, j + 1)."""
     xk = np.asarray(xk, dtype=np.float64).reshape(-1)
     nk = xk.size
     # mgcv keeps F as a plain vector; crspl reads entries j * nk + k for basis column k
@@ -47,7 +49,22 @@ def basis(g, x: str, xk, F) -> str:
         return g.op("Where", below, lower, g.op("Where", above, upper, inside))
     cm, cp = choose(cjm, cm_lo, cm_hi), choose(cjp, cp_lo, cp_hi)
     am, ap = choose(am, am_lo, am_hi), choose(ap, ap_lo, ap_hi)
+    return j, cm, cp, am, ap, F
+
+
+def basis(g, x: str, xk, F) -> str:
+    """double [N, nk]: the basis rows."""
+    j, cm, cp, am, ap, F = _parts(g, x, xk, F)
+    nk = F.shape[0]
     cubic = g.add(g.mul(cm, rows(g, F, j)), g.mul(cp, rows(g, F[1:], j)))
-    linear = g.add(g.mul(am, onehot(g, j, nk)), g.mul(ap, onehot(g, g.op("Add", j, g.const(
-        np.array([[1]], np.int64), np.int64)), nk)))
+    linear = g.add(g.mul(am, onehot(g, j, nk)), g.mul(ap, onehot(g, shift(g, j, 1), nk)))
     return g.add(cubic, linear)
+
+
+def dot(g, x: str, xk, F, u) -> str:
+    """double [N, 1]: the basis rows times the vector u (F u is made once, in double)."""
+    j, cm, cp, am, ap, F = _parts(g, x, xk, F)
+    u = np.asarray(u, dtype=np.float64).reshape(-1)
+    Fu = F @ u
+    cubic = g.add(g.mul(cm, pick(g, Fu, j)), g.mul(cp, pick(g, Fu[1:], j)))
+    return g.add(cubic, g.add(g.mul(am, pick(g, u, j)), g.mul(ap, pick(g, u[1:], j))))

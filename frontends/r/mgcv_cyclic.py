@@ -18,7 +18,9 @@ def _rmod(g, a, h):
     return g.sub(t, g.mul(g.op("Floor", g.div(t, h)), h))
 
 
-def basis(g, x: str, knots, BD) -> str:
+def _parts(g, x: str, knots, BD):
+    """Per row: the interval j1 (0-based), the next knot's row j, the width h and the distances
+    a = k[j1 + 1] - x, b = x - k[j1], after wrapping."""
     k = np.asarray(knots, dtype=np.float64).reshape(-1)
     n = k.size
     BD = np.asarray(BD, dtype=np.float64).reshape(n - 1, n - 1)
@@ -34,13 +36,35 @@ def basis(g, x: str, knots, BD) -> str:
     h = pick(g, np.diff(k), j1)
     a = g.sub(pick(g, k[1:], j1), x)
     b = g.sub(x, pick(g, k, j1))
-    three = scalar(g, 3.0)
-    six = scalar(g, 6.0)
+    return j1, j, h, a, b, BD
+
+
+def _combine(g, bd1, bd, e1, e, parts):
+    """The row formula, on BD's rows j1, j (bd1, bd) and the unit rows (e1, e), or on their
+    products with a vector."""
+    _, _, h, a, b, _ = parts
+    three, six = scalar(g, 3.0), scalar(g, 6.0)
     six_h = g.mul(six, h)
-    bd1, bd = rows(g, BD, j1), rows(g, BD, j)
     out = g.div(g.mul(bd1, g.op("Pow", a, three)), six_h)
     out = g.add(out, g.div(g.mul(bd, g.op("Pow", b, three)), six_h))
     out = g.sub(out, g.mul(bd1, g.div(g.mul(h, a), six)))
     out = g.sub(out, g.mul(bd, g.div(g.mul(h, b), six)))
-    out = g.add(out, g.mul(onehot(g, j1, n - 1), g.div(a, h)))
-    return g.add(out, g.mul(onehot(g, j, n - 1), g.div(b, h)))
+    out = g.add(out, g.mul(e1, g.div(a, h)))
+    return g.add(out, g.mul(e, g.div(b, h)))
+
+
+def basis(g, x: str, knots, BD) -> str:
+    """double [N, n - 1]: the basis rows."""
+    parts = _parts(g, x, knots, BD)
+    j1, j, _, _, _, BD = parts
+    n1 = BD.shape[0]
+    return _combine(g, rows(g, BD, j1), rows(g, BD, j), onehot(g, j1, n1), onehot(g, j, n1), parts)
+
+
+def dot(g, x: str, knots, BD, u) -> str:
+    """double [N, 1]: the basis rows times the vector u."""
+    parts = _parts(g, x, knots, BD)
+    j1, j, _, _, _, BD = parts
+    u = np.asarray(u, dtype=np.float64).reshape(-1)
+    BDu = BD @ u
+    return _combine(g, pick(g, BDu, j1), pick(g, BDu, j), pick(g, u, j1), pick(g, u, j), parts)

@@ -33,18 +33,37 @@ def bsplines(g, x: str, knots, ord: int):
     return b, shift(g, curs, -ord)
 
 
+def _lines(g, x, knots, ord, below, above, inside):
+    """inside where ll <= x <= ul; the lines `below`(x - ll) and `above`(x - ul) outside."""
+    ll, ul = knots[ord - 1], knots[knots.size - ord]
+    out = g.op("Where", g.op("Greater", x, scalar(g, ul)), above(g.sub(x, scalar(g, ul))), inside)
+    return g.op("Where", g.op("Less", x, scalar(g, ll)), below(g.sub(x, scalar(g, ll))), out)
+
+
 def basis(g, x: str, knots, ord: int, D) -> str:
+    """double [N, nk - ord]: the basis rows."""
     knots = np.asarray(knots, dtype=np.float64).reshape(-1)
-    nk = knots.size
-    width = nk - ord
+    width = knots.size - ord
     D = np.asarray(D, dtype=np.float64).reshape(4, width)
-    ll, ul = knots[ord - 1], knots[nk - ord]
     values, first = bsplines(g, x, knots, ord)
     inside = None
     for r, v in enumerate(values):
         term = g.mul(v, onehot(g, shift(g, first, r), width))
         inside = term if inside is None else g.add(inside, term)
-    below = g.add(g.const(D[0:1]), g.mul(g.sub(x, scalar(g, ll)), g.const(D[1:2])))
-    above = g.add(g.const(D[2:3]), g.mul(g.sub(x, scalar(g, ul)), g.const(D[3:4])))
-    out = g.op("Where", g.op("Greater", x, scalar(g, ul)), above, inside)
-    return g.op("Where", g.op("Less", x, scalar(g, ll)), below, out)
+    return _lines(g, x, knots, ord, lambda d: g.add(g.const(D[0:1]), g.mul(d, g.const(D[1:2]))),
+                  lambda d: g.add(g.const(D[2:3]), g.mul(d, g.const(D[3:4]))), inside)
+
+
+def dot(g, x: str, knots, ord: int, D, u) -> str:
+    """double [N, 1]: the basis rows times the vector u."""
+    knots = np.asarray(knots, dtype=np.float64).reshape(-1)
+    width = knots.size - ord
+    u = np.asarray(u, dtype=np.float64).reshape(-1)
+    Du = np.asarray(D, dtype=np.float64).reshape(4, width) @ u
+    values, first = bsplines(g, x, knots, ord)
+    inside = None
+    for r, v in enumerate(values):
+        term = g.mul(v, pick(g, u, shift(g, first, r)))
+        inside = term if inside is None else g.add(inside, term)
+    return _lines(g, x, knots, ord, lambda d: g.add(scalar(g, Du[0]), g.mul(d, scalar(g, Du[1]))),
+                  lambda d: g.add(scalar(g, Du[2]), g.mul(d, scalar(g, Du[3]))), inside)

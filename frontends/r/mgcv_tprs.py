@@ -77,8 +77,11 @@ def poly_powers(M: int, m: int, d: int) -> list:
     return out
 
 
-def basis(g, xs: list, shift, Xu, UZ, m: int, M: int, drop_null: int = 0, cmX=None) -> str:
-    """xs: the d covariate columns (double [N, 1]) in the smooth's term order."""
+def basis(g, xs: list, shift, Xu, UZ, m: int, M: int, drop_null: int = 0, u=None) -> str:
+    """double [N, k]: the basis rows (or [N, 1], the rows times the vector u, when given).
+    xs: the d covariate columns (double [N, 1]) in the smooth's term order."""
+    if drop_null:
+        raise UnsupportedError("thin plate smooths with the null space removed (m = c(.., 0)) are not supported")
     d = len(xs)
     m = order(m, d)
     Xu = np.asarray(Xu, dtype=np.float64).reshape(-1, d)
@@ -112,7 +115,6 @@ def basis(g, xs: list, shift, Xu, UZ, m: int, M: int, drop_null: int = 0, cmX=No
                 p = x[j] if p is None else g.mul(p, x[j])
         polys.append(p if p is not None else g.add(g.mul(x[0], zero), scalar(g, 1.0)))
     b = g.concat([radial] + polys)
-    X = g.matmul(b, g.const(UZ))
-    if drop_null:
-        raise UnsupportedError("thin plate smooths with the null space removed (m = c(.., 0)) are not supported")
-    return X
+    if u is not None:
+        return g.matmul(b, g.const((UZ @ np.asarray(u, dtype=np.float64).reshape(-1)).reshape(-1, 1)))
+    return g.matmul(b, g.const(UZ))
