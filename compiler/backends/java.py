@@ -247,8 +247,13 @@ def _kernel(program: Program, r: JavaRenderer) -> list:
     for i, v in enumerate(program.outputs):
         lines.append(f"        final {JTYPE[v.dtype]}[] {v.buf.name} = ({JTYPE[v.dtype]}[]) outputs[{i}];")
     lines.append(f"        final int cap = Math.min(n, {program.block});")
-    for buf, per_row in [(v.buf, v.size) for v in program.temps] + list(program.scratch):
-        lines.append(f"        final {JTYPE[buf.dtype]}[] {buf.name} = new {JTYPE[buf.dtype]}[cap * {per_row}];")
+    work = [(v.buf, v.size) for v in program.temps] + list(program.scratch)
+    # Working memory: a single row reuses its thread's (allocating ~one array per value
+    # would cost more than the model); larger calls allocate theirs.
+    if work:
+        lines.append("        final Work w = cap == 1 ? ONE_ROW.get() : new Work(cap);")
+    for buf, _ in work:
+        lines.append(f"        final {JTYPE[buf.dtype]}[] {buf.name} = w.{buf.name};")
     # Each op is a method of its own: the JIT compiles methods below 8,000 bytes of
     # bytecode only, and Java caps a method at 64 KB.
     steps = []
@@ -266,6 +271,14 @@ def _kernel(program: Program, r: JavaRenderer) -> list:
         lines.append(f"    private static void {fn}({sig}) {{")
         lines += r.stmts(step, 2)
         lines += ["    }", ""]
+    if work:
+        lines += ["    /** runRows' working memory for `cap` rows (the kernel writes every value before it reads it). */",
+                  "    private static final class Work {"]
+        lines += [f"        final {JTYPE[b.dtype]}[] {b.name};" for b, _ in work]
+        lines.append("        Work(int cap) {")
+        lines += [f"            {b.name} = new {JTYPE[b.dtype]}[cap * {per_row}];" for b, per_row in work]
+        lines += ["        }", "    }", "",
+                  "    private static final ThreadLocal<Work> ONE_ROW = ThreadLocal.withInitial(() -> new Work(1));", ""]
     return lines
 
 
