@@ -53,8 +53,21 @@ function(f) {
 }
 """
 
+# R: the terms without their strata() terms (which only pick a baseline or a scale), refusing
+# interactions with them; pasted into the R functions of coxph and survreg.
+R_WITHOUT_STRATA = r"""
+  modelport_without_strata <- function(tt2) {
+    st <- survival:::untangle.specials(tt2, "strata")
+    if (!length(st$terms)) return(list(terms = tt2, vars = st$vars))
+    fac <- attr(tt2, "factors")
+    if (any(colSums(fac[st$vars, , drop = FALSE] > 0) > 0 & attr(tt2, "order") > 1))
+      stop("unsupported: interactions with strata() terms")
+    list(terms = tt2[-st$terms], vars = st$vars)
+  }
+"""
+
 R_MODEL = r"""
-function(f) {
+function(f) {""" + R_WITHOUT_STRATA + r"""
   tt <- f$terms
   sp <- attr(tt, "specials")
   for (s in c("tt", "frailty", "ridge", "pspline"))
@@ -64,13 +77,8 @@ function(f) {
   if (!is.null(attr(tt, "offset"))) stop("unsupported: offsets")
   tt2 <- delete.response(tt)
   if (length(sp$cluster)) tt2 <- survival:::drop.special(tt2, attr(tt2, "specials")$cluster)
-  st <- survival:::untangle.specials(tt2, "strata")
-  if (length(st$terms)) {
-    fac <- attr(tt2, "factors")
-    if (any(colSums(fac[st$vars, , drop = FALSE] > 0) > 0 & attr(tt2, "order") > 1))
-      stop("unsupported: interactions with strata() terms")
-    tt2 <- tt2[-st$terms]
-  }
+  st <- modelport_without_strata(tt2)
+  tt2 <- st$terms
   b <- ifelse(is.na(f$coefficients), 0, f$coefficients)
   xl <- f$xlevels
   xl <- xl[!(names(xl) %in% st$vars)]

@@ -19,7 +19,7 @@ from modelport.errors import UnsupportedError
 
 from . import bridge
 from .converted import Converted, value_output
-from .coxph import (attach_survival, named_outputs, nan_where, option, require_safe_frame, strata_indicator,
+from .coxph import (R_WITHOUT_STRATA, attach_survival, named_outputs, nan_where, option, require_safe_frame, strata_indicator,
                     training_strata)
 from .terms import Frame
 
@@ -30,7 +30,7 @@ ITRANS = {"weibull": "exp", "exponential": "exp", "rayleigh": "exp", "lognormal"
 DEFAULT_P = (0.1, 0.9)  # predict.survreg's own default
 
 R_MODEL = r"""
-function(f, p) {
+function(f, p) {""" + R_WITHOUT_STRATA + r"""
   tt <- f$terms
   if (!is.character(f$dist)) stop("unsupported: a custom distribution (a list)")
   if (!is.null(attr(tt, "offset"))) stop("unsupported: offsets (predict.survreg leaves them out of new data)")
@@ -38,13 +38,8 @@ function(f, p) {
   dd <- survival::survreg.distributions[[f$dist]]
   if (!is.null(dd$dist)) dd <- survival::survreg.distributions[[dd$dist]]
   tt2 <- delete.response(tt)
-  st <- survival:::untangle.specials(tt2, "strata")
-  if (length(st$terms)) {
-    fac <- attr(tt2, "factors")
-    if (any(colSums(fac[st$vars, , drop = FALSE] > 0) > 0 & attr(tt2, "order") > 1))
-      stop("unsupported: interactions with strata() terms")
-    tt2 <- tt2[-st$terms]
-  }
+  st <- modelport_without_strata(tt2)
+  tt2 <- st$terms
   nvar <- length(f$coefficients)
   list(model = list(coef = unname(f$coefficients), names = names(f$coefficients), dist = f$dist,
                     scale = unname(f$scale), q = dd$quantile(p, f$parm),
