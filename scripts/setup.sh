@@ -8,6 +8,10 @@ need_apt=()
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v cmake >/dev/null || need_apt+=(cmake)
+# The C++ programs' HTTP server (`bin/<name> serve`): cpp-httplib and nlohmann/json headers.
+for p in libcpp-httplib-dev nlohmann-json3-dev pkg-config; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")
+done
 PYTHON=${PYTHON:-python3}
 command -v "$PYTHON" >/dev/null || need_apt+=(python3)
 "$PYTHON" -c "import venv, ensurepip" 2>/dev/null || need_apt+=(python3-venv)

@@ -2,6 +2,7 @@
 library and a CSV command-line program with the system compiler."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -20,7 +21,10 @@ from ..schema import Schema
 from .naming import DTYPE_CODE, chunks, identifier, member_names
 
 CXX_FLAGS = ["-std=c++17", "-O3", "-fPIC", "-fno-math-errno", "-DNDEBUG"]
-RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_runtime.cpp", "modelport_kernel.hpp"]
+RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_runtime.cpp", "modelport_kernel.hpp", "modelport_serve.hpp",
+                 "modelport_serve.cpp"]
+# `bin/<name> serve` loads the HTTP server from here (modelport_serve.hpp), relative to bin/.
+SERVE_PLUGIN = "lib/libmodelport_serve.so"
 CTYPE = CppRenderer.types
 
 
@@ -224,6 +228,34 @@ def _rows(program: Program, schema: Schema, real: str, batch: int = 0) -> list:
     return lines
 
 
+# The HTTP server plugin in an artifact's CMakeLists.txt (the TVM stubs' too): built when
+# cpp-httplib and nlohmann/json are found; without them the rest builds and `serve` says so.
+SERVE_CMAKE = [
+    "# `bin/<name> serve` (the HTTP server) loads lib/libmodelport_serve.so, built here when cpp-httplib",
+    "# and nlohmann/json are found (Debian/Ubuntu: apt-get install libcpp-httplib-dev nlohmann-json3-dev;",
+    "# running it then needs libcpp-httplib0.11). The CSV program and the libraries need neither.",
+    "find_package(PkgConfig QUIET)",
+    "if(PkgConfig_FOUND)",
+    "  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)",
+    "endif()",
+    "find_path(HTTPLIB_HEADER_DIR httplib.h)",
+    "find_path(NLOHMANN_JSON_DIR nlohmann/json.hpp)",
+    "find_package(Threads)",
+    "if(HTTPLIB_HEADER_DIR AND NLOHMANN_JSON_DIR AND Threads_FOUND)",
+    "  add_library(modelport_serve MODULE modelport_serve.cpp modelport_runtime.cpp)",
+    "  target_include_directories(modelport_serve PRIVATE ${HTTPLIB_HEADER_DIR} ${NLOHMANN_JSON_DIR})",
+    "  if(HTTPLIB_FOUND)",
+    "    # Debian's cpp-httplib is a shared library built with its own defines: take both from pkg-config.",
+    "    target_link_libraries(modelport_serve PRIVATE PkgConfig::HTTPLIB)",
+    "  endif()",
+    "  target_link_libraries(modelport_serve PRIVATE Threads::Threads)",
+    "  set_target_properties(modelport_serve PROPERTIES PREFIX lib LIBRARY_OUTPUT_DIRECTORY lib)",
+    "else()",
+    '  message(WARNING "cpp-httplib or nlohmann/json not found: building without the HTTP server (serve)")',
+    "endif()",
+]
+
+
 def generate(program: Program, schema: Schema, name: str, description: str, banner: str,
              native: dict | None = None) -> dict:
     """Return {relative path: text} for the C++ sources of `program`.
@@ -412,10 +444,12 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         ]
     main = [
         f"// {ns}_main.cpp: {banner}",
+        "// `serve ...` runs the HTTP server (loaded from lib/libmodelport_serve.so), anything else the",
+        "// CSV program.",
         f'#include "{ns}.hpp"',
-        '#include "modelport_runtime.hpp"',
+        '#include "modelport_serve.hpp"',
         "",
-        f"int main(int argc, char** argv) {{ return modelport::csv_main({ns}::Model::spec(), argc, argv); }}",
+        f"int main(int argc, char** argv) {{ return modelport::program_main({ns}::Model::spec(), argc, argv); }}",
     ]
     cmake = [
         f"# {banner}",
@@ -429,8 +463,9 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         f"add_library({ns}_static STATIC {ns}.cpp modelport_runtime.cpp)",
         f"set_target_properties({ns}_static PROPERTIES OUTPUT_NAME {ns})",
         f"add_executable({ns}_program {ns}_main.cpp)",
-        f"target_link_libraries({ns}_program PRIVATE {ns}_static)",
+        f"target_link_libraries({ns}_program PRIVATE {ns}_static ${{CMAKE_DL_LIBS}})",
         f"set_target_properties({ns}_program PROPERTIES OUTPUT_NAME {ns} RUNTIME_OUTPUT_DIRECTORY bin)",
+        *SERVE_CMAKE,
     ]
     files = {f"{ns}.hpp": "\n".join(hpp) + "\n", f"{ns}.cpp": "\n".join(cpp) + "\n",
              f"{ns}_main.cpp": "\n".join(main) + "\n", "CMakeLists.txt": "\n".join(cmake) + "\n"}
@@ -473,26 +508,95 @@ def _runtime_object(cxx: str, src: Path) -> tuple:
     return obj, (subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), tmp, cmd)
 
 
+@functools.lru_cache(maxsize=None)
+def _httplib(cxx: str) -> tuple:
+    """(compile flags, link flags, version) for cpp-httplib and nlohmann/json, or None when their
+    headers are missing. Debian's cpp-httplib is a shared library whose defines pkg-config gives
+    (a plain httplib.h is header-only and needs none)."""
+    probe = subprocess.run([cxx, "-std=c++17", "-E", "-x", "c++", "-", "-o", os.devnull], input=(
+        "#include <httplib.h>\n#include <nlohmann/json.hpp>\n"), capture_output=True, text=True)
+    if probe.returncode != 0:
+        return None
+    pkg = shutil.which("pkg-config")
+    if pkg:
+        flags = subprocess.run([pkg, "--cflags", "--libs", "cpp-httplib"], capture_output=True, text=True)
+        version = subprocess.run([pkg, "--modversion", "cpp-httplib"], capture_output=True, text=True)
+        if flags.returncode == 0:
+            words = flags.stdout.split()
+            return ([w for w in words if not w.startswith(("-l", "-L"))], [w for w in words if w.startswith(("-l", "-L"))],
+                    version.stdout.strip())
+    return ([], [], "header-only")
+
+
+def _serve_plugin(cxx: str, src: Path) -> tuple:
+    """The HTTP server plugin (lib/libmodelport_serve.so): the same for every model, so built once
+    per toolchain and source and kept in the user's cache, like the runtime object. Returns
+    (path, Popen job or None), or (None, reason) when cpp-httplib or nlohmann/json is missing."""
+    found = _httplib(cxx)
+    if found is None:
+        return None, "cpp-httplib or nlohmann/json headers not found (apt-get install libcpp-httplib-dev nlohmann-json3-dev)"
+    cflags, libs, version = found
+    sources = ["modelport_serve.cpp", "modelport_serve.hpp", "modelport_runtime.cpp", "modelport_runtime.hpp"]
+    text = b"".join((src / f).read_bytes() for f in sources)
+    key = hashlib.sha256(text + _version(cxx).encode() + " ".join(CXX_FLAGS + cflags + libs + [version]).encode())
+    cache = Path(os.environ.get("MODELPORT_CACHE") or Path.home() / ".cache" / "modelport") / "cpp-runtime"
+    lib = cache / f"libmodelport_serve-{key.hexdigest()[:20]}.so"
+    if lib.exists():
+        return lib, None
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{lib.name}.{os.getpid()}.tmp"
+    # -Bsymbolic: the plugin's runtime calls stay in the plugin, whatever the program exports.
+    cmd = [cxx, *CXX_FLAGS, *cflags, "-shared", str(src / "modelport_serve.cpp"), str(src / "modelport_runtime.cpp"),
+           "-o", str(tmp), *libs, "-pthread", "-Wl,-Bsymbolic"]
+    return lib, (subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), tmp, cmd)
+
+
+def finish_job(path: Path, job) -> None:
+    """Waits for a background compile of _runtime_object or _serve_plugin and moves its output
+    into the cache."""
+    if job is None:
+        return
+    proc, tmp, cmd = job
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
+    os.replace(tmp, path)
+
+
+def install_serve_plugin(plugin, job, lib_dir: Path) -> str:
+    """Copies the built plugin into `lib_dir`; returns "" or why there is no server."""
+    if plugin is None:
+        return job
+    try:
+        finish_job(plugin, job)
+    except BuildError as e:  # the server is optional: the model's libraries and CSV program stand
+        return str(e)
+    lib_dir.mkdir(exist_ok=True)
+    shutil.copyfile(plugin, lib_dir / "libmodelport_serve.so")
+    return ""
+
+
 def build(src: Path, name: str) -> dict:
-    """Compile the sources in `src` into lib<name>.so, lib<name>.a and bin/<name>, in place."""
+    """Compile the sources in `src` into lib<name>.so, lib<name>.a, bin/<name> and the HTTP server
+    plugin lib/libmodelport_serve.so (which only `bin/<name> serve` loads), in place."""
     ns = identifier(name)
     cxx = compiler()
     runtime, job = _runtime_object(cxx, src)
+    plugin, plugin_job = _serve_plugin(cxx, src)
     _run([cxx, *CXX_FLAGS, "-c", f"{ns}.cpp", "-o", f"{ns}.o"], src)
     _run([cxx, *CXX_FLAGS, "-c", f"{ns}_main.cpp", "-o", f"{ns}_main.o"], src)
-    if job is not None:
-        proc, tmp, cmd = job
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            raise BuildError(f"C++ build failed: {' '.join(cmd)}\n{err[-4000:]}")
-        os.replace(tmp, runtime)
+    finish_job(runtime, job)
     _run([cxx, "-shared", f"{ns}.o", str(runtime), "-o", f"lib{ns}.so"], src)
     _run(["ar", "rcs", f"lib{ns}.a", f"{ns}.o", str(runtime)], src)
     (src / "bin").mkdir(exist_ok=True)
-    _run([cxx, f"{ns}_main.o", f"{ns}.o", str(runtime), "-o", f"bin/{ns}"], src)
+    _run([cxx, f"{ns}_main.o", f"{ns}.o", str(runtime), "-o", f"bin/{ns}", "-ldl"], src)
     for o in (f"{ns}.o", f"{ns}_main.o"):
         (src / o).unlink()
-    return {"compiler": _version(cxx), "flags": CXX_FLAGS}
+    no_server = install_serve_plugin(plugin, plugin_job, src / "lib")
+    info = {"compiler": _version(cxx), "flags": CXX_FLAGS}
+    if no_server:
+        info["serve"] = f"not built: {no_server}"
+    return info
 
 NEEDS_PROGRAM = True
 
@@ -504,5 +608,5 @@ def emit(directory: Path, program, schema, name, description, banner, **_) -> di
         (directory / rel).write_text(text)
     info = build(directory, name)
     ns = identifier(name)
-    info["files"] = sorted(files) + [f"lib{ns}.so", f"lib{ns}.a", f"bin/{ns}"]
+    info["files"] = sorted(files) + [f"lib{ns}.so", f"lib{ns}.a", f"bin/{ns}"] + ([] if "serve" in info else [SERVE_PLUGIN])
     return info

@@ -173,6 +173,8 @@ def _cmake(ns: str, banner: str) -> str:
         f"target_link_libraries({ns}_program PRIVATE {ns})",
         f"set_target_properties({ns}_program PROPERTIES OUTPUT_NAME {ns} RUNTIME_OUTPUT_DIRECTORY bin",
         '  BUILD_RPATH "$ORIGIN/..;$ORIGIN/../lib" INSTALL_RPATH "$ORIGIN/..;$ORIGIN/../lib")',
+        f"target_link_libraries({ns}_program PRIVATE ${{CMAKE_DL_LIBS}})",
+        *cpp.SERVE_CMAKE,
     ]) + "\n"
 
 
@@ -190,6 +192,7 @@ def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> 
     libs = tvm_build.copy_runtime(src / "lib", cuda)
     includes = [f"-I{d}" for d in tvm_build.include_dirs() + list(jni or [])]
     runtime, job = cpp._runtime_object(cxx, src)
+    plugin, plugin_job = cpp._serve_plugin(cxx, src)
     units = [ns, f"{ns}_main", "modelport_tvm"] + ([f"{ns}_tensors", f"{ns}_jni"] if jni else [])
     for unit in units:
         _run([cxx, *cpp.CXX_FLAGS, *includes, "-c", f"{unit}.cpp", "-o", f"{unit}.o"], src)
@@ -214,4 +217,9 @@ def build(src: Path, name: str, cuda: bool = False, jni: list | None = None) -> 
           *link], src)
     for unit in units:
         (src / f"{unit}.o").unlink()
-    return {"compiler": cpp._version(cxx), "flags": cpp.CXX_FLAGS, "runtime": [f"lib/{lib}" for lib in libs]}
+    info = {"compiler": cpp._version(cxx), "flags": cpp.CXX_FLAGS, "runtime": [f"lib/{lib}" for lib in libs]}
+    # `bin/<name> serve`: the same HTTP server plugin as the cpp target's, in lib/.
+    no_server = cpp.install_serve_plugin(plugin, plugin_job, src / "lib")
+    if no_server:
+        info["serve"] = f"not built: {no_server}"
+    return info

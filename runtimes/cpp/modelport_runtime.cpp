@@ -23,6 +23,9 @@
 #if defined(_WIN32)
 #include <fcntl.h>
 #include <io.h>
+#else
+#include <cerrno>
+#include <unistd.h>
 #endif
 
 // Floating-point std::to_chars with a precision gives exactly the output of printf("%.*g")
@@ -416,20 +419,24 @@ struct LevelSets {
 
 class InBuf {
  public:
-  explicit InBuf(std::FILE* f) : f_(f), buf_(kInBufBytes) {}
+  // `partial`: take what each read() returns instead of filling the buffer (fread waits for a
+  // full buffer), so that a line is read as soon as it arrives (--stream).
+  InBuf(std::FILE* f, bool partial) : f_(f), partial_(partial), buf_(kInBufBytes) {}
+  // Text in memory (the HTTP server's CSV bodies): read in place.
+  InBuf(const char* data, size_t size) : f_(nullptr), mem_(data), len_(size), eof_(true) {}
   int peek() {
     if (pos_ == len_ && !refill()) return -1;
-    return static_cast<unsigned char>(buf_[pos_]);
+    return static_cast<unsigned char>(data()[pos_]);
   }
   int get() {
     if (pos_ == len_ && !refill()) return -1;
-    return static_cast<unsigned char>(buf_[pos_++]);
+    return static_cast<unsigned char>(data()[pos_++]);
   }
   // Appends bytes up to (not including) the next ',', '\n', '\r' or end of input.
   void read_unquoted(std::string& dst) {
     for (;;) {
       if (pos_ == len_ && !refill()) return;
-      const char* b = buf_.data();
+      const char* b = data();
       size_t s = pos_;
       while (pos_ < len_) {
         char c = b[pos_];
@@ -443,18 +450,34 @@ class InBuf {
   bool read_error() const { return error_; }
 
  private:
+  const char* data() const { return mem_ ? mem_ : buf_.data(); }
   bool refill() {
     if (eof_) return false;
     pos_ = 0;
+#if defined(_WIN32)
     len_ = std::fread(buf_.data(), 1, buf_.size(), f_);
+#else
+    if (partial_) {
+      std::fflush(nullptr);  // nothing buffered may wait while we block on the input
+      ssize_t got;
+      do got = ::read(fileno(f_), buf_.data(), buf_.size());
+      while (got < 0 && errno == EINTR);
+      len_ = got > 0 ? static_cast<size_t>(got) : 0;
+      if (got < 0) error_ = true;
+    } else {
+      len_ = std::fread(buf_.data(), 1, buf_.size(), f_);
+    }
+#endif
     if (len_ == 0) {
       eof_ = true;
-      if (std::ferror(f_)) error_ = true;
+      if (f_ && std::ferror(f_)) error_ = true;
       return false;
     }
     return true;
   }
   std::FILE* f_;
+  bool partial_ = false;
+  const char* mem_ = nullptr;
   std::vector<char> buf_;
   size_t pos_ = 0;
   size_t len_ = 0;
@@ -483,7 +506,8 @@ enum class ReadStatus { Ok, Eof, Error };
 
 class CsvReader {
  public:
-  explicit CsvReader(std::FILE* f) : in_(f) {}
+  CsvReader(std::FILE* f, bool partial) : in_(f, partial) {}
+  CsvReader(const char* data, size_t size) : in_(data, size) {}
 
   // Reads the next record. Empty lines at the very end of the input are ignored; an empty
   // line elsewhere is a record with one empty field.
@@ -558,6 +582,19 @@ class CsvReader {
     }
   }
   bool read_error() const { return in_.read_error(); }
+  // After an error inside a record: drops the rest of its line, so that reading can go on at
+  // the next one (--stream).
+  void skip_line() {
+    for (;;) {
+      int c = in_.get();
+      if (c == -1) return;
+      if (c == '\n' || c == '\r') {
+        if (c == '\r' && in_.peek() == '\n') in_.get();
+        ++line_;
+        return;
+      }
+    }
+  }
 
  private:
   InBuf in_;
@@ -570,20 +607,25 @@ class CsvReader {
 // Program
 // --------------------------------------------------------------------------------------
 
+// Output text, written to `f` in pieces of about kOutFlushBytes; with no file, it all stays in
+// `buf` (the HTTP server's CSV answers).
 class OutBuf {
  public:
-  explicit OutBuf(std::FILE* f) : f_(f) { buf.reserve(kOutFlushBytes + 4096); }
+  explicit OutBuf(std::FILE* f) : f_(f) {
+    if (f_) buf.reserve(kOutFlushBytes + 4096);
+  }
   std::string buf;
   void maybe_flush() {
     if (buf.size() >= kOutFlushBytes) flush();
   }
   void flush() {
-    if (!buf.empty()) {
+    if (f_ && !buf.empty()) {
       if (std::fwrite(buf.data(), 1, buf.size(), f_) != buf.size()) ok_ = false;
       buf.clear();
     }
   }
   bool finish() {
+    if (!f_) return true;
     flush();
     if (std::fflush(f_) != 0 || std::ferror(f_)) ok_ = false;
     return ok_;
@@ -633,7 +675,8 @@ inline void append_column_list(std::string& s, const ColumnSpec* cols, int n, co
 
 inline std::string usage_text(const ModelSpec& spec, const std::string& prog) {
   std::string s;
-  s += "Usage: " + prog + " [--allow-extra-columns] < input.csv > output.csv\n";
+  s += "Usage: " + prog + " [--allow-extra-columns] [--stream] < input.csv > output.csv\n";
+  s += "       " + prog + " serve [--host HOST] [--port PORT] ...   (HTTP server: " + prog + " serve --help)\n";
   s += "       " + prog + " --help | --schema\n\n";
   s += "Runs the model \"";
   s += spec.model_name ? spec.model_name : "model";
@@ -649,6 +692,8 @@ inline std::string usage_text(const ModelSpec& spec, const std::string& prog) {
        "Fields follow RFC 4180 quoting (\"a, b\" and \"say \"\"hi\"\"\").\n\n"
        "Options:\n"
        "  --allow-extra-columns  ignore input columns that the model does not use\n"
+       "  --stream               answer each row as soon as it is read (flushed line by line);\n"
+       "                         a bad row is reported on stderr and skipped, and reading goes on\n"
        "  --schema               print the model's schema and exit\n"
        "  --help                 print this help and exit\n\n"
        "Exit status: 0 on success, 2 on bad arguments or bad input (message on stderr).\n";
@@ -684,6 +729,243 @@ inline std::string row_prefix(int64_t row, int64_t line) {
   return "error: row " + std::to_string(row) + " (line " + std::to_string(line) + ")";
 }
 
+// --------------------------------------------------------------------------------------
+// Fields, rows and headers: what the CSV program, --stream and the HTTP server share
+// --------------------------------------------------------------------------------------
+
+enum class FieldStatus { Ok, BadNumber, BadInteger, UnknownLevel };
+
+// Sets input column k of row r of `ins` from the field text (NUL-terminated at text[len]).
+inline FieldStatus set_field(const ModelSpec& spec, const LevelSets& levels, std::vector<TensorBuf>& ins, int64_t r,
+                             int k, const char* text, size_t len) {
+  const ColumnSpec& c = spec.input_columns[k];
+  TensorBuf& t = ins[static_cast<size_t>(c.tensor)];
+  const size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
+  switch (t.dtype) {
+    case DType::F32: return parse_real(text, len, true, nullptr, &t.f32[idx]) ? FieldStatus::Ok : FieldStatus::BadNumber;
+    case DType::F64: return parse_real(text, len, false, &t.f64[idx], nullptr) ? FieldStatus::Ok : FieldStatus::BadNumber;
+    case DType::I64: return parse_int64(text, len, &t.i64[idx]) ? FieldStatus::Ok : FieldStatus::BadInteger;
+    case DType::STR:
+      if (!levels.allows(k, std::string_view(text, len))) return FieldStatus::UnknownLevel;
+      t.str[idx].assign(text, len);
+      return FieldStatus::Ok;
+  }
+  return FieldStatus::Ok;
+}
+
+// `column "x": cannot parse "abc" as a number`, or the unknown level message.
+inline std::string field_error(const ModelSpec& spec, int k, FieldStatus st, const char* text, size_t len) {
+  const ColumnSpec& c = spec.input_columns[k];
+  if (st == FieldStatus::UnknownLevel) return unknown_level_text(c, text, len);
+  return std::string("column \"") + c.name + "\": cannot parse \"" + shown(text, len) + "\" as " +
+         (st == FieldStatus::BadInteger ? "an integer" : "a number");
+}
+
+// Appends output row r of `outs` as CSV (no line end).
+inline void append_output_row(std::string& out, const ModelSpec& spec, const std::vector<TensorBuf>& outs, int64_t r) {
+  const int ncols = spec.num_output_columns;
+  for (int k = 0; k < ncols; ++k) {
+    if (k) out += ',';
+    const ColumnSpec& c = spec.output_columns[k];
+    const TensorBuf& t = outs[static_cast<size_t>(c.tensor)];
+    size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
+    switch (t.dtype) {
+      case DType::F32: append_real(out, static_cast<double>(t.f32[idx]), 9); break;
+      case DType::F64: append_real(out, t.f64[idx], 17); break;
+      case DType::I64: append_int64(out, t.i64[idx]); break;
+      case DType::STR: append_field(out, t.str[idx].data(), t.str[idx].size(), ncols == 1); break;
+    }
+  }
+}
+
+inline std::string output_header(const ModelSpec& spec) {
+  std::string s;
+  const int ncols = spec.num_output_columns;
+  for (int k = 0; k < ncols; ++k) {
+    if (k) s += ',';
+    const char* nm = spec.output_columns[k].name;
+    append_field(s, nm, std::strlen(nm), ncols == 1);
+  }
+  s += '\n';
+  return s;
+}
+
+inline InputError make_error(int64_t row, int64_t line, bool header, std::string column, std::string message) {
+  InputError e;
+  e.row = row;
+  e.line = line;
+  e.header = header;
+  e.column = std::move(column);
+  e.message = std::move(message);
+  return e;
+}
+
+inline std::string unknown_message(const std::vector<std::string>& unknown) {
+  return std::string("unknown input column") + (unknown.size() > 1 ? "s " : " ") + quoted_list(unknown) +
+         " (pass --allow-extra-columns to ignore extra columns)";
+}
+
+inline std::vector<InputError> bind(const ModelSpec& spec, const std::vector<std::string>& names, bool allow_extra,
+                                    std::vector<int>& col_of_field) {
+  std::unordered_map<std::string, int> by_name;
+  for (int k = 0; k < spec.num_input_columns; ++k) by_name.emplace(spec.input_columns[k].name, k);
+  col_of_field.assign(names.size(), -1);
+  std::vector<char> found(static_cast<size_t>(spec.num_input_columns), 0);
+  std::unordered_map<std::string, int> seen;
+  std::vector<std::string> dups, unknown, missing;
+  for (size_t j = 0; j < names.size(); ++j) {
+    if (!seen.emplace(names[j], 1).second) {
+      if (seen[names[j]]++ == 1) dups.push_back(names[j]);
+      continue;
+    }
+    auto it = by_name.find(names[j]);
+    if (it == by_name.end()) {
+      unknown.push_back(names[j]);
+    } else {
+      col_of_field[j] = it->second;
+      found[static_cast<size_t>(it->second)] = 1;
+    }
+  }
+  for (int k = 0; k < spec.num_input_columns; ++k)
+    if (!found[static_cast<size_t>(k)]) missing.push_back(spec.input_columns[k].name);
+  std::vector<InputError> errors;
+  if (!dups.empty())
+    errors.push_back(make_error(0, 0, true, dups[0],
+                                std::string("duplicate column name") + (dups.size() > 1 ? "s " : " ") + quoted_list(dups)));
+  if (!missing.empty()) {
+    std::vector<std::string> all;
+    for (int k = 0; k < spec.num_input_columns; ++k) all.push_back(spec.input_columns[k].name);
+    errors.push_back(make_error(0, 0, true, missing[0],
+                                std::string("missing input column") + (missing.size() > 1 ? "s " : " ") +
+                                    quoted_list(missing) + " (the model needs " + quoted_list(all) + ")"));
+  }
+  if (!unknown.empty() && !allow_extra) errors.push_back(make_error(0, 0, true, unknown[0], unknown_message(unknown)));
+  return errors;
+}
+
+// The CSV program after its options: the header, then the rows in blocks (one row at a time
+// with `stream`, each answer flushed at once), the output into `ob`. Every error goes to
+// `report` (an InputError); a bad row stops the reading, except with `stream`, which reports it
+// and goes on with the next row (the bad row gets no output line). Returns a kExit* code and
+// the number of rows answered in *rows.
+template <class Report>
+int process_csv(const ModelSpec& spec, CsvReader& reader, OutBuf& ob, bool allow_extra, bool stream,
+                Report&& report, int64_t* rows) {
+  Record rec;
+  std::string rerr;
+  *rows = 0;
+
+  // ---- header
+  ReadStatus st = reader.next(rec, rerr);
+  if (st == ReadStatus::Eof) {
+    if (reader.read_error()) {
+      report(make_error(0, 0, false, "", "cannot read standard input"));
+      return kExitFailure;
+    }
+    report(make_error(0, 0, false, "", "empty input: expected a header line naming the input columns"));
+    return kExitBadInput;
+  }
+  if (st == ReadStatus::Error) {
+    report(make_error(0, rec.line, true, "", rerr));
+    return kExitBadInput;
+  }
+  if (rec.size() == 1 && rec.len(0) == 0) {
+    report(make_error(0, rec.line, true, "", "the header line is empty"));
+    return kExitBadInput;
+  }
+  std::vector<std::string> header;
+  for (size_t j = 0; j < rec.size(); ++j) header.emplace_back(rec.field(j), rec.len(j));
+  if (header[0].compare(0, 3, "\xEF\xBB\xBF") == 0) header[0].erase(0, 3);  // UTF-8 byte order mark
+  std::vector<int> col_of_field;
+  std::vector<InputError> header_errors = bind(spec, header, allow_extra, col_of_field);
+  for (InputError& e : header_errors) {
+    e.line = rec.line;
+    report(e);
+  }
+  if (!header_errors.empty()) return kExitBadInput;
+
+  // ---- buffers
+  const int64_t block = stream ? 1 : block_rows(spec);
+  BlockBuffers bufs(spec, block);
+  const LevelSets levels(spec);
+
+  ob.buf += output_header(spec);
+  if (stream && !ob.finish()) {
+    report(make_error(0, 0, false, "", "cannot write standard output"));
+    return kExitFailure;
+  }
+
+  const size_t nfields = header.size();
+  int64_t row = 0;  // rows read, bad ones included
+  bool failed = false, done = false;
+  while (!done) {
+    int64_t n = 0;
+    while (n < block) {
+      st = reader.next(rec, rerr);
+      if (st == ReadStatus::Eof) {
+        done = true;
+        break;
+      }
+      ++row;
+      InputError bad;
+      if (st == ReadStatus::Error) {
+        bad = make_error(row, rec.line, false, "", rerr);
+        if (stream) reader.skip_line();
+      } else if (rec.size() != nfields) {
+        bad = make_error(row, rec.line, false, "",
+                         "expected " + std::to_string(nfields) + (nfields == 1 ? " field" : " fields") + ", found " +
+                             std::to_string(rec.size()));
+      } else {
+        for (size_t j = 0; j < nfields; ++j) {
+          const int k = col_of_field[j];
+          if (k < 0) continue;
+          const FieldStatus fs = set_field(spec, levels, bufs.ins, n, k, rec.field(j), rec.len(j));
+          if (fs != FieldStatus::Ok) {
+            bad = make_error(row, rec.line, false, spec.input_columns[k].name,
+                             field_error(spec, k, fs, rec.field(j), rec.len(j)));
+            break;
+          }
+        }
+      }
+      if (!bad.message.empty()) {
+        if (!stream) {
+          ob.finish();
+          report(bad);
+          return kExitBadInput;
+        }
+        report(bad);
+        failed = true;
+        continue;
+      }
+      ++n;
+    }
+    if (reader.read_error()) {
+      ob.finish();
+      report(make_error(0, 0, false, "", "cannot read standard input"));
+      return kExitFailure;
+    }
+    if (n == 0) break;
+
+    spec.run(bufs.in_ptrs.data(), bufs.out_ptrs.data(), n);
+
+    for (int64_t r = 0; r < n; ++r) {
+      append_output_row(ob.buf, spec, bufs.outs, r);
+      ob.buf += '\n';
+      ob.maybe_flush();
+    }
+    *rows += n;
+    if (stream && !ob.finish()) {
+      report(make_error(0, 0, false, "", "cannot write standard output"));
+      return kExitFailure;
+    }
+  }
+  if (!ob.finish()) {
+    report(make_error(0, 0, false, "", "cannot write standard output"));
+    return kExitFailure;
+  }
+  return failed ? kExitBadInput : kExitOk;
+}
+
 inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,
                        std::FILE* err) {
   std::string bad = validate_spec(spec);
@@ -692,19 +974,20 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
     return kExitInvalidSpec;
   }
 
-  bool help = false, schema = false, allow_extra = false;
+  bool help = false, schema = false, allow_extra = false, stream = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i] ? argv[i] : "";
     if (a == "--help" || a == "-h") help = true;
     else if (a == "--schema") schema = true;
     else if (a == "--allow-extra-columns") allow_extra = true;
+    else if (a == "--stream") stream = true;
     else {
       std::string prog = prog_name(spec, argc, argv);
       if (!a.empty() && a[0] == '-')
         print(err, "error: unknown option \"" + a + "\"\n");
       else
         print(err, "error: unexpected argument \"" + a + "\" (the input is read from standard input)\n");
-      print(err, "Usage: " + prog + " [--allow-extra-columns] < input.csv > output.csv\n"
+      print(err, "Usage: " + prog + " [--allow-extra-columns] [--stream] < input.csv > output.csv\n"
                  "Run '" + prog + " --help' for details.\n");
       return kExitBadInput;
     }
@@ -715,174 +998,15 @@ inline int run_program(const ModelSpec& spec, int argc, char** argv, std::FILE* 
     return std::fflush(out) == 0 && !std::ferror(out) ? kExitOk : kExitFailure;
   }
 
-  CsvReader reader(in);
-  Record rec;
-  std::string rerr;
-
-  // ---- header
-  ReadStatus st = reader.next(rec, rerr);
-  if (st == ReadStatus::Eof) {
-    print(err, reader.read_error() ? std::string("error: cannot read standard input\n")
-                                   : std::string("error: empty input: expected a header line naming the input columns\n"));
-    return reader.read_error() ? kExitFailure : kExitBadInput;
-  }
-  if (st == ReadStatus::Error) {
-    print(err, "error: line " + std::to_string(rec.line) + " (header): " + rerr + "\n");
-    return kExitBadInput;
-  }
-  if (rec.size() == 1 && rec.len(0) == 0) {
-    print(err, "error: line " + std::to_string(rec.line) + " (header): the header line is empty\n");
-    return kExitBadInput;
-  }
-  std::vector<std::string> header;
-  for (size_t j = 0; j < rec.size(); ++j) header.emplace_back(rec.field(j), rec.len(j));
-  if (header[0].compare(0, 3, "\xEF\xBB\xBF") == 0) header[0].erase(0, 3);  // UTF-8 byte order mark
-
-  std::unordered_map<std::string, int> by_name;
-  for (int k = 0; k < spec.num_input_columns; ++k) by_name.emplace(spec.input_columns[k].name, k);
-  std::vector<int> col_of_field(header.size(), -1);
-  std::vector<char> found(static_cast<size_t>(spec.num_input_columns), 0);
-  std::unordered_map<std::string, int> seen;
-  std::vector<std::string> dups, unknown, missing;
-  for (size_t j = 0; j < header.size(); ++j) {
-    if (!seen.emplace(header[j], 1).second) {
-      if (seen[header[j]]++ == 1) dups.push_back(header[j]);
-      continue;
-    }
-    auto it = by_name.find(header[j]);
-    if (it == by_name.end()) {
-      unknown.push_back(header[j]);
-    } else {
-      col_of_field[j] = it->second;
-      found[static_cast<size_t>(it->second)] = 1;
-    }
-  }
-  for (int k = 0; k < spec.num_input_columns; ++k)
-    if (!found[static_cast<size_t>(k)]) missing.push_back(spec.input_columns[k].name);
-  bool header_ok = true;
-  std::string line1 = "line " + std::to_string(rec.line);
-  if (!dups.empty()) {
-    print(err, "error: " + line1 + " (header): duplicate column name" + (dups.size() > 1 ? "s " : " ") +
-                   quoted_list(dups) + "\n");
-    header_ok = false;
-  }
-  if (!missing.empty()) {
-    std::vector<std::string> all;
-    for (int k = 0; k < spec.num_input_columns; ++k) all.push_back(spec.input_columns[k].name);
-    print(err, "error: " + line1 + " (header): missing input column" + (missing.size() > 1 ? "s " : " ") +
-                   quoted_list(missing) + " (the model needs " + quoted_list(all) + ")\n");
-    header_ok = false;
-  }
-  if (!unknown.empty() && !allow_extra) {
-    print(err, "error: " + line1 + " (header): unknown input column" + (unknown.size() > 1 ? "s " : " ") +
-                   quoted_list(unknown) + " (pass --allow-extra-columns to ignore extra columns)\n");
-    header_ok = false;
-  }
-  if (!header_ok) return kExitBadInput;
-
-  // ---- buffers
-  const int64_t block = block_rows(spec);
-  BlockBuffers bufs(spec, block);
-  const LevelSets levels(spec);
-  std::vector<TensorBuf>& ins = bufs.ins;
-  std::vector<TensorBuf>& outs = bufs.outs;
-
-  // ---- output header
+  CsvReader reader(in, stream);
   OutBuf ob(out);
-  const int ncols = spec.num_output_columns;
-  for (int k = 0; k < ncols; ++k) {
-    if (k) ob.buf += ',';
-    const char* nm = spec.output_columns[k].name;
-    append_field(ob.buf, nm, std::strlen(nm), ncols == 1);
-  }
-  ob.buf += '\n';
-
-  const size_t nfields = header.size();
-  int64_t rows_done = 0;
-  bool done = false;
-  while (!done) {
-    int64_t n = 0;
-    while (n < block) {
-      st = reader.next(rec, rerr);
-      if (st == ReadStatus::Eof) {
-        done = true;
-        break;
-      }
-      const int64_t row = rows_done + n + 1;
-      if (st == ReadStatus::Error) {
-        ob.finish();
-        print(err, row_prefix(row, rec.line) + ": " + rerr + "\n");
-        return kExitBadInput;
-      }
-      if (rec.size() != nfields) {
-        ob.finish();
-        print(err, row_prefix(row, rec.line) + ": expected " + std::to_string(nfields) +
-                       (nfields == 1 ? " field" : " fields") + ", found " + std::to_string(rec.size()) +
-                       "\n");
-        return kExitBadInput;
-      }
-      for (size_t j = 0; j < nfields; ++j) {
-        int k = col_of_field[j];
-        if (k < 0) continue;
-        const ColumnSpec& c = spec.input_columns[k];
-        TensorBuf& t = ins[static_cast<size_t>(c.tensor)];
-        size_t idx = static_cast<size_t>(n * t.row_size + c.offset);
-        bool ok = true;
-        switch (t.dtype) {
-          case DType::F32: ok = parse_real(rec.field(j), rec.len(j), true, nullptr, &t.f32[idx]); break;
-          case DType::F64: ok = parse_real(rec.field(j), rec.len(j), false, &t.f64[idx], nullptr); break;
-          case DType::I64: ok = parse_int64(rec.field(j), rec.len(j), &t.i64[idx]); break;
-          case DType::STR:
-            if (!levels.allows(k, std::string_view(rec.field(j), rec.len(j)))) {
-              ob.finish();
-              print(err, row_prefix(row, rec.line) + ", " + unknown_level_text(c, rec.field(j), rec.len(j)) + "\n");
-              return kExitBadInput;
-            }
-            t.str[idx].assign(rec.field(j), rec.len(j));
-            break;
-        }
-        if (!ok) {
-          ob.finish();
-          print(err, row_prefix(row, rec.line) + ", column \"" + c.name + "\": cannot parse \"" +
-                         shown(rec.field(j), rec.len(j)) + "\" as " +
-                         (t.dtype == DType::I64 ? "an integer" : "a number") + "\n");
-          return kExitBadInput;
-        }
-      }
-      ++n;
-    }
-    if (reader.read_error()) {
-      ob.finish();
-      print(err, "error: cannot read standard input\n");
-      return kExitFailure;
-    }
-    if (n == 0) break;
-
-    spec.run(bufs.in_ptrs.data(), bufs.out_ptrs.data(), n);
-
-    for (int64_t r = 0; r < n; ++r) {
-      for (int k = 0; k < ncols; ++k) {
-        if (k) ob.buf += ',';
-        const ColumnSpec& c = spec.output_columns[k];
-        const TensorBuf& t = outs[static_cast<size_t>(c.tensor)];
-        size_t idx = static_cast<size_t>(r * t.row_size + c.offset);
-        switch (t.dtype) {
-          case DType::F32: append_real(ob.buf, static_cast<double>(t.f32[idx]), 9); break;
-          case DType::F64: append_real(ob.buf, t.f64[idx], 17); break;
-          case DType::I64: append_int64(ob.buf, t.i64[idx]); break;
-          case DType::STR: append_field(ob.buf, t.str[idx].data(), t.str[idx].size(), ncols == 1); break;
-        }
-      }
-      ob.buf += '\n';
-      ob.maybe_flush();
-    }
-    rows_done += n;
-  }
-  if (!ob.finish()) {
-    print(err, "error: cannot write standard output\n");
-    return kExitFailure;
-  }
-  return kExitOk;
+  int64_t rows = 0;
+  return process_csv(spec, reader, ob, allow_extra, stream,
+                     [&](const InputError& e) {
+                       print(err, error_text(e) + "\n");
+                       if (stream) std::fflush(err);
+                     },
+                     &rows);
 }
 
 }  // namespace detail
@@ -922,6 +1046,123 @@ void LevelIndex::check(const void* const* inputs, int64_t n) const {
       if (!v.empty() && cl.levels.count(std::string_view(v)) == 0)
         throw std::invalid_argument(detail::unknown_level_text(c, v.data(), v.size()));
     }
+  }
+}
+
+std::string error_text(const InputError& e) {
+  std::string s = "error: ";
+  if (e.header) {
+    s += "line " + std::to_string(e.line) + " (header): ";
+  } else if (e.row > 0) {
+    s += "row " + std::to_string(e.row);
+    if (e.line > 0) s += " (line " + std::to_string(e.line) + ")";
+    s += e.column.empty() ? ": " : ", ";
+  }
+  return s + e.message;
+}
+
+std::vector<InputError> bind_columns(const ModelSpec& spec, const std::vector<std::string>& names, bool allow_extra,
+                                     std::vector<int>& input_column) {
+  return detail::bind(spec, names, allow_extra, input_column);
+}
+
+std::string unknown_columns_message(const std::vector<std::string>& names) { return detail::unknown_message(names); }
+
+std::string csv_output_header(const ModelSpec& spec) { return detail::output_header(spec); }
+
+struct RowBlock::Impl {
+  const ModelSpec& spec;
+  detail::BlockBuffers bufs;
+  detail::LevelSets levels;
+  int64_t capacity;
+  Impl(const ModelSpec& s, int64_t cap) : spec(s), bufs(s, cap), levels(s), capacity(cap) {}
+};
+
+RowBlock::RowBlock(const ModelSpec& spec, int64_t capacity)
+    : impl_(new Impl(validated(spec), capacity > 0 ? capacity : detail::block_rows(spec))) {}
+
+RowBlock::~RowBlock() { delete impl_; }
+
+int64_t RowBlock::capacity() const { return impl_->capacity; }
+
+int64_t RowBlock::max_rows(const ModelSpec& spec) { return detail::block_rows(spec); }
+
+bool RowBlock::set(int64_t r, int column, const char* text, std::size_t len, std::string* error) {
+  const detail::FieldStatus st = detail::set_field(impl_->spec, impl_->levels, impl_->bufs.ins, r, column, text, len);
+  if (st == detail::FieldStatus::Ok) return true;
+  if (error) *error = detail::field_error(impl_->spec, column, st, text, len);
+  return false;
+}
+
+void RowBlock::run(int64_t n) { impl_->spec.run(impl_->bufs.in_ptrs.data(), impl_->bufs.out_ptrs.data(), n); }
+
+DType RowBlock::output_type(int k) const {
+  return impl_->spec.outputs[impl_->spec.output_columns[k].tensor].dtype;
+}
+
+namespace {
+size_t out_index(const ModelSpec& spec, const std::vector<detail::TensorBuf>& outs, int64_t r, int k) {
+  const ColumnSpec& c = spec.output_columns[k];
+  return static_cast<size_t>(r * outs[static_cast<size_t>(c.tensor)].row_size + c.offset);
+}
+}  // namespace
+
+double RowBlock::output_real(int64_t r, int k) const {
+  const detail::TensorBuf& t = impl_->bufs.outs[static_cast<size_t>(impl_->spec.output_columns[k].tensor)];
+  const size_t i = out_index(impl_->spec, impl_->bufs.outs, r, k);
+  switch (t.dtype) {
+    case DType::F32: return static_cast<double>(t.f32[i]);
+    case DType::F64: return t.f64[i];
+    case DType::I64: return static_cast<double>(t.i64[i]);
+    case DType::STR: break;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+int64_t RowBlock::output_int(int64_t r, int k) const {
+  const detail::TensorBuf& t = impl_->bufs.outs[static_cast<size_t>(impl_->spec.output_columns[k].tensor)];
+  return t.dtype == DType::I64 ? t.i64[out_index(impl_->spec, impl_->bufs.outs, r, k)] : 0;
+}
+
+const std::string& RowBlock::output_string(int64_t r, int k) const {
+  static const std::string kEmpty;
+  const detail::TensorBuf& t = impl_->bufs.outs[static_cast<size_t>(impl_->spec.output_columns[k].tensor)];
+  return t.dtype == DType::STR ? t.str[out_index(impl_->spec, impl_->bufs.outs, r, k)] : kEmpty;
+}
+
+void RowBlock::append_csv_row(std::string& out, int64_t r) const {
+  detail::append_output_row(out, impl_->spec, impl_->bufs.outs, r);
+}
+
+int csv_text(const ModelSpec& spec, const char* data, std::size_t size, bool allow_extra, std::string& out,
+             InputError& error, int64_t* rows) {
+  validated(spec);
+  detail::CsvReader reader(data, size);
+  detail::OutBuf ob(nullptr);
+  bool first = true;
+  int64_t n = 0;
+  const int code = detail::process_csv(spec, reader, ob, allow_extra, false,
+                                       [&](const InputError& e) {
+                                         if (first) error = e;
+                                         first = false;
+                                       },
+                                       &n);
+  if (rows) *rows = n;
+  if (code == kExitOk) out.swap(ob.buf);
+  return code;
+}
+
+bool read_csv_records(const char* data, std::size_t size, std::vector<std::vector<std::string>>& records) {
+  detail::CsvReader reader(data, size);
+  detail::Record rec;
+  std::string err;
+  records.clear();
+  for (;;) {
+    const detail::ReadStatus st = reader.next(rec, err);
+    if (st == detail::ReadStatus::Eof) return true;
+    if (st == detail::ReadStatus::Error) return false;
+    records.emplace_back();
+    for (size_t j = 0; j < rec.size(); ++j) records.back().emplace_back(rec.field(j), rec.len(j));
   }
 }
 

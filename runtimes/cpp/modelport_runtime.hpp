@@ -5,7 +5,10 @@
 //   * csv_main(): the complete command-line program (CSV on stdin -> CSV on stdout),
 //   * predict_float_rows(), predict_double_rows(): the helpers behind the generated C ABI entry
 //     points of models with int64 inputs (<name>_predict, <name>_predict_f64),
-//   * LevelIndex: the check of closed string columns (known levels) for the typed APIs.
+//   * LevelIndex: the check of closed string columns (known levels) for the typed APIs,
+//   * RowBlock, bind_columns, csv_text: the CSV program's reading and checking of values, shared
+//     with the HTTP server (modelport_serve.cpp), so that both accept the same text and say the
+//     same thing about bad input.
 //
 // The program contract is documented in docs/csv-interface.md; the Java runtime
 // (runtimes/java/modelport/runtime) implements the same contract.
@@ -15,6 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 namespace modelport {
 
@@ -97,6 +102,79 @@ class LevelIndex {
   Impl* impl_;
 };
 
+// A bad input: where it is and what is wrong. `message` is the CSV program's message without its
+// "error: " and its place ("row 3 (line 4), ", "line 1 (header): "), for example
+//   column "x": cannot parse "abc" as a number
+struct InputError {
+  int64_t row = 0;      // 1-based data row; 0 when the error is in no row (header, empty input)
+  int64_t line = 0;     // input line (CSV), 0 when there is none
+  bool header = false;  // an error of the header (the column set)
+  std::string column;   // the input column it is about, or ""
+  std::string message;
+};
+
+// The CSV program's message for an error (without a line end):
+//   error: row 3 (line 4), column "x": cannot parse "abc" as a number
+//   error: line 1 (header): missing input column "b" (the model needs "a", "b")
+std::string error_text(const InputError& e);
+
+// Checks a set of column names (a CSV header, the keys of a JSON request) against the model's
+// input columns, as the CSV program checks its header: input_column[j] is the index in
+// spec.input_columns of names[j], or -1 (an extra column, ignored with allow_extra, or a
+// repeated one). Returns the errors (duplicate, missing and unknown columns, in that order),
+// none when the names are fine.
+std::vector<InputError> bind_columns(const ModelSpec& spec, const std::vector<std::string>& names, bool allow_extra,
+                                     std::vector<int>& input_column);
+// The message for names that are not input columns:
+//   unknown input column "zz" (pass --allow-extra-columns to ignore extra columns)
+std::string unknown_columns_message(const std::vector<std::string>& names);
+// The CSV program's output header line ('\n' included).
+std::string csv_output_header(const ModelSpec& spec);
+
+// One block of rows in the model's typed tensors: values set from text as the CSV program reads
+// fields, the model run on them, the outputs read back. Not thread-safe: one per thread.
+class RowBlock {
+ public:
+  // Rows [0, capacity); capacity <= 0 gives max_rows(spec). Throws std::invalid_argument for
+  // an invalid spec.
+  RowBlock(const ModelSpec& spec, int64_t capacity);
+  ~RowBlock();
+  RowBlock(const RowBlock&) = delete;
+  RowBlock& operator=(const RowBlock&) = delete;
+  // The rows the CSV program puts in one block (1024, fewer for wide rows).
+  static int64_t max_rows(const ModelSpec& spec);
+  int64_t capacity() const;
+  // Sets input column `column` (an index into spec.input_columns) of row r from a CSV field's
+  // text (after unquoting; NUL-terminated at text[len]): "" and NaN are missing numbers, a
+  // closed string column takes only its levels and "". On a bad value returns false and sets
+  // *error to the CSV program's message for it (column "x": cannot parse "abc" as a number).
+  bool set(int64_t r, int column, const char* text, std::size_t len, std::string* error);
+  // Runs the model on rows [0, n) (exceptions of the model propagate).
+  void run(int64_t n);
+  // Output column k (an index into spec.output_columns) of row r.
+  DType output_type(int k) const;
+  double output_real(int64_t r, int k) const;  // F32 (widened), F64 and I64 columns
+  int64_t output_int(int64_t r, int k) const;  // I64 columns
+  const std::string& output_string(int64_t r, int k) const;  // STR columns
+  // Output row r as the CSV program writes it (no line end).
+  void append_csv_row(std::string& out, int64_t r) const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// The CSV program on text in memory: the CSV output (header included) goes to `out`. Returns
+// kExitOk, or kExitBadInput with the first error in `error` (and `out` left as it was). *rows:
+// the rows answered. Exceptions of the model propagate.
+int csv_text(const ModelSpec& spec, const char* data, std::size_t size, bool allow_extra, std::string& out,
+             InputError& error, int64_t* rows);
+// The records of CSV text (header first) as the CSV program reads them; false for bad CSV.
+bool read_csv_records(const char* data, std::size_t size, std::vector<std::vector<std::string>>& records);
+
+// The command-line program: CSV on `in` (standard input) to CSV on `out`; with --stream, each
+// row is answered as soon as it is read. `<program> serve` is dispatched before, by
+// program_main (modelport_serve.hpp).
 int csv_main(const ModelSpec& spec, int argc, char** argv);
 int csv_main(const ModelSpec& spec, int argc, char** argv, std::FILE* in, std::FILE* out,
              std::FILE* err);

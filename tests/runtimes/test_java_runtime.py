@@ -37,7 +37,9 @@ JAVA = ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"]
 def jar(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("java_runtime")
     classes = d / "classes"
-    sources = [str(RUNTIME_DIR / "modelport" / "runtime" / f) for f in ("ModelSpec.java", "CsvProgram.java")]
+    sources = [str(RUNTIME_DIR / "modelport" / "runtime" / f)
+               for f in ("ModelSpec.java", "CsvProgram.java", "Server.java", "Json.java", "Metrics.java",
+                         "RequestLog.java")]
     r = subprocess.run(
         ["javac", "--release", "11", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", str(classes),
          *sources, str(FIXTURE)],

@@ -86,13 +86,22 @@ public final class CsvProgram {
     err.flush();
   }
 
+  static final String USAGE_LINES =
+      "Usage: %1$s [--allow-extra-columns] [--stream] < input.csv > output.csv\n"
+      + "       %1$s serve [--host HOST] [--port PORT] [--threads N] [--max-body BYTES]\n"
+      + "              [--log FILE] [--log-sample RATE] [--allow-extra-columns]\n";
+
   private static int runProgram(
       ModelSpec spec, String[] args, InputStream in, PrintStream out, PrintStream err)
       throws IOException {
+    String prog = spec.modelName;
+    if (args.length > 0 && args[0].equals("serve")) {
+      return Server.run(spec, java.util.Arrays.copyOfRange(args, 1, args.length), err);
+    }
     boolean help = false;
     boolean schema = false;
     boolean allowExtra = false;
-    String prog = spec.modelName;
+    boolean stream = false;
     for (String a : args) {
       if (a.equals("--help") || a.equals("-h")) {
         help = true;
@@ -100,6 +109,8 @@ public final class CsvProgram {
         schema = true;
       } else if (a.equals("--allow-extra-columns")) {
         allowExtra = true;
+      } else if (a.equals("--stream")) {
+        stream = true;
       } else {
         if (a.startsWith("-")) {
           message(err, "error: unknown option \"" + a + "\"");
@@ -107,8 +118,7 @@ public final class CsvProgram {
           message(err, "error: unexpected argument \"" + a
               + "\" (the input is read from standard input)");
         }
-        message(err, "Usage: " + prog + " [--allow-extra-columns] < input.csv > output.csv\n"
-            + "Run '" + prog + " --help' for details.");
+        message(err, String.format(USAGE_LINES, prog) + "Run '" + prog + " --help' for details.");
         return EXIT_BAD_INPUT;
       }
     }
@@ -117,45 +127,126 @@ public final class CsvProgram {
       out.flush();
       return out.checkError() ? EXIT_FAILURE : EXIT_OK;
     }
+    Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);
+    StdoutSink sink = new StdoutSink(spec, w, out, err, stream);
+    int code = scoreCsv(spec, new InputStreamReader(in, StandardCharsets.UTF_8), allowExtra,
+        stream ? 1 : blockRows(spec), sink);
+    if (!sink.finish() && code == EXIT_OK) {
+      message(err, "error: cannot write standard output");
+      return EXIT_FAILURE;
+    }
+    return code;
+  }
 
-    CsvReader reader = new CsvReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-    Record rec = new Record();
+  /**
+   * Where {@link #scoreCsv} and {@link #scoreRows} send their results: the program's standard
+   * output, the HTTP server's response.
+   */
+  interface Sink {
+    /** Called once, before any rows: the output columns are {@code spec.outputColumns}. */
+    void begin() throws IOException;
 
-    // ---- header
-    int st = reader.next(rec);
-    if (st == CsvReader.EOF) {
-      message(err, "error: empty input: expected a header line naming the input columns");
-      return EXIT_BAD_INPUT;
-    }
-    if (st == CsvReader.ERROR) {
-      message(err, "error: line " + rec.line + " (header): " + reader.error);
-      return EXIT_BAD_INPUT;
-    }
-    if (rec.size == 1 && rec.length(0) == 0) {
-      message(err, "error: line " + rec.line + " (header): the header line is empty");
-      return EXIT_BAD_INPUT;
-    }
-    String[] header = new String[rec.size];
-    for (int j = 0; j < rec.size; j++) {
-      header[j] = rec.field(j);
-    }
-    if (header[0].startsWith("\uFEFF")) {
-      header[0] = header[0].substring(1); // byte order mark
+    /** Rows 0 .. block.n - 1 of the block are evaluated. */
+    void rows(Block block) throws IOException;
+
+    /**
+     * A bad header or row. {@code message} is the program's message without its "error: "
+     * prefix; {@code row} counts from 1 (0: the header); {@code column} names the column or is
+     * null. Returns true to drop the row and go on (a bad header always stops).
+     */
+    boolean error(String message, long row, String column) throws IOException;
+
+    /** The fields of a data row as read (before it is checked), under the header's names;
+     *  for request logs. */
+    default void input(String[] header, Record rec) {}
+  }
+
+  /** The CSV program's sink: CSV on standard output, messages on standard error. */
+  private static final class StdoutSink implements Sink {
+    private final ModelSpec spec;
+    private final Writer w;
+    private final PrintStream out;
+    private final PrintStream err;
+    private final boolean stream;
+    private final StringBuilder sb = new StringBuilder(FLUSH_CHARS + 4096);
+
+    StdoutSink(ModelSpec spec, Writer w, PrintStream out, PrintStream err, boolean stream) {
+      this.spec = spec;
+      this.w = w;
+      this.out = out;
+      this.err = err;
+      this.stream = stream;
     }
 
+    @Override
+    public void begin() throws IOException {
+      appendCsvHeader(sb, spec);
+      if (stream) {
+        finish();
+      }
+    }
+
+    @Override
+    public void rows(Block block) throws IOException {
+      for (int r = 0; r < block.n; r++) {
+        block.appendCsvRow(sb, r);
+        if (sb.length() >= FLUSH_CHARS) {
+          w.append(sb);
+          sb.setLength(0);
+        }
+      }
+      if (stream) {
+        finish();
+      }
+    }
+
+    @Override
+    public boolean error(String text, long row, String column) throws IOException {
+      // Complete blocks go out before the message, so that the output ends at a block edge.
+      finish();
+      message(err, "error: " + text);
+      return stream;
+    }
+
+    boolean finish() throws IOException {
+      w.append(sb);
+      sb.setLength(0);
+      w.flush();
+      out.flush();
+      return !out.checkError();
+    }
+  }
+
+  /**
+   * Binding of a header's names to the model's input columns. {@code colOfField[j]} is the input
+   * column that field j feeds, -1 for an ignored field; {@code errors} holds the header's
+   * messages (without location), {@code errorColumns} the first column each names.
+   */
+  static final class Binding {
+    final int[] colOfField;
+    final List<String> errors = new ArrayList<>();
+    final List<String> errorColumns = new ArrayList<>();
+
+    Binding(int fields) {
+      colOfField = new int[fields];
+    }
+  }
+
+  /** Matches header names to input columns by name; the messages of the CSV contract. */
+  static Binding bind(ModelSpec spec, String[] header, boolean allowExtra) {
     ColumnSpec[] inCols = spec.inputColumns;
     Map<String, Integer> byName = new HashMap<>();
     for (int k = 0; k < inCols.length; k++) {
       byName.put(inCols[k].name, k);
     }
-    int[] colOfField = new int[header.length];
+    Binding b = new Binding(header.length);
     boolean[] found = new boolean[inCols.length];
     Map<String, Integer> seen = new HashMap<>();
     List<String> dups = new ArrayList<>();
     List<String> unknown = new ArrayList<>();
     List<String> missing = new ArrayList<>();
     for (int j = 0; j < header.length; j++) {
-      colOfField[j] = -1;
+      b.colOfField[j] = -1;
       Integer count = seen.get(header[j]);
       seen.put(header[j], count == null ? 1 : count + 1);
       if (count != null) {
@@ -168,7 +259,7 @@ public final class CsvProgram {
       if (k == null) {
         unknown.add(header[j]);
       } else {
-        colOfField[j] = k;
+        b.colOfField[j] = k;
         found[k] = true;
       }
     }
@@ -177,164 +268,276 @@ public final class CsvProgram {
         missing.add(inCols[k].name);
       }
     }
-    boolean headerOk = true;
-    String line1 = "line " + rec.line;
     if (!dups.isEmpty()) {
-      message(err, "error: " + line1 + " (header): duplicate column name"
-          + (dups.size() > 1 ? "s " : " ") + quotedList(dups));
-      headerOk = false;
+      b.errors.add("duplicate column name" + (dups.size() > 1 ? "s " : " ") + quotedList(dups));
+      b.errorColumns.add(dups.get(0));
     }
     if (!missing.isEmpty()) {
       List<String> all = new ArrayList<>();
       for (ColumnSpec c : inCols) {
         all.add(c.name);
       }
-      message(err, "error: " + line1 + " (header): missing input column"
-          + (missing.size() > 1 ? "s " : " ") + quotedList(missing)
-          + " (the model needs " + quotedList(all) + ")");
-      headerOk = false;
+      b.errors.add("missing input column" + (missing.size() > 1 ? "s " : " ")
+          + quotedList(missing) + " (the model needs " + quotedList(all) + ")");
+      b.errorColumns.add(missing.get(0));
     }
     if (!unknown.isEmpty() && !allowExtra) {
-      message(err, "error: " + line1 + " (header): unknown input column"
-          + (unknown.size() > 1 ? "s " : " ") + quotedList(unknown)
-          + " (pass --allow-extra-columns to ignore extra columns)");
-      headerOk = false;
+      b.errors.add("unknown input column" + (unknown.size() > 1 ? "s " : " ")
+          + quotedList(unknown) + " (pass --allow-extra-columns to ignore extra columns)");
+      b.errorColumns.add(unknown.get(0));
     }
-    if (!headerOk) {
+    return b;
+  }
+
+  /**
+   * Reads CSV (header, then rows) from {@code in}, evaluates it in blocks of {@code blockRows}
+   * rows and hands the results to {@code sink}. Returns EXIT_OK, or EXIT_BAD_INPUT after a bad
+   * header or row (after the last row when the sink goes on past bad rows).
+   */
+  static int scoreCsv(ModelSpec spec, Reader in, boolean allowExtra, int blockRows, Sink sink)
+      throws IOException {
+    CsvReader reader = new CsvReader(in);
+    Record rec = new Record();
+
+    // ---- header
+    int st = reader.next(rec);
+    if (st == CsvReader.EOF) {
+      sink.error("empty input: expected a header line naming the input columns", 0, null);
       return EXIT_BAD_INPUT;
     }
-
-    // ---- buffers
-    final int block = blockRows(spec);
-    Object[] ins = allocate(spec.inputs, block);
-    Object[] outs = allocate(spec.outputs, block);
-
-    // ---- output header
-    Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);
-    StringBuilder sb = new StringBuilder(FLUSH_CHARS + 4096);
-    ColumnSpec[] outCols = spec.outputColumns;
-    final int ncols = outCols.length;
-    for (int k = 0; k < ncols; k++) {
-      if (k > 0) {
-        sb.append(',');
-      }
-      appendField(sb, outCols[k].name, ncols == 1);
+    if (st == CsvReader.ERROR) {
+      sink.error("line " + rec.line + " (header): " + reader.error, 0, null);
+      return EXIT_BAD_INPUT;
     }
-    sb.append('\n');
-
-    final int nfields = header.length;
-    long rowsDone = 0;
-    boolean done = false;
-    while (!done) {
-      int n = 0;
-      while (n < block) {
-        st = reader.next(rec);
-        if (st == CsvReader.EOF) {
-          done = true;
-          break;
-        }
-        long row = rowsDone + n + 1;
-        if (st == CsvReader.ERROR) {
-          finish(w, sb, out);
-          message(err, rowPrefix(row, rec.line) + ": " + reader.error);
-          return EXIT_BAD_INPUT;
-        }
-        if (rec.size != nfields) {
-          finish(w, sb, out);
-          message(err, rowPrefix(row, rec.line) + ": expected " + nfields
-              + (nfields == 1 ? " field" : " fields") + ", found " + rec.size);
-          return EXIT_BAD_INPUT;
-        }
-        for (int j = 0; j < nfields; j++) {
-          int k = colOfField[j];
-          if (k < 0) {
-            continue;
-          }
-          ColumnSpec c = inCols[k];
-          TensorSpec t = spec.inputs[c.tensor];
-          int idx = n * t.rowSize + c.offset;
-          String text = rec.field(j);
-          boolean ok = true;
-          switch (t.dtype) {
-            case F32:
-              ok = parseReal(text, true, (float[]) ins[c.tensor], null, idx);
-              break;
-            case F64:
-              ok = parseReal(text, false, null, (double[]) ins[c.tensor], idx);
-              break;
-            case I64:
-              ok = parseInt64(text, (long[]) ins[c.tensor], idx);
-              break;
-            default:
-              if (!c.allows(text)) {
-                finish(w, sb, out);
-                message(err, rowPrefix(row, rec.line) + ", " + c.unknownLevel(text));
-                return EXIT_BAD_INPUT;
-              }
-              ((String[]) ins[c.tensor])[idx] = text;
-              break;
-          }
-          if (!ok) {
-            finish(w, sb, out);
-            message(err, rowPrefix(row, rec.line) + ", column \"" + c.name
-                + "\": cannot parse \"" + shown(text) + "\" as "
-                + (t.dtype == DType.I64 ? "an integer" : "a number"));
-            return EXIT_BAD_INPUT;
-          }
-        }
-        n++;
+    if (rec.size == 1 && rec.length(0) == 0) {
+      sink.error("line " + rec.line + " (header): the header line is empty", 0, null);
+      return EXIT_BAD_INPUT;
+    }
+    String[] header = new String[rec.size];
+    for (int j = 0; j < rec.size; j++) {
+      header[j] = rec.field(j);
+    }
+    if (header[0].startsWith("\uFEFF")) {
+      header[0] = header[0].substring(1); // byte order mark
+    }
+    Binding binding = bind(spec, header, allowExtra);
+    if (!binding.errors.isEmpty()) {
+      for (int i = 0; i < binding.errors.size(); i++) {
+        sink.error("line " + rec.line + " (header): " + binding.errors.get(i), 0,
+            binding.errorColumns.get(i));
       }
-      if (n == 0) {
+      return EXIT_BAD_INPUT;
+    }
+    int[] colOfField = binding.colOfField;
+
+    Block block = new Block(spec, blockRows);
+    sink.begin();
+    final int nfields = header.length;
+    long row = 0;
+    boolean bad = false;
+    for (;;) {
+      st = reader.next(rec);
+      if (st == CsvReader.EOF) {
         break;
       }
-
-      spec.runner.run(ins, outs, n);
-
-      for (int r = 0; r < n; r++) {
-        for (int k = 0; k < ncols; k++) {
-          if (k > 0) {
-            sb.append(',');
-          }
-          ColumnSpec c = outCols[k];
-          TensorSpec t = spec.outputs[c.tensor];
-          int idx = r * t.rowSize + c.offset;
-          switch (t.dtype) {
-            case F32:
-              appendF32(sb, ((float[]) outs[c.tensor])[idx]);
-              break;
-            case F64:
-              appendF64(sb, ((double[]) outs[c.tensor])[idx]);
-              break;
-            case I64:
-              sb.append(((long[]) outs[c.tensor])[idx]);
-              break;
-            default:
-              String s = ((String[]) outs[c.tensor])[idx];
-              appendField(sb, s == null ? "" : s, ncols == 1);
-              break;
+      row++;
+      if (st == CsvReader.ERROR) {
+        // The line structure is lost after a quoting error: always stop.
+        sink.error(rowPrefix(row, rec.line) + ": " + reader.error, row, null);
+        return EXIT_BAD_INPUT;
+      }
+      sink.input(header, rec);
+      String error = null;
+      String column = null;
+      if (rec.size != nfields) {
+        error = rowPrefix(row, rec.line) + ": expected " + nfields
+            + (nfields == 1 ? " field" : " fields") + ", found " + rec.size;
+      } else {
+        for (int j = 0; j < nfields && error == null; j++) {
+          int k = colOfField[j];
+          if (k >= 0) {
+            error = block.set(k, rec.field(j));
+            column = spec.inputColumns[k].name;
           }
         }
-        sb.append('\n');
-        if (sb.length() >= FLUSH_CHARS) {
-          w.append(sb);
-          sb.setLength(0);
+        if (error != null) {
+          error = rowPrefix(row, rec.line) + ", " + error;
         }
       }
-      rowsDone += n;
+      if (error != null) {
+        bad = true;
+        if (!sink.error(error, row, column)) {
+          return EXIT_BAD_INPUT;
+        }
+        continue;
+      }
+      if (++block.n == block.capacity) {
+        block.run();
+        sink.rows(block);
+        block.n = 0;
+      }
     }
-    if (!finish(w, sb, out)) {
-      message(err, "error: cannot write standard output");
-      return EXIT_FAILURE;
+    if (block.n > 0) {
+      block.run();
+      sink.rows(block);
+      block.n = 0;
+    }
+    return bad ? EXIT_BAD_INPUT : EXIT_OK;
+  }
+
+  /**
+   * Evaluates rows of field texts (as CSV fields: "" is a missing value) under the column names
+   * {@code header}, in blocks, with the CSV program's checks and messages; rows are located as
+   * {@code row N} (no lines). Stops at the first bad row. Returns EXIT_OK or EXIT_BAD_INPUT.
+   */
+  static int scoreRows(ModelSpec spec, String[] header, List<String[]> rows, boolean allowExtra,
+      Sink sink) throws IOException {
+    Binding binding = bind(spec, header, allowExtra);
+    if (!binding.errors.isEmpty()) {
+      sink.error(binding.errors.get(0), 0, binding.errorColumns.get(0));
+      return EXIT_BAD_INPUT;
+    }
+    Block block = new Block(spec, Math.max(1, Math.min(rows.size(), blockRows(spec))));
+    sink.begin();
+    long row = 0;
+    for (String[] fields : rows) {
+      row++;
+      for (int j = 0; j < header.length; j++) {
+        int k = binding.colOfField[j];
+        if (k < 0) {
+          continue;
+        }
+        String error = block.set(k, fields[j] == null ? "" : fields[j]);
+        if (error != null) {
+          sink.error("row " + row + ", " + error, row, spec.inputColumns[k].name);
+          return EXIT_BAD_INPUT;
+        }
+      }
+      if (++block.n == block.capacity) {
+        block.run();
+        sink.rows(block);
+        block.n = 0;
+      }
+    }
+    if (block.n > 0) {
+      block.run();
+      sink.rows(block);
+      block.n = 0;
     }
     return EXIT_OK;
   }
 
-  private static boolean finish(Writer w, StringBuilder sb, PrintStream out) throws IOException {
-    w.append(sb);
-    sb.setLength(0);
-    w.flush();
-    out.flush();
-    return !out.checkError();
+  /** The output header line (with its line end). */
+  static void appendCsvHeader(StringBuilder sb, ModelSpec spec) {
+    ColumnSpec[] outCols = spec.outputColumns;
+    for (int k = 0; k < outCols.length; k++) {
+      if (k > 0) {
+        sb.append(',');
+      }
+      appendField(sb, outCols[k].name, outCols.length == 1);
+    }
+    sb.append('\n');
+  }
+
+  /** Input and output arrays for up to {@code capacity} rows; {@code n} rows are filled. */
+  static final class Block {
+    final ModelSpec spec;
+    final int capacity;
+    final Object[] ins;
+    final Object[] outs;
+    int n;
+
+    Block(ModelSpec spec, int capacity) {
+      this.spec = spec;
+      this.capacity = capacity;
+      this.ins = allocate(spec.inputs, capacity);
+      this.outs = allocate(spec.outputs, capacity);
+    }
+
+    /**
+     * Parses the text of input column {@code k} into row {@code n}: null, or what is wrong
+     * ({@code column "x": cannot parse "abc" as a number}, an unknown level).
+     */
+    String set(int k, String text) {
+      ColumnSpec c = spec.inputColumns[k];
+      TensorSpec t = spec.inputs[c.tensor];
+      int idx = n * t.rowSize + c.offset;
+      boolean ok;
+      switch (t.dtype) {
+        case F32:
+          ok = parseReal(text, true, (float[]) ins[c.tensor], null, idx);
+          break;
+        case F64:
+          ok = parseReal(text, false, null, (double[]) ins[c.tensor], idx);
+          break;
+        case I64:
+          ok = parseInt64(text, (long[]) ins[c.tensor], idx);
+          break;
+        default:
+          if (!c.allows(text)) {
+            return c.unknownLevel(text);
+          }
+          ((String[]) ins[c.tensor])[idx] = text;
+          return null;
+      }
+      return ok ? null : "column \"" + c.name + "\": cannot parse \"" + shown(text) + "\" as "
+          + (t.dtype == DType.I64 ? "an integer" : "a number");
+    }
+
+    void run() {
+      spec.runner.run(ins, outs, n);
+    }
+
+    /** Row r of the outputs as a CSV line (with its line end). */
+    void appendCsvRow(StringBuilder sb, int r) {
+      ColumnSpec[] outCols = spec.outputColumns;
+      for (int k = 0; k < outCols.length; k++) {
+        if (k > 0) {
+          sb.append(',');
+        }
+        ColumnSpec c = outCols[k];
+        TensorSpec t = spec.outputs[c.tensor];
+        int idx = r * t.rowSize + c.offset;
+        switch (t.dtype) {
+          case F32:
+            appendF32(sb, ((float[]) outs[c.tensor])[idx]);
+            break;
+          case F64:
+            appendF64(sb, ((double[]) outs[c.tensor])[idx]);
+            break;
+          case I64:
+            sb.append(((long[]) outs[c.tensor])[idx]);
+            break;
+          default:
+            String s = ((String[]) outs[c.tensor])[idx];
+            appendField(sb, s == null ? "" : s, outCols.length == 1);
+            break;
+        }
+      }
+      sb.append('\n');
+    }
+
+    /** Output column k of row r as a JSON value (null for NaN and infinities). */
+    void appendJson(StringBuilder sb, int r, int k) {
+      ColumnSpec c = spec.outputColumns[k];
+      TensorSpec t = spec.outputs[c.tensor];
+      int idx = r * t.rowSize + c.offset;
+      switch (t.dtype) {
+        case F32:
+          Json.appendFloat(sb, ((float[]) outs[c.tensor])[idx]);
+          break;
+        case F64:
+          Json.appendDouble(sb, ((double[]) outs[c.tensor])[idx]);
+          break;
+        case I64:
+          sb.append(((long[]) outs[c.tensor])[idx]);
+          break;
+        default:
+          String s = ((String[]) outs[c.tensor])[idx];
+          Json.appendString(sb, s == null ? "" : s);
+          break;
+      }
+    }
   }
 
   private static Object[] allocate(TensorSpec[] tensors, int rows) {
@@ -346,7 +549,7 @@ public final class CsvProgram {
   }
 
   private static String rowPrefix(long row, long line) {
-    return "error: row " + row + " (line " + line + ")";
+    return "row " + row + " (line " + line + ")";
   }
 
   private static String shown(String s) {
@@ -396,7 +599,7 @@ public final class CsvProgram {
 
   static String usageText(ModelSpec spec, String prog) {
     StringBuilder s = new StringBuilder();
-    s.append("Usage: ").append(prog).append(" [--allow-extra-columns] < input.csv > output.csv\n");
+    s.append(String.format(USAGE_LINES, prog));
     s.append("       ").append(prog).append(" --help | --schema\n\n");
     s.append("Runs the model \"").append(spec.modelName).append("\" on CSV data.\n");
     s.append("Reads CSV from standard input: a header line naming the input columns (in any\n"
@@ -411,8 +614,14 @@ public final class CsvProgram {
         + "Fields follow RFC 4180 quoting (\"a, b\" and \"say \"\"hi\"\"\").\n\n"
         + "Options:\n"
         + "  --allow-extra-columns  ignore input columns that the model does not use\n"
+        + "  --stream               write each row's answer as soon as its line is read (a bad\n"
+        + "                         row's message goes to stderr and the rows after it go on)\n"
         + "  --schema               print the model's schema and exit\n"
         + "  --help                 print this help and exit\n\n"
+        + "serve: answers HTTP requests (POST /predict with JSON or CSV, GET /schema, /health,\n"
+        + "/ready, /metrics) until SIGTERM or SIGINT. Defaults: --host 127.0.0.1 --port 8080\n"
+        + "(0 picks a free port), --threads = cores, --max-body 16777216, no --log,\n"
+        + "--log-sample 1.0.\n\n"
         + "Exit status: 0 on success, 2 on bad arguments or bad input (message on stderr).\n");
     return s.toString();
   }

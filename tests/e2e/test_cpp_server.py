@@ -1,0 +1,455 @@
+"""The C++ program's HTTP server (`bin/<name> serve`) and stream mode (`bin/<name> --stream`),
+end to end: real compiled programs, a real server on a loopback port (--port 0), real HTTP
+clients. Answers are checked against the same program's batch CSV output for the same rows,
+and error messages against the CSV program's own messages for the same bad input."""
+from __future__ import annotations
+
+import csv
+import http.client
+import io
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import modelport
+from helpers import compile_and_check
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_closed_levels import SPECIES, source as species_source  # noqa: E402
+from test_tvm_targets import two_in_two_out  # noqa: E402
+
+CITIES = ["Oslo", "Lima", "Pune, IN"]  # a comma: CSV quoting in the CSV body
+
+
+def frame(n, seed):
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame({"age": rng.uniform(18, 80, n).round(3), "city": rng.choice(CITIES, n).astype(object),
+                       "income": rng.normal(50, 10, n)})
+    df.loc[rng.rand(n) < 0.1, "city"] = np.nan
+    return df
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory):
+    """A classifier with string labels over two numbers and an (open) string column."""
+    d = tmp_path_factory.mktemp("churn")
+    df = frame(300, 0)
+    y = np.where((df.age > 40) ^ (df.city == "Lima"), "yes", "no")
+    est = Pipeline([("prep", ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
+                                                ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"])])),
+                    ("final", LogisticRegression(max_iter=500))]).fit(df, y)
+    data = d / "train.csv"
+    df.to_csv(data, index=False)
+    manifest = modelport.compile(est, targets=("cpp",), out=d / "out", data=data, name="churn")
+    assert manifest["parity"]["passed"]
+    assert "serve" not in manifest["targets"]["cpp"], manifest["targets"]["cpp"]
+    return d / "out" / "cpp" / "bin" / "churn"
+
+
+@pytest.fixture(scope="module")
+def species(tmp_path_factory):
+    """A closed string column (levels setosa, versicolor, virginica)."""
+    d = tmp_path_factory.mktemp("species")
+    compile_and_check(species_source(SPECIES), d, targets=("cpp",))
+    return d / "out" / "cpp" / "bin" / "species"
+
+
+class Server:
+    """`<program> serve --port 0 ...`, its port read from the line it prints."""
+
+    def __init__(self, program, *args):
+        self.proc = subprocess.Popen([str(program), "serve", "--port", "0", *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self.proc.stderr.readline().decode()
+        m = re.fullmatch(r"serving (\S+) on http://127\.0\.0\.1:(\d+)\n", line)
+        assert m, line + self.proc.stderr.read().decode()
+        self.name, self.port = m.group(1), int(m.group(2))
+
+    def request(self, method, path, body=None, ctype=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = dict(headers or {})
+        if ctype:
+            h["Content-Type"] = ctype
+        data = body.encode() if isinstance(body, str) else body
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        out = (r.status, r.getheader("Content-Type"), r.read().decode())
+        conn.close()
+        return out
+
+    def json(self, payload, expect=200):
+        status, ctype, text = self.request("POST", "/predict", json.dumps(payload), "application/json")
+        assert status == expect, text
+        assert ctype == "application/json"
+        return json.loads(text)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=40)
+
+
+@pytest.fixture
+def served(churn, tmp_path):
+    s = Server(churn, "--threads", 8, "--log", tmp_path / "log.jsonl")
+    yield s
+    assert s.stop() == 0
+
+
+def batch(program, text, *args):
+    r = subprocess.run([str(program), *args], input=text.encode(), capture_output=True, timeout=60)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def csv_text(df) -> str:
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def json_rows(df):
+    """The frame as JSON rows: NaN as null (the first row: its missing city left out instead)."""
+    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+    rows[0].pop("city")
+    return rows
+
+
+def same(a, b):
+    """A JSON answer equals a CSV field: labels as text, numbers exactly, NaN as null."""
+    if a is None:
+        return b in ("NaN", "inf", "-inf")
+    return a == b if isinstance(a, str) else float(b) == a
+
+
+def test_json_rows_columns_and_csv_answer_as_the_batch_program(served, churn):
+    df = frame(40, 1)
+    df.loc[0, "city"] = np.nan
+    code, out, err = batch(churn, csv_text(df))
+    assert code == 0, err
+    expected = list(csv.DictReader(io.StringIO(out)))
+    header = out.splitlines()[0].split(",")
+    assert header == ["label", "prob_no", "prob_yes"]
+
+    rows = served.json({"rows": json_rows(df)})["rows"]
+    assert len(rows) == len(df)
+    for got, want in zip(rows, expected):
+        assert list(got) == header
+        assert all(same(got[k], want[k]) for k in header), (got, want)
+
+    cols = {c: [None if isinstance(v, float) and math.isnan(v) else v for v in df[c]] for c in df.columns}
+    answer = served.json({"columns": cols})["columns"]
+    assert list(answer) == header
+    for k in header:
+        assert all(same(a, w[k]) for a, w in zip(answer[k], expected))
+
+    status, ctype, text = served.request("POST", "/predict", csv_text(df), "text/csv")
+    assert (status, ctype) == (200, "text/csv") and text == out
+    assert served.json({"rows": []}) == {"rows": []}
+
+
+def test_float32_columns_and_strings_for_numbers(tmp_path):
+    """A float32 model: JSON numbers reach it as the CSV text would (numpy's float32 of the
+    double); strings "NaN", "inf", "1e-3" in number columns read as CSV fields."""
+    out = tmp_path / "out"
+    modelport.compile(two_in_two_out(), targets=("cpp",), out=out, name="two", rows=8)
+    program = out / "cpp" / "bin" / "two"
+    rows = [{"a_0": 1.8685027956962585, "a_1": "NaN", "a_2": "1e-3", "b_0": -2, "b_1": 0.1},
+            {"a_0": "inf", "a_1": 3, "a_2": None, "b_0": "", "b_1": 1e300}]
+    text = "a_0,a_1,a_2,b_0,b_1\n1.8685027956962585,NaN,1e-3,-2,0.1\ninf,3,,,1e+300\n"
+    code, want, err = batch(program, text)
+    assert code == 0, err
+    s = Server(program)
+    try:
+        got = s.json({"rows": rows})["rows"]
+    finally:
+        assert s.stop() == 0
+    for g, w in zip(got, list(csv.DictReader(io.StringIO(want)))):
+        for k, v in w.items():
+            if g[k] is None:  # NaN and infinities
+                assert not math.isfinite(np.float32(float(v))), (k, g, w)
+            else:
+                assert np.float32(g[k]) == np.float32(float(v)), (k, g, w)
+
+
+def header_message(program, text, *args):
+    """The CSV program's message for `text`, without "error: " and its place."""
+    code, _, err = batch(program, text, *args)
+    assert code == 2, err
+    return re.sub(r"^error: (row \d+ \(line \d+\)(, |: )|line \d+ \(header\): )", "", err.splitlines()[0])
+
+
+def test_bad_input_gets_the_csv_programs_message(served, churn):
+    def error(payload, status=400):
+        return served.json(payload, expect=status)
+
+    # A bad number: the CSV program's message; row and column in their own fields.
+    want = header_message(churn, "age,city,income\n1,Oslo,2\n30,Lima,abc\n")
+    assert want == 'column "income": cannot parse "abc" as a number'
+    assert error({"rows": [{"age": 1, "city": "Oslo", "income": 2}, {"age": 30, "city": "Lima", "income": "abc"}]}) \
+        == {"error": want, "row": 2, "column": "income"}
+    assert error({"columns": {"age": [1, 30], "city": ["Oslo", "Lima"], "income": [2, "abc"]}}) \
+        == {"error": want, "row": 2, "column": "income"}
+    status, _, text = served.request("POST", "/predict", "age,city,income\n1,Oslo,2\n30,Lima,abc\n", "text/csv")
+    assert status == 400 and json.loads(text) == {"error": want, "row": 2, "column": "income"}
+
+    # A missing column (columnar form, CSV body); an unknown key (row form, columnar form).
+    want = header_message(churn, "age,city\n1,Oslo\n")
+    assert want.startswith('missing input column "income" (the model needs "age", "city", "income")')
+    assert error({"columns": {"age": [1], "city": ["Oslo"]}}) == {"error": want, "row": None, "column": "income"}
+    status, _, text = served.request("POST", "/predict", "age,city\n1,Oslo\n", "text/csv")
+    assert status == 400 and json.loads(text)["error"] == want
+    want = header_message(churn, "age,city,income,zz\n1,Oslo,2,3\n")
+    assert want == 'unknown input column "zz" (pass --allow-extra-columns to ignore extra columns)'
+    assert error({"rows": [{"age": 1}, {"age": 2, "zz": 3}]}) == {"error": want, "row": 2, "column": "zz"}
+    assert error({"columns": {"age": [1], "city": ["Oslo"], "income": [2], "zz": [3]}})["error"] == want
+    # A row with the wrong number of fields in a CSV body.
+    status, _, text = served.request("POST", "/predict", "age,city,income\n1,Oslo\n", "text/csv")
+    assert status == 400 and json.loads(text) == {"error": "expected 3 fields, found 2", "row": 1, "column": None}
+
+    # Malformed JSON, shapes that are no request, values of no CSV meaning.
+    status, _, text = served.request("POST", "/predict", '{"rows": [', "application/json")
+    assert status == 400 and json.loads(text)["error"].startswith("malformed JSON: ")
+    assert error({"rows": [], "extra": 1})["error"].startswith('unknown key "extra"')
+    assert error({"table": []})["error"].startswith('unknown key "table"')
+    assert error([1, 2])["error"].startswith('expected a JSON object with "rows"')
+    assert error({})["error"].startswith('expected a JSON object with "rows"')
+    assert error({"rows": [{"age": True}]}) == {
+        "error": 'column "age": expected a number, a string or null, found true', "row": 1, "column": "age"}
+    assert error({"columns": {"age": [1, 2], "city": ["Oslo"], "income": [1, 2]}})["column"] == "city"
+
+    # HTTP-level errors: content type, path, method.
+    status, ctype, text = served.request("POST", "/predict", "x", "text/plain")
+    assert (status, ctype) == (415, "application/json") and "text/plain" in json.loads(text)["error"]
+    status, _, text = served.request("POST", "/predict", "{}")
+    assert status == 415
+    status, _, text = served.request("GET", "/nowhere")
+    assert status == 404 and json.loads(text)["row"] is None
+    status, _, text = served.request("GET", "/predict")
+    assert status == 405 and "POST" in json.loads(text)["error"]
+    status, _, _ = served.request("POST", "/health", "")
+    assert status == 405
+
+    # Still serving.
+    assert served.request("GET", "/health")[0] == 200
+    assert served.json({"rows": [{"age": 50, "city": "Lima", "income": 40}]})["rows"][0]["label"] in ("yes", "no")
+
+
+def test_unknown_level_and_oversized_body(species):
+    want = header_message(species, "Species\nsetosa\nfoo\n")
+    assert want.startswith('column "Species": unknown level "foo" (known levels: "setosa"')
+    s = Server(species, "--max-body", 2000)
+    try:
+        assert s.json({"rows": [{"Species": "setosa"}, {"Species": "foo"}]}, expect=400) == {
+            "error": want, "row": 2, "column": "Species"}
+        ok = s.json({"rows": [{"Species": "virginica"}, {"Species": None}]})["rows"]
+        assert len(ok) == 2
+        big = json.dumps({"rows": [{"Species": "setosa"}] * 200})
+        assert len(big) > 2000
+        status, ctype, text = s.request("POST", "/predict", big, "application/json")
+        assert (status, ctype) == (413, "application/json") and "--max-body" in json.loads(text)["error"]
+        # Chunked (no Content-Length): stopped at the limit too.
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        conn.request("POST", "/predict", body=iter([big[:1500].encode(), big[1500:].encode()]),
+                     headers={"Content-Type": "application/json"}, encode_chunked=True)
+        r = conn.getresponse()
+        assert r.status == 413, r.read()
+        conn.close()
+        assert s.json({"rows": [{"Species": "setosa"}]})["rows"]
+    finally:
+        assert s.stop() == 0
+
+
+def test_concurrent_clients_get_their_own_answers(served, churn):
+    df = frame(96, 2)
+    code, out, err = batch(churn, csv_text(df))
+    assert code == 0, err
+    expected = list(csv.DictReader(io.StringIO(out)))
+    records = json_rows(df)
+    records[0]["city"] = None
+
+    def client(c):
+        for i in range(c, len(records), 16):  # each client its own rows, several requests each
+            got = served.json({"rows": records[i:i + 2]})["rows"]
+            for g, w in zip(got, expected[i:i + 2]):
+                assert all(same(g[k], w[k]) for k in w), (i, g, w)
+        return True
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(pool.map(client, range(16)))
+
+
+def test_schema_health_ready_and_metrics(served):
+    status, ctype, text = served.request("GET", "/schema")
+    schema = json.loads(text)
+    assert (status, ctype) == (200, "application/json")
+    assert [c["name"] for c in schema["inputs"]] == ["age", "city", "income"]
+    assert [c["type"] for c in schema["inputs"]] == ["float64", "string", "float64"]
+    assert [c["name"] for c in schema["outputs"]] == ["label", "prob_no", "prob_yes"]
+    assert "model: churn" in schema["description"]
+    assert served.request("GET", "/health") == (200, "application/json", '{"status":"ok"}')
+    assert served.request("GET", "/ready") == (200, "application/json", '{"status":"ready"}')
+
+    served.json({"rows": [{"age": 30, "city": "Oslo", "income": 1}] * 3})
+    served.json({"rows": [{"age": "x"}]}, expect=400)
+    # A request is counted when the server has finished it, which can be just after its
+    # client has read the answer: scrape until the last request shows (at most 5 s).
+    for _ in range(50):
+        status, ctype, text = served.request("GET", "/metrics")
+        if 'modelport_requests_total{path="/predict",code="400"} 1' in text.splitlines():
+            break
+        time.sleep(0.1)
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
+    lines = text.splitlines()
+    for metric, kind in [("modelport_requests_total", "counter"), ("modelport_errors_total", "counter"),
+                         ("modelport_rows_scored_total", "counter"),
+                         ("modelport_request_duration_seconds", "histogram")]:
+        assert f"# TYPE {metric} {kind}" in lines and any(x.startswith(f"# HELP {metric} ") for x in lines)
+    values = {x.rsplit(" ", 1)[0]: float(x.rsplit(" ", 1)[1]) for x in lines if not x.startswith("#")}
+    assert values['modelport_requests_total{path="/predict",code="200"}'] == 1
+    assert values['modelport_requests_total{path="/predict",code="400"}'] == 1
+    assert values['modelport_requests_total{path="/schema",code="200"}'] == 1
+    assert values["modelport_errors_total"] == 1
+    assert values["modelport_rows_scored_total"] == 3
+    les = ["0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"]
+    buckets = [values[f'modelport_request_duration_seconds_bucket{{le="{le}"}}'] for le in les]
+    assert buckets == sorted(buckets) and buckets[-1] == values["modelport_request_duration_seconds_count"] == 2
+    assert 0 < values["modelport_request_duration_seconds_sum"] < 5
+
+
+def test_log_writes_a_json_line_per_request(churn, tmp_path):
+    log = tmp_path / "requests.jsonl"
+    s = Server(churn, "--log", log)
+    try:
+        s.json({"rows": [{"age": 30, "city": "Oslo", "income": 1}]})
+        s.json({"columns": {"age": [30, 40], "city": ["Lima", None], "income": [1, 2]}})
+        s.json({"rows": [{"age": "x"}]}, expect=400)
+        s.request("POST", "/predict", "age,city,income\n30,Oslo,1\n", "text/csv")
+    finally:
+        assert s.stop() == 0
+    entries = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(entries) == 4
+    for e in entries:
+        assert list(e) == ["time", "rows", "inputs", "outputs", "error", "ms"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["time"]) and e["ms"] >= 0
+    assert entries[0]["inputs"] == [{"age": 30, "city": "Oslo", "income": 1}]
+    assert list(entries[0]["outputs"][0]) == ["label", "prob_no", "prob_yes"]
+    assert entries[1]["rows"] == 2 and entries[1]["inputs"][1] == {"age": 40, "city": None, "income": 2}
+    assert entries[2]["outputs"] is None and entries[2]["error"]["column"] == "age"
+    assert entries[3]["inputs"] == [{"age": "30", "city": "Oslo", "income": "1"}]
+    assert entries[3]["outputs"] == entries[0]["outputs"]
+    # --log-sample 0 logs nothing; a bad rate is a usage error (exit 2).
+    s = Server(churn, "--log", tmp_path / "none.jsonl", "--log-sample", 0)
+    s.json({"rows": [{"age": 30, "city": "Oslo", "income": 1}]})
+    assert s.stop() == 0
+    assert (tmp_path / "none.jsonl").read_text() == ""
+    for args in (["--log-sample", "2"], ["--port", "x"], ["--bogus"], ["--threads", "0"]):
+        r = subprocess.run([str(churn), "serve", *args], capture_output=True, timeout=30)
+        assert r.returncode == 2 and b"Usage:" in r.stderr, (args, r.stderr)
+
+
+def test_sigterm_lets_the_request_in_flight_finish(churn):
+    s = Server(churn)
+    body = json.dumps({"rows": [{"age": 30, "city": "Oslo", "income": 1}]}).encode()
+    conn = socket.create_connection(("127.0.0.1", s.port))
+    conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+    time.sleep(0.3)  # the server is reading this request's body
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    with pytest.raises(OSError):  # no new connections
+        socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+    assert s.proc.poll() is None
+    conn.sendall(body[10:])
+    answer = b""
+    while b"}]}" not in answer:
+        chunk = conn.recv(65536)
+        assert chunk, answer
+        answer += chunk
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 200") and b'"label":' in answer
+    assert s.proc.wait(timeout=30) == 0
+
+
+def test_stream_answers_each_line_before_the_next_arrives(churn):
+    df = frame(12, 3)
+    code, want, err = batch(churn, csv_text(df))
+    assert code == 0, err
+    want_lines = want.splitlines()
+    in_lines = csv_text(df).splitlines()
+    p = subprocess.Popen([str(churn), "--stream"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        p.stdin.write((in_lines[0] + "\n").encode())
+        p.stdin.flush()
+        assert p.stdout.readline().decode().rstrip("\n") == want_lines[0]
+        for i, line in enumerate(in_lines[1:], 1):
+            # The pipe stays open: an answer can only come if the program flushes per line.
+            p.stdin.write((line + "\n").encode())
+            p.stdin.flush()
+            assert p.stdout.readline().decode().rstrip("\n") == want_lines[i]
+            if i == 5:  # a bad line: its error on stderr, no answer, and reading goes on
+                p.stdin.write(b"40,Oslo,abc\n")
+                p.stdin.flush()
+                assert p.stderr.readline().decode() == (
+                    'error: row 6 (line 7), column "income": cannot parse "abc" as a number\n')
+        p.stdin.close()
+        assert p.stdout.read() == b""
+        assert p.wait(timeout=30) == 2  # a bad row was skipped
+    finally:
+        if p.poll() is None:
+            p.kill()
+    code, out, _ = batch(churn, csv_text(df), "--stream")
+    assert (code, out) == (0, want)
+
+
+def test_tvm_stub_program_serves_too(tmp_path):
+    out = tmp_path / "out"
+    manifest = modelport.compile(two_in_two_out(), targets=("tvm-llvm",), out=out, name="two", rows=8)
+    assert "serve" not in manifest["targets"]["tvm-llvm"]
+    program = out / "tvm-llvm" / "bin" / "two"
+    text = "a_0,a_1,a_2,b_0,b_1\n1,2,3,0.5,1\n-1,0,,2,3\n"
+    code, want, err = batch(program, text)
+    assert code == 0, err
+    s = Server(program)
+    try:
+        status, _, got = s.request("POST", "/predict", text, "text/csv")
+        assert (status, got) == (200, want)
+        rows = s.json({"columns": {"a_0": [1, -1], "a_1": [2, 0], "a_2": [3, None], "b_0": [0.5, 2],
+                                   "b_1": [1, 3]}})["columns"]
+        for k, w in zip(want.splitlines()[0].split(","), zip(*[r.split(",") for r in want.splitlines()[1:]])):
+            np.testing.assert_array_equal(np.array(rows[k], dtype=np.float32), np.array(w, dtype=np.float64).astype(np.float32))
+    finally:
+        assert s.stop() == 0
+    code, out_stream, _ = batch(program, text, "--stream")
+    assert (code, out_stream) == (0, want)
+
+
+def test_program_without_the_plugin_says_what_is_missing(churn, tmp_path):
+    """The CSV program needs no library; `serve` without lib/libmodelport_serve.so explains."""
+    (tmp_path / "bin").mkdir()
+    alone = tmp_path / "bin" / "churn"
+    alone.write_bytes(churn.read_bytes())
+    alone.chmod(0o755)
+    r = subprocess.run([str(alone), "serve"], capture_output=True, timeout=30,
+                       env={k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "MODELPORT_SERVE_LIB")})
+    assert r.returncode == 1 and b"cannot load the HTTP server libmodelport_serve.so" in r.stderr
+    assert b"apt-get install libcpp-httplib-dev" in r.stderr
+    code, out, err = batch(alone, "age,city,income\n30,Oslo,1\n")
+    assert code == 0 and out.startswith("label,prob_no,prob_yes\n"), err
+    readelf = subprocess.run(["ldd", str(alone)], capture_output=True, text=True).stdout
+    assert "httplib" not in readelf and "ssl" not in readelf
