@@ -5,7 +5,7 @@
 // program's bin/ folder, and loaded only when `serve` is asked for: it needs cpp-httplib, which
 // Debian ships as a shared library (libcpp-httplib0.11, with OpenSSL, zlib and brotli), while the
 // CSV program and the model's libraries need nothing but the C++ runtime. The HTTP API is
-// documented in docs/http-server.md; the Java runtime serves the same API.
+// documented in docs/serving.md; the Java runtime serves the same API.
 #ifndef MODELPORT_SERVE_HPP
 #define MODELPORT_SERVE_HPP
 
