@@ -492,18 +492,26 @@ def _version(cxx: str) -> str:
     return subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 
 
+def _cached(stem: str, suffix: str, key: bytes) -> tuple:
+    """(path, None) of a build product kept in the user's cache (MODELPORT_CACHE, else
+    ~/.cache/modelport) under a hash of `key`, or (path, temporary path to build it at) when it
+    is not there yet."""
+    cache = Path(os.environ.get("MODELPORT_CACHE") or Path.home() / ".cache" / "modelport") / "cpp-runtime"
+    path = cache / f"{stem}-{hashlib.sha256(key).hexdigest()[:20]}{suffix}"
+    if path.exists():
+        return path, None
+    cache.mkdir(parents=True, exist_ok=True)
+    return path, cache / f".{path.name}.{os.getpid()}.tmp"
+
+
 def _runtime_object(cxx: str, src: Path) -> tuple:
     """The runtime's object file: it is the same for every model, so it is compiled once per
     toolchain and source and kept in the user's cache (MODELPORT_CACHE, else ~/.cache/modelport).
     Returns (path, Popen or None)."""
     text = (src / "modelport_runtime.cpp").read_bytes() + (src / "modelport_runtime.hpp").read_bytes()
-    key = hashlib.sha256(text + _version(cxx).encode() + " ".join(CXX_FLAGS).encode()).hexdigest()[:20]
-    cache = Path(os.environ.get("MODELPORT_CACHE") or Path.home() / ".cache" / "modelport") / "cpp-runtime"
-    obj = cache / f"modelport_runtime-{key}.o"
-    if obj.exists():
+    obj, tmp = _cached("modelport_runtime", ".o", text + _version(cxx).encode() + " ".join(CXX_FLAGS).encode())
+    if tmp is None:
         return obj, None
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{obj.name}.{os.getpid()}.tmp"
     cmd = [cxx, *CXX_FLAGS, "-c", str(src / "modelport_runtime.cpp"), "-o", str(tmp)]
     return obj, (subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), tmp, cmd)
 
@@ -538,13 +546,10 @@ def _serve_plugin(cxx: str, src: Path) -> tuple:
     cflags, libs, version = found
     sources = ["modelport_serve.cpp", "modelport_serve.hpp", "modelport_runtime.cpp", "modelport_runtime.hpp"]
     text = b"".join((src / f).read_bytes() for f in sources)
-    key = hashlib.sha256(text + _version(cxx).encode() + " ".join(CXX_FLAGS + cflags + libs + [version]).encode())
-    cache = Path(os.environ.get("MODELPORT_CACHE") or Path.home() / ".cache" / "modelport") / "cpp-runtime"
-    lib = cache / f"libmodelport_serve-{key.hexdigest()[:20]}.so"
-    if lib.exists():
+    lib, tmp = _cached("libmodelport_serve", ".so",
+                       text + _version(cxx).encode() + " ".join(CXX_FLAGS + cflags + libs + [version]).encode())
+    if tmp is None:
         return lib, None
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{lib.name}.{os.getpid()}.tmp"
     # -Bsymbolic: the plugin's runtime calls stay in the plugin, whatever the program exports.
     cmd = [cxx, *CXX_FLAGS, *cflags, "-shared", str(src / "modelport_serve.cpp"), str(src / "modelport_runtime.cpp"),
            "-o", str(tmp), *libs, "-pthread", "-Wl,-Bsymbolic"]

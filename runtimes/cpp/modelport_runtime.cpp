@@ -38,6 +38,16 @@
 
 namespace modelport {
 
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    case DType::I64: return "int64";
+    case DType::STR: return "string";
+  }
+  return "?";
+}
+
 namespace detail {
 
 constexpr int64_t kBlockRows = 1024;
@@ -54,16 +64,6 @@ inline int64_t block_rows(const ModelSpec& spec) {
 }
 constexpr size_t kOutFlushBytes = size_t(1) << 16;
 constexpr size_t kInBufBytes = size_t(1) << 16;
-
-inline const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32: return "float32";
-    case DType::F64: return "float64";
-    case DType::I64: return "int64";
-    case DType::STR: return "string";
-  }
-  return "?";
-}
 
 inline bool valid_dtype(DType t) {
   return t == DType::F32 || t == DType::F64 || t == DType::I64 || t == DType::STR;

@@ -25,6 +25,9 @@ namespace modelport {
 
 enum class DType : int { F32 = 0, F64 = 1, I64 = 2, STR = 3 };
 
+// The name of an element type in schemas: float32, float64, int64, string.
+const char* dtype_name(DType t);
+
 // One model input or output tensor. Each example (CSV row) holds `row_size` elements.
 struct TensorSpec {
   const char* name;

@@ -801,21 +801,12 @@ class Server {
 
   std::string schema_json() const {
     const ModelSpec& spec = model_.spec();
-    auto dtype = [](DType t) {
-      switch (t) {
-        case DType::F32: return "float32";
-        case DType::F64: return "float64";
-        case DType::I64: return "int64";
-        case DType::STR: return "string";
-      }
-      return "?";
-    };
     ojson j = ojson::object();
     j["name"] = spec.model_name ? spec.model_name : "model";
     ojson ins = ojson::array();
     for (int k = 0; k < spec.num_input_columns; ++k) {
       const ColumnSpec& c = spec.input_columns[k];
-      ojson col = {{"name", c.name}, {"type", dtype(spec.inputs[c.tensor].dtype)},
+      ojson col = {{"name", c.name}, {"type", dtype_name(spec.inputs[c.tensor].dtype)},
                    {"tensor", spec.inputs[c.tensor].name}, {"index", c.offset}};
       if (c.num_levels > 0) {
         ojson levels = ojson::array();
@@ -828,7 +819,7 @@ class Server {
     ojson outs = ojson::array();
     for (int k = 0; k < spec.num_output_columns; ++k) {
       const ColumnSpec& c = spec.output_columns[k];
-      outs.push_back({{"name", c.name}, {"type", dtype(spec.outputs[c.tensor].dtype)},
+      outs.push_back({{"name", c.name}, {"type", dtype_name(spec.outputs[c.tensor].dtype)},
                       {"tensor", spec.outputs[c.tensor].name}, {"index", c.offset}});
     }
     j["inputs"] = std::move(ins);

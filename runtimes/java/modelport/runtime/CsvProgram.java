@@ -372,17 +372,20 @@ public final class CsvProgram {
         continue;
       }
       if (++block.n == block.capacity) {
-        block.run();
-        sink.rows(block);
-        block.n = 0;
+        flush(block, sink);
       }
     }
     if (block.n > 0) {
-      block.run();
-      sink.rows(block);
-      block.n = 0;
+      flush(block, sink);
     }
     return bad ? EXIT_BAD_INPUT : EXIT_OK;
+  }
+
+  /** Evaluates the block's rows, hands them to the sink and empties the block. */
+  private static void flush(Block block, Sink sink) throws IOException {
+    block.run();
+    sink.rows(block);
+    block.n = 0;
   }
 
   /**
@@ -414,15 +417,11 @@ public final class CsvProgram {
         }
       }
       if (++block.n == block.capacity) {
-        block.run();
-        sink.rows(block);
-        block.n = 0;
+        flush(block, sink);
       }
     }
     if (block.n > 0) {
-      block.run();
-      sink.rows(block);
-      block.n = 0;
+      flush(block, sink);
     }
     return EXIT_OK;
   }
