@@ -27,7 +27,7 @@ JTYPE = JavaRenderer.types
 READER = {"str": "strings", "f32": "floats", "f64": "doubles", "i64": "longs", "i32": "ints", "bool": "booleans"}
 LE = {"f32": "<f4", "f64": "<f8", "i64": "<i8", "i32": "<i4", "bool": "u1"}
 RUNTIME_SOURCES = ["ModelSpec.java", "CsvProgram.java", "Kernel.java", "TextCounts.java", "Server.java", "Json.java",
-                   "Metrics.java", "RequestLog.java"]
+                   "Metrics.java", "RequestLog.java", "Shadow.java"]
 
 
 def _blob(program: Program) -> bytes:

@@ -89,7 +89,7 @@ public final class CsvProgram {
   static final String USAGE_LINES =
       "Usage: %1$s [--allow-extra-columns] [--stream] < input.csv > output.csv\n"
       + "       %1$s serve [--host HOST] [--port PORT] [--threads N] [--max-body BYTES]\n"
-      + "              [--log FILE] [--log-sample RATE] [--allow-extra-columns]\n";
+      + "              [--log FILE] [--log-sample RATE] [--allow-extra-columns] [--shadow DIR]\n";
 
   private static int runProgram(
       ModelSpec spec, String[] args, InputStream in, PrintStream out, PrintStream err)
@@ -516,6 +516,24 @@ public final class CsvProgram {
       sb.append('\n');
     }
 
+    /** Output column k of row r: a Double (a float32 output widened), a Long or a String. */
+    Object value(int r, int k) {
+      ColumnSpec c = spec.outputColumns[k];
+      TensorSpec t = spec.outputs[c.tensor];
+      int idx = r * t.rowSize + c.offset;
+      switch (t.dtype) {
+        case F32:
+          return (double) ((float[]) outs[c.tensor])[idx];
+        case F64:
+          return ((double[]) outs[c.tensor])[idx];
+        case I64:
+          return ((long[]) outs[c.tensor])[idx];
+        default:
+          String s = ((String[]) outs[c.tensor])[idx];
+          return s == null ? "" : s;
+      }
+    }
+
     /** Output column k of row r as a JSON value (null for NaN and infinities). */
     void appendJson(StringBuilder sb, int r, int k) {
       ColumnSpec c = spec.outputColumns[k];
@@ -620,7 +638,8 @@ public final class CsvProgram {
         + "serve: answers HTTP requests (POST /predict with JSON or CSV, GET /schema, /health,\n"
         + "/ready, /metrics) until SIGTERM or SIGINT. Defaults: --host 127.0.0.1 --port 8080\n"
         + "(0 picks a free port), --threads = cores, --max-body 16777216, no --log,\n"
-        + "--log-sample 1.0.\n\n"
+        + "--log-sample 1.0. --shadow DIR also scores every request with the model of another\n"
+        + "artifact directory and reports the differences (GET /shadow, /metrics, the log).\n\n"
         + "Exit status: 0 on success, 2 on bad arguments or bad input (message on stderr).\n");
     return s.toString();
   }

@@ -54,7 +54,8 @@ final class Metrics {
     count.incrementAndGet();
   }
 
-  String text() {
+  /** The metrics, with the shadow's when there is one (else null). */
+  String text(Shadow shadow) {
     StringBuilder s = new StringBuilder();
     s.append("# HELP modelport_requests_total HTTP requests answered, by path and status code.\n");
     s.append("# TYPE modelport_requests_total counter\n");
@@ -87,11 +88,14 @@ final class Metrics {
     }
     s.append("modelport_request_duration_seconds_sum ").append(sum / 1e9).append('\n');
     s.append("modelport_request_duration_seconds_count ").append(total).append('\n');
+    if (shadow != null) {
+      shadow.appendMetrics(s);
+    }
     return s.toString();
   }
 
   /** A label value escaped as the text format asks (backslash, quote, line feed). */
-  private static String label(String v) {
+  static String label(String v) {
     return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
   }
 }

@@ -34,16 +34,22 @@ final class RequestLog {
 
   /**
    * Appends one line. {@code inputs} and {@code outputs} are JSON texts (row form) or null,
-   * {@code error} the error object's JSON text or null.
+   * {@code error} the error object's JSON text or null; {@code shadow} the "shadow" entry's JSON
+   * text (serve --shadow), or null for none.
    */
-  void write(Instant start, long rows, String inputs, String outputs, String error, double ms) {
+  void write(Instant start, long rows, String inputs, String outputs, String error, double ms,
+      String shadow) {
     StringBuilder s = new StringBuilder(64 + (inputs == null ? 0 : inputs.length())
         + (outputs == null ? 0 : outputs.length()));
     s.append("{\"time\": \"").append(TIME.format(start)).append("\", \"rows\": ").append(rows)
         .append(", \"inputs\": ").append(inputs == null ? "null" : inputs)
         .append(", \"outputs\": ").append(outputs == null ? "null" : outputs)
         .append(", \"error\": ").append(error == null ? "null" : error)
-        .append(", \"ms\": ").append(Math.round(ms * 1000) / 1000.0).append("}\n");
+        .append(", \"ms\": ").append(Math.round(ms * 1000) / 1000.0);
+    if (shadow != null) {
+      s.append(", \"shadow\": ").append(shadow);
+    }
+    s.append("}\n");
     synchronized (this) {
       if (failed) {
         return;

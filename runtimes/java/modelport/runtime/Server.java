@@ -60,6 +60,8 @@ public final class Server {
   private final Options options;
   private final Metrics metrics = new Metrics();
   private final RequestLog log;
+  /** serve --shadow DIR: the model compared on every request, or null. */
+  private final Shadow shadow;
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile boolean stopping;
   /** Output column names as JSON strings. */
@@ -67,10 +69,11 @@ public final class Server {
   /** The answer of GET /schema. */
   private final String schema;
 
-  private Server(ModelSpec spec, Options options, RequestLog log) {
+  private Server(ModelSpec spec, Options options, RequestLog log, Shadow shadow) {
     this.spec = spec;
     this.options = options;
     this.log = log;
+    this.shadow = shadow;
     outNames = new String[spec.outputColumns.length];
     for (int k = 0; k < outNames.length; k++) {
       outNames[k] = Json.quote(spec.outputColumns[k].name);
@@ -90,6 +93,7 @@ public final class Server {
     String log;
     double logSample = 1.0;
     boolean allowExtra;
+    String shadow;
   }
 
   /** Thrown for a bad option; the message is printed after "error: ". */
@@ -118,7 +122,7 @@ public final class Server {
       }
       switch (name) {
         case "--host": case "--port": case "--threads": case "--max-body": case "--log":
-        case "--log-sample":
+        case "--log-sample": case "--shadow":
           break;
         default:
           throw new UsageException(a.startsWith("-") ? "unknown option \"" + a + "\""
@@ -145,6 +149,12 @@ public final class Server {
           break;
         case "--max-body":
           o.maxBody = integer(name, value, 0, MAX_MAX_BODY);
+          break;
+        case "--shadow":
+          if (value.isEmpty()) {
+            throw new UsageException("--shadow needs an artifact directory");
+          }
+          o.shadow = value;
           break;
         case "--log":
           if (value.isEmpty()) {
@@ -199,6 +209,16 @@ public final class Server {
       err.flush();
       return CsvProgram.EXIT_BAD_INPUT;
     }
+    Shadow shadow = null;
+    if (o.shadow != null) {
+      try {
+        shadow = Shadow.load(o.shadow, spec);
+      } catch (Shadow.StartException e) {
+        err.print("error: --shadow " + o.shadow + ": " + e.getMessage() + "\n");
+        err.flush();
+        return CsvProgram.EXIT_BAD_INPUT;
+      }
+    }
     RequestLog log = null;
     if (o.log != null) {
       try {
@@ -209,7 +229,7 @@ public final class Server {
         return CsvProgram.EXIT_FAILURE;
       }
     }
-    Server s = new Server(spec, o, log);
+    Server s = new Server(spec, o, log, shadow);
     try {
       s.start(err);
     } catch (IOException e) {
@@ -263,7 +283,8 @@ public final class Server {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(http), "modelport-shutdown"));
     http.start();
     err.print("serving " + spec.modelName + " on http://"
-        + hostPort(options.host, http.getAddress().getPort()) + "\n");
+        + hostPort(options.host, http.getAddress().getPort())
+        + (shadow == null ? "" : " (shadow: " + shadow.spec.modelName + ")") + "\n");
     err.flush();
   }
 
@@ -348,6 +369,9 @@ public final class Server {
         label = p;
       }
     }
+    if (shadow != null && path.equals("/shadow")) {
+      label = path;
+    }
     Reply reply = null;
     try {
       try {
@@ -425,7 +449,9 @@ public final class Server {
         return stopping ? new Reply(503, JSON, "{\"status\":\"stopping\"}")
             : new Reply(200, JSON, "{\"status\":\"ready\"}");
       default: // /metrics
-        return new Reply(200, METRICS_TYPE, metrics.text());
+        return new Reply(200, METRICS_TYPE, metrics.text(shadow));
+      case "/shadow":
+        return new Reply(200, JSON, shadow.json());
     }
   }
 
@@ -480,13 +506,17 @@ public final class Server {
 
   private Reply predict(HttpExchange ex, long t0) throws IOException {
     Instant start = Instant.now();
-    boolean logged = log != null && log.sampled();
+    boolean sampled = log != null && log.sampled();
+    // With a shadow, a request is logged also when the shadow differs or fails: keep its rows.
+    boolean logged = sampled || (log != null && shadow != null);
+    String noShadow = shadow == null ? null : "null";
     Answer answer = null;
     Reply reply;
     long rows = 0;
     String inputs = null;
     try {
       Form form = contentForm(ex);
+      JsonRequest request = null;
       byte[] body = readBody(ex.getRequestBody(), ex.getRequestHeaders());
       String text = new String(body, StandardCharsets.UTF_8);
       if (form == Form.CSV) {
@@ -496,7 +526,7 @@ public final class Server {
         rows = answer.inputRows;
         inputs = logged ? answer.loggedInputs.append(']').toString() : null;
       } else {
-        JsonRequest request = JsonRequest.read(text, spec);
+        request = JsonRequest.read(text, spec);
         rows = request.rows.size();
         inputs = logged ? request.rowFormJson() : null;
         answer = new Answer(request.form, logged);
@@ -507,30 +537,39 @@ public final class Server {
       }
       metrics.rowsScored(answer.rows);
       reply = new Reply(200, form == Form.CSV ? CSV : JSON, answer.body());
-      if (logged) {
-        write(start, t0, rows, inputs, answer.loggedOutputs.append(']').toString(), null);
+      String shadowed = noShadow;
+      boolean differs = false;
+      if (shadow != null) {
+        Shadow.Result r = shadow.score(form == Form.CSV ? text : null, request, options.allowExtra);
+        List<Integer> diff = shadow.compare(answer.shadowValues, r);
+        shadowed = shadow.logJson(r, diff);
+        differs = !diff.isEmpty() || r.error != null;
+      }
+      if (sampled || (logged && differs)) {
+        write(start, t0, rows, inputs, answer.loggedOutputs.append(']').toString(), null,
+            shadowed);
       }
     } catch (Refusal r) {
       reply = new Reply(r.code, JSON, r.json());
       if (r.code == 413) {
         reply.headers.put("Connection", "close");
       }
-      if (logged) {
-        write(start, t0, rows, inputs, null, r.json());
+      if (sampled) {
+        write(start, t0, rows, inputs, null, r.json(), noShadow);
       }
     } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
       String error = errorJson(failure(e), 0, null);
       reply = new Reply(500, JSON, error);
-      if (logged) {
-        write(start, t0, rows, inputs, null, error);
+      if (sampled) {
+        write(start, t0, rows, inputs, null, error, noShadow);
       }
     }
     return reply;
   }
 
   private void write(Instant start, long t0, long rows, String inputs, String outputs,
-      String error) {
-    log.write(start, rows, inputs, outputs, error, (System.nanoTime() - t0) / 1e6);
+      String error, String shadowed) {
+    log.write(start, rows, inputs, outputs, error, (System.nanoTime() - t0) / 1e6, shadowed);
   }
 
   /** The form that the Content-Type names; 415 for any other, or another charset than UTF-8. */
@@ -619,6 +658,25 @@ public final class Server {
     }
   }
 
+  /** A CSV field in the log: a number for a number column when it reads as one (null when
+   *  missing), else the text. */
+  static void appendLoggedValue(StringBuilder s, ModelSpec spec, ColumnSpec c, String text) {
+    if (c != null && spec.inputs[c.tensor].dtype != DType.STR) {
+      double[] d = new double[1];
+      if (CsvProgram.parseReal(text, false, null, d, 0)) {
+        if (Double.isNaN(d[0])) {
+          s.append("null");
+          return;
+        }
+        if (!Double.isInfinite(d[0])) {
+          Json.appendDouble(s, d[0]);
+          return;
+        }
+      }
+    }
+    Json.appendString(s, text);
+  }
+
   /** Collects the answer of /predict in the request's form, and the first error. */
   private final class Answer implements CsvProgram.Sink {
     final Form form;
@@ -628,6 +686,8 @@ public final class Server {
     long rows;
     long inputRows;
     Refusal error;
+    /** With a shadow: each row's outputs that the shadow also has. */
+    final List<Object[]> shadowValues = shadow == null ? null : new ArrayList<>();
     final StringBuilder loggedInputs;
     final StringBuilder loggedOutputs;
     private ColumnSpec[] inputOfField;
@@ -668,6 +728,9 @@ public final class Server {
     public void rows(Block block) {
       for (int r = 0; r < block.n; r++) {
         long i = rows + r;
+        if (shadowValues != null) {
+          shadowValues.add(shadow.primaryRow(block, r));
+        }
         if (form == Form.CSV) {
           block.appendCsvRow(sb, r);
         } else if (form == Form.ROWS) {
@@ -727,28 +790,9 @@ public final class Server {
         }
         Json.appendString(loggedInputs, header[j]);
         loggedInputs.append(':');
-        appendLoggedValue(loggedInputs, inputOfField[j], rec.field(j));
+        appendLoggedValue(loggedInputs, spec, inputOfField[j], rec.field(j));
       }
       loggedInputs.append('}');
-    }
-
-    /** A CSV field in the log: a number for a number column when it reads as one (null when
-     *  missing), else the text. */
-    private void appendLoggedValue(StringBuilder s, ColumnSpec c, String text) {
-      if (c != null && spec.inputs[c.tensor].dtype != DType.STR) {
-        double[] d = new double[1];
-        if (CsvProgram.parseReal(text, false, null, d, 0)) {
-          if (Double.isNaN(d[0])) {
-            s.append("null");
-            return;
-          }
-          if (!Double.isInfinite(d[0])) {
-            Json.appendDouble(s, d[0]);
-            return;
-          }
-        }
-      }
-      Json.appendString(s, text);
     }
 
     String body() {
