@@ -6,6 +6,8 @@ constant-pool limits do not bound model size.
 """
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +21,7 @@ from ..kernel import walk
 from ..lower import Program
 from ..render.java import JavaRenderer
 from ..schema import Schema
-from .cpp import closed_levels, runs
+from .cpp import _cached, closed_levels, runs
 from .naming import DTYPE_CODE, class_name
 
 PACKAGE = "modelport.models"
@@ -347,14 +349,46 @@ def toolchain() -> tuple:
     return javac, jar
 
 
+@functools.lru_cache(maxsize=None)
+def _javac_version(javac: str) -> str:
+    version = subprocess.run([javac, "-version"], capture_output=True, text=True)
+    return (version.stdout or version.stderr).strip()
+
+
+def _runtime_classes(javac: str, runtime: list, flags: list) -> Path:
+    """The runtime's classes: the same for every model, so compiled once per JDK and source and
+    kept in the user's cache (MODELPORT_CACHE, else ~/.cache/modelport), like the C++ runtime."""
+    key = b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in runtime)
+    path, tmp = _cached("modelport_java_runtime", "", key + _javac_version(javac).encode() + " ".join(flags).encode())
+    if tmp is None:
+        return path
+    tmp = Path(tempfile.mkdtemp(dir=tmp.parent, prefix=tmp.name))  # one per build, also within a process
+    try:
+        proc = subprocess.run([javac, *flags, "-d", str(tmp), *map(str, runtime)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"Java build of the runtime failed:\n{proc.stderr[-4000:]}")
+        try:
+            os.replace(tmp, path)
+        except OSError:  # another build put it there first
+            if not path.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
 def build(src: Path, name: str) -> dict:
     """Compile `src/` into <name>.jar (runnable: `java -jar <name>.jar`), in place."""
     javac, jar = toolchain()
     cls = class_name(name)
-    sources = sorted(str(p.relative_to(src)) for p in (src / "src").rglob("*.java"))
+    runtime_dir = src / "src" / "modelport" / "runtime"
+    runtime = sorted(runtime_dir.glob("*.java"))
+    sources = sorted(str(p.relative_to(src)) for p in (src / "src").rglob("*.java") if p.parent != runtime_dir)
+    flags = ["--release", "11", "-encoding", "UTF-8", "-nowarn"]
+    rt_classes = _runtime_classes(javac, runtime, flags)
     with tempfile.TemporaryDirectory() as classes:
-        flags = ["--release", "11", "-encoding", "UTF-8", "-nowarn"]
-        proc = subprocess.run([javac, *flags, "-d", classes, *sources], cwd=src, capture_output=True, text=True)
+        proc = subprocess.run([javac, *flags, "-cp", str(rt_classes), "-d", classes, *sources], cwd=src,
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"Java build failed:\n{proc.stderr[-4000:]}")
         res = Path(classes) / PACKAGE.replace(".", "/")
@@ -362,12 +396,12 @@ def build(src: Path, name: str) -> dict:
         if blob.exists():
             shutil.copy(blob, res / f"{cls}.bin")
         proc = subprocess.run([jar, "--create", "--file", str(src / f"{name}.jar"), "--main-class",
-                               f"{PACKAGE}.{cls}", "--date", "2000-01-01T00:00:00Z", "-C", classes, "."],
+                               f"{PACKAGE}.{cls}", "--date", "2000-01-01T00:00:00Z", "-C", classes, ".",
+                               "-C", str(rt_classes), "."],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"jar failed:\n{proc.stderr[-4000:]}")
-    version = subprocess.run([javac, "-version"], capture_output=True, text=True)
-    return {"compiler": (version.stdout or version.stderr).strip(), "flags": flags}
+    return {"compiler": _javac_version(javac), "flags": flags}
 
 
 NEEDS_PROGRAM = True
