@@ -10,7 +10,8 @@ command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v cmake >/dev/null || need_apt+=(cmake)
 # The C++ programs' HTTP server (`bin/<name> serve`): Boost.Beast/Asio and nlohmann/json, both
 # header-only (compiled into the serve plugin: nothing needed at run time); wrk drives `make bench`.
-for p in libboost-dev nlohmann-json3-dev wrk; do
+# chromium: the tests open parity.html in a real headless browser (through playwright).
+for p in libboost-dev nlohmann-json3-dev wrk chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")
 done
 PYTHON=${PYTHON:-python3}
