@@ -85,6 +85,7 @@ def main():
       modelport inspect model.skops
       modelport compile model.skops -t cpp,java -o dist/model
       modelport check dist/model --data rows.csv
+      modelport diff dist/model-v1 dist/model-v2 --fail-on 'label-flips>0.5%'
     """
 
 
@@ -175,6 +176,33 @@ def check(directory, data, junit, trust_pickle, quiet):
         _fail(exc)
     _print_parity(directory)
     sys.exit(0 if report.passed else 1)
+
+
+@main.command(epilog="Exit codes: 0 no --fail-on threshold exceeded, 1 one is, 2 bad usage or input, "
+                     "3 a program failed.")
+@click.argument("old", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV rows to score both models on. Default: the parity rows both artifacts stored.")
+@click.option("--target", type=click.Choice(["cpp", "java", "tvm-llvm"]),
+              help="Whose programs score the rows (default: the first both artifacts have of cpp, java, tvm-llvm).")
+@click.option("--fail-on", multiple=True, metavar="THRESHOLD",
+              help="Exit 1 when exceeded: METRIC[OUTPUT]>VALUE with METRIC label-flips, rows-differing, refused "
+                   "(a count or a % of rows), max-abs-diff, mean-abs-diff or psi. Repeatable.")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("modelport-diff"),
+              show_default=True, help="Folder for diff.json, diff.md and diff.html.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def diff(old, new, data, target, fail_on, out, quiet):
+    """Compare two builds of a model (OLD and NEW artifact directories) on the same rows: label
+    flips, value differences and the shift of each output's distribution."""
+    from .modeldiff import diff as diff_dirs
+    try:
+        report = diff_dirs(old, new, data=data, target=target, fail_on=fail_on, out=out,
+                           progress=_Progress(quiet))
+    except ModelportError as exc:
+        _fail(exc)
+    click.echo((out / "diff.md").read_text())
+    sys.exit(0 if report["passed"] else 1)
 
 
 @main.command(epilog=EPILOG)
