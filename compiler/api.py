@@ -16,6 +16,7 @@ from .errors import ModelportError, UnsupportedError, UsageError
 from .lower import lower
 from .passes import run_passes
 from .schema import Column, Schema
+from .verify import hash_files
 
 DEFAULT_TARGETS = ("cpp", "java")
 # For graphs the C++/Java kernels do not cover (convolutions, recurrent layers, attention).
@@ -205,6 +206,7 @@ def compile(model, targets=None, out=None, data=None, name: str | None = None,
         report = run_parity(tmp, source=source, data=data, progress=progress, rows=rows)
         manifest["parity"] = report.summary()
         manifest["seconds"] = round(time.time() - t0, 2)
+        manifest["files"] = hash_files(tmp)  # what `modelport verify` rechecks
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         _move_into_place(tmp, out)
     except BaseException:

@@ -178,6 +178,43 @@ def check(directory, data, junit, trust_pickle, quiet):
     sys.exit(0 if report.passed else 1)
 
 
+@main.command(epilog="Exit codes: 0 the artifact is as built, 1 something changed or parity fails, 2 bad usage.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--source", type=click.Path(dir_okay=False, path_type=Path),
+              help="The original model's file: check it is the one the artifact was compiled from.")
+@click.option("--no-parity", is_flag=True, help="Check the files only; do not re-run the stored parity rows.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def verify(directory, source, no_parity, quiet):
+    """Check that an artifact DIRECTORY is what was built: every file against the SHA-256 the
+    manifest recorded, the source model (--source), and the parity rows stored at compile time."""
+    from .verify import verify as verify_dir
+    try:
+        r = verify_dir(directory, source=source, parity=not no_parity, progress=_Progress(quiet))
+    except ModelportError as exc:
+        _fail(exc)
+    for kind in ("changed", "missing"):
+        for p in r[kind]:
+            click.echo(f"{kind}: {p}")
+    for p in r["added"]:
+        click.echo(f"not in the manifest (added after the build, not checked): {p}")
+    if r["source"] is not None:
+        click.echo(f"source {r['source']['file']}: {r['source']['message']}")
+    if r["parity"] is not None:
+        p = r["parity"]
+        if "table" in p:
+            for row in p["table"]:
+                verdict = "pass" if row["passed"] else f"FAIL {row.get('error', '')}".rstrip()
+                click.echo(f"parity on the stored rows: {row['target']} ({row['runner']}): {verdict}")
+            for line in p["not_run"]:
+                click.echo(f"parity on the stored rows: not run: {line}")
+        else:
+            click.echo(f"parity: {p['message']}")
+    elif r["changed"] or r["missing"]:
+        click.echo("parity: not re-run (files changed)")
+    click.echo(f"{directory}: " + ("verified" if r["ok"] else "NOT verified"))
+    sys.exit(0 if r["ok"] else 1)
+
+
 @main.command(epilog="Exit codes: 0 no --fail-on threshold exceeded, 1 one is, 2 bad usage or input, "
                      "3 a program failed.")
 @click.argument("old", type=click.Path(file_okay=False, path_type=Path))
