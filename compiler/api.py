@@ -278,6 +278,7 @@ def check(directory, data=None, junit=None, trust_pickle: bool = False, progress
         raise UsageError(f"{directory} is not a modelport artifact directory (no manifest.json)")
     report = run_parity(directory, source=None, data=data, progress=progress, trust_pickle=trust_pickle)
     if junit:
+        Path(junit).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(directory / "parity.xml", junit)
     return report
 
