@@ -255,6 +255,12 @@ public final class Server {
   private void start(PrintStream err) throws IOException {
     InetSocketAddress address = new InetSocketAddress(InetAddress.getByName(options.host),
         options.port);
+    // The JDK's server writes an answer's headers and body separately: without TCP_NODELAY,
+    // Nagle's algorithm and the client's delayed ACK hold every answer about 40 ms. Read once,
+    // when the first server of the process is made.
+    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+      System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
     HttpServer http = HttpServer.create(address, 0);
     AtomicInteger ids = new AtomicInteger();
     ExecutorService pool = Executors.newFixedThreadPool(options.threads, r -> {
