@@ -178,6 +178,20 @@ def check(directory, data, junit, trust_pickle, quiet):
     sys.exit(0 if report.passed else 1)
 
 
+@main.command("spark-jar", epilog=EPILOG)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--spark-jars", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Spark's jars folder to compile against (default: $SPARK_HOME/jars, else pyspark's jars/).")
+def spark_jar(directory, spark_jars):
+    """Build DIR/spark/<name>-spark.jar: the model's jar plus the Spark function class
+    modelport.spark.ModelUdf, for spark-submit --jars (docs/spark.md). Prints its path."""
+    from . import spark
+    try:
+        click.echo(str(spark.build_spark_jar(directory, spark_jars)))
+    except ModelportError as exc:
+        _fail(exc)
+
+
 @main.command(epilog="Exit codes: 0 the artifact is as built, 1 something changed or parity fails, 2 bad usage.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--source", type=click.Path(dir_okay=False, path_type=Path),
