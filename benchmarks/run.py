@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 
 import boosting_models  # noqa: E402  (benchmarks/, this script's directory)
 import r_models  # noqa: E402
+import serve_bench  # noqa: E402
 import tvm_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -546,7 +547,7 @@ def versions() -> dict:
 
 
 def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed: float, java_flags: list,
-              r_results: list = (), t_results: list = ()) -> str:
+              r_results: list = (), t_results: list = (), extra: list = ()) -> str:
     ratios = [w / c for res in results for r in res.get("runners", []) for w, c in zip(r.batch_wall_ns, r.batch_ns)
               if c > 0]
     busy = statistics.median(ratios) if ratios else float("nan")
@@ -582,6 +583,7 @@ def write_doc(results: list, info: dict, vers: dict, args, started: str, elapsed
     out += r_models.sections(list(r_results), sys.modules[__name__])
     out += cost_of_double([*results, *r_results])
     out += tvm_models.sections(list(t_results), sys.modules[__name__], args)
+    out += list(extra)  # the HTTP servers and Spark
     generated = [res for res in [*results, *r_results] if res.get("built")]
     if not generated:  # a run of the TVM models only: no C++ or Java was generated
         out += ["## Method", "",
@@ -857,9 +859,13 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="",
                     help="comma-separated model keys (default: all): " + ", ".join(c.key for c in _cases())
                     + ", or r (all R models) or " + ", ".join(c.key for c in r_models.cases())
-                    + ", or tvm (all TVM models) or " + ", ".join(c.key for c in tvm_models.cases()))
+                    + ", or tvm (all TVM models) or " + ", ".join(c.key for c in tvm_models.cases())
+                    + ", or serve (the HTTP servers), or spark (Spark scoring)")
     ap.add_argument("--skip-r", action="store_true", help="leave out the R models (benchmarks/r_models.py)")
     ap.add_argument("--skip-tvm", action="store_true", help="leave out the TVM models (benchmarks/tvm_models.py)")
+    ap.add_argument("--skip-serve", action="store_true", help="leave out the HTTP servers (benchmarks/serve_bench.py)")
+    ap.add_argument("--skip-spark", action="store_true", help="leave out Spark (benchmarks/spark_bench.py)")
+    serve_bench.add_arguments(ap, prefix="serve-")
     ap.add_argument("--tune", type=float, default=tvm_models.DEFAULT_TUNE_S,
                     help="seconds of MetaSchedule tuning per tuned TVM build, one per model and batch (default "
                     f"{tvm_models.DEFAULT_TUNE_S:g}; records are cached and reused; 0: no tuned builds)")
@@ -886,9 +892,11 @@ def main(argv=None) -> int:
     cases = _cases()
     r_keys = [c.key for c in r_models.cases()]
     t_keys = [c.key for c in tvm_models.cases()]
+    run_serve, run_spark = not args.skip_serve, not args.skip_spark
     if args.only:
         keep = set(args.only.split(","))
-        unknown = keep - {c.key for c in cases} - set(r_keys) - {"r"} - set(t_keys) - {"tvm"}
+        run_serve, run_spark = run_serve and "serve" in keep, run_spark and "spark" in keep
+        unknown = keep - {c.key for c in cases} - set(r_keys) - {"r"} - set(t_keys) - {"tvm", "serve", "spark"}
         if unknown:
             print(f"bench: unknown model keys: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
@@ -938,13 +946,36 @@ def main(argv=None) -> int:
     t_cases = tvm_models.prepare(t_keys, args, sys.modules[__name__], say)
     os.sched_setaffinity(0, {args.cpu})
     t_results = tvm_models.bench(t_cases, args, sys.modules[__name__], drivers, say)
+    # The servers and wrk pin themselves to halves of the cores; Spark uses them all.
+    os.sched_setaffinity(0, all_cpus)
+    extra, s_results, spark_failed = [], None, False
+    if run_serve:
+        say("benchmarking the HTTP servers")
+        try:
+            s_results = serve_bench.bench(args, sys.modules[__name__], say)
+            extra += serve_bench.section(s_results)
+        except serve_bench.BenchError as exc:
+            print(f"bench: HTTP servers: {exc}", file=sys.stderr)
+            extra += ["## HTTP servers", "", f"Not measured: {exc}", ""]
+    if run_spark:
+        say("benchmarking Spark")
+        cmd = [sys.executable, str(Path(__file__).parent / "spark_bench.py")]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        spark_failed = proc.returncode != 0
+        extra += ["## Spark", "",
+                  "Batch scoring of a DataFrame on Spark in local mode: the compiled Java model as a JVM "
+                  "function (`modelport.spark.register`) against a pandas UDF running the original "
+                  "scikit-learn model on the same DataFrame (docs/spark.md). Command: "
+                  f"`{os.path.relpath(cmd[1], ROOT)}` (run by `make bench`).", "",
+                  *(proc.stdout.strip().splitlines() if not spark_failed else
+                    [f"Not measured: spark_bench.py failed: {proc.stderr.strip()[-500:]}"]), ""]
 
     vers = versions()
     if any(r.get("built") for r in r_results):
         vers.update(r_models.versions())
     vers.update(tvm_models.versions(t_results))
     elapsed = time.time() - t_start
-    text = write_doc(results, info, vers, args, started, elapsed, java_flags, r_results, t_results)
+    text = write_doc(results, info, vers, args, started, elapsed, java_flags, r_results, t_results, extra)
     Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
     Path(args.doc).write_text(text)
     (WORK / "results.json").write_text(json.dumps(
@@ -954,10 +985,15 @@ def main(argv=None) -> int:
                        "round_single_ns": x.round_single, "agreement": r.get("agreement", {}).get(x.key)}
                       for x in r.get("runners", [])],
           "targets": r.get("targets", [])} for r in results] + r_models.json_results(r_results)
-        + tvm_models.json_results(t_results), indent=1))
+        + tvm_models.json_results(t_results) + (serve_bench.json_results(s_results) if s_results else []),
+        indent=1))
     print(console_table(results, r_results, t_results))
+    if s_results:
+        print(serve_bench.console(s_results))
     print(f"\nwrote {os.path.relpath(args.doc, ROOT)} ({elapsed:.0f} s)")
     failed = [r["case"].key for r in [*results, *r_results, *t_results] if r.get("ok") is False]
+    failed += serve_bench.failed(s_results) if s_results else []
+    failed += ["spark"] if spark_failed else []
     if failed:
         print(f"bench: outputs disagree or a runner failed for: {', '.join(failed)}", file=sys.stderr)
         return 1
