@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,15 @@ import onnx
 from ..backends import tvm_front
 from ..backends.naming import identifier
 from ..schema import Schema
+from . import html
 from . import inputs as inputs_mod
-from .compare import compare
+from .compare import compare, compare_rows
 from .report import ParityReport
 from .runners import run_jar, run_library, run_onnxruntime, run_program, table_to_csv
 
 STORED_INPUTS = "parity/inputs.csv"
 STORED_REFERENCE = "parity/reference.npz"
+STORED_CLASSES = "parity/row_classes.json"  # {class: [row indices]}: what each stored row exercises
 
 
 def _as2d(v) -> np.ndarray:
@@ -128,9 +131,10 @@ def _read_stored_inputs(directory: Path, schema: Schema) -> dict:
     return inputs_mod.read_data(directory / STORED_INPUTS, schema)
 
 
-def _store(directory: Path, table: dict, schema: Schema, reference: dict):
+def _store(directory: Path, table: dict, schema: Schema, reference: dict, classes: dict):
     (directory / "parity").mkdir(exist_ok=True)
     (directory / STORED_INPUTS).write_text(table_to_csv(table, schema))
+    (directory / STORED_CLASSES).write_text(json.dumps(inputs_mod.classes_to_json(classes)) + "\n")
     arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in reference.items()}
     np.savez(directory / STORED_REFERENCE, **arrays)
 
@@ -141,11 +145,14 @@ MAX_GENERATED_VALUES = 2_000_000  # generated rows x input columns (images have 
 def run_parity(directory, source=None, data=None, progress=None, rows: int = 256,
                trust_pickle: bool = False) -> ParityReport:
     directory = Path(directory)
+    if "matplotlib.figure" not in sys.modules:
+        html.preload()
     manifest = json.loads((directory / "manifest.json").read_text())
     schema = Schema.from_dict(manifest["schema"])
     rows = min(rows, max(8, MAX_GENERATED_VALUES // max(1, len(schema.inputs))))
     proto = onnx.load(str(directory / "model.onnx"))
     reference, ref_desc = None, None
+    classes = None
     prov = manifest["source"]
     framework = f"{prov.get('framework')} {prov.get('framework_version', '')}".strip()
     if data is not None:
@@ -169,6 +176,9 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         data_desc = f"{len(next(iter(table.values())))} rows generated from the model" + (f"; {note}" if note else "")
     elif (directory / STORED_INPUTS).exists():
         table, data_desc = _read_stored_inputs(directory, schema), "the rows stored at compile time"
+        if (directory / STORED_CLASSES).exists():
+            classes = inputs_mod.classes_from_json(json.loads((directory / STORED_CLASSES).read_text()),
+                                                   len(next(iter(table.values()))))
         stored = np.load(directory / STORED_REFERENCE, allow_pickle=False)
         reference = {k: _as2d(stored[k]) for k in stored.files}
         ref_desc = f"{framework} (stored at compile time)"
@@ -184,8 +194,14 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         if source.hints.get("tie_rows"):
             tie_rows = source.hints["tie_rows"](ref_feed)
         ref_desc = f"{framework} predict()"
-        if data is None:
-            _store(directory, table, schema, reference)
+    if tie_rows is None and classes is not None and "tie" in classes:
+        tie_rows = classes["tie"]  # decided by the original model at compile time
+    if classes is None:
+        hints = source.hints if source is not None else {}
+        classes = inputs_mod.row_classes(table, schema, proto, hints.get("thresholds"), hints.get("samples"),
+                                         tie_rows)
+    if source is not None and source.reference is not None and data is None:
+        _store(directory, table, schema, reference, classes)
     ort = {k: _as2d(v) for k, v in run_onnxruntime(directory / "model.onnx", feed,
                                                    manifest.get("fixed_batch")).items()}
     if reference is None:
@@ -200,9 +216,12 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
     def add(target, runner, outputs, against, expected):
         for tname, kind in kinds.items():
             scores = expected.get(scores_name) if scores_name else None
-            res = compare(kind, _as2d(outputs[tname]), _as2d(expected[tname]), scores, precision[tname], tie_rows)
+            got, want = _as2d(outputs[tname]), _as2d(expected[tname])
+            res, per_row = compare_rows(kind, got, want, scores, precision[tname], tie_rows)
             report.checks.append({"target": target, "runner": runner, "output": tname, "kind": kind,
                                   "against": against, **res})
+            report.details.append(per_row and {**per_row, "got": got, "expected": want,
+                                               "scores": _as2d(scores) if scores is not None else None})
 
     if reference is not None:
         add("onnx-ir", "onnxruntime", ort, "reference", reference)
@@ -220,8 +239,17 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         if reference is not None:
             add(target, runner, outputs, "reference", reference)
         add(target, runner, outputs, "onnxruntime", ort)
+    _add_ties(report, classes)
+    report.inputs, report.schema, report.classes = table, schema, classes
     report.write(directory)
     return report
+
+
+def _add_ties(report: ParityReport, classes: dict):
+    """Rows excused as ties by any check (a label whose top two scores tie) join the class "tie"."""
+    ties = [d["tie"] for d in report.details if d is not None and d["tie"].any()]
+    if ties:
+        classes["tie"] = np.any([classes["tie"], *ties] if "tie" in classes else ties, axis=0)
 
 
 def _maybe_missing(table, schema, source, proto):

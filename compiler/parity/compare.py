@@ -9,6 +9,7 @@ RTOL = {"float32": {"probability": 1e-4, "value": 1e-4}, "float64": {"probabilit
 ATOL = {"float32": {"probability": 1e-5, "value": 1e-5}, "float64": {"probability": 1e-9, "value": 1e-9}}
 # Labels may differ where the top two expected scores are this close (a tie).
 TIE = {"float32": 1e-5, "float64": 1e-12}
+WORST_ROWS = 10  # rows listed per check in parity.json and parity.html
 
 
 def _label_equal(a, b) -> bool:
@@ -24,23 +25,22 @@ def compare(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray
     artifact computes this output in). `scores` (expected probabilities) excuse labels whose
     top two scores tie; `tie_rows` (a bool per row, e.g. k-NN rows whose k-th and (k+1)-th
     neighbours are equally far) excuse any difference on those rows, counted as ties."""
+    return compare_rows(kind, got, expected, scores, precision, tie_rows)[0]
+
+
+def compare_rows(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray | None = None,
+                 precision: str = "float32", tie_rows=None) -> tuple[dict, dict | None]:
+    """`compare`, and per row what the report page shows (None when the shapes differ):
+    ratio (the row's largest error over its tolerance; labels: 0 equal, inf different),
+    error (largest absolute error), column (where the ratio is largest), tolerance (there),
+    tie (a bool per row: a difference there is excused as a tie)."""
     n = len(expected)
     if got.shape != expected.shape:
         return {"passed": False, "rows": n, "precision": precision,
-                "detail": f"shape {got.shape} != expected {expected.shape}"}
+                "detail": f"shape {got.shape} != expected {expected.shape}", "worst_rows": []}, None
     tied = np.zeros(n, bool) if tie_rows is None else np.asarray(tie_rows, bool).reshape(-1)[:n]
     if kind == "label":
-        bad = [i for i in range(n) if not all(_label_equal(a, b) for a, b in zip(got[i], expected[i]))]
-        ties = [i for i in bad if tied[i]]
-        if scores is not None:
-            for i in bad:
-                top = np.sort(np.asarray(scores[i], dtype=np.float64))[::-1]
-                if i not in ties and len(top) > 1 and top[0] - top[1] <= TIE[precision] * max(1.0, abs(top[0])):
-                    ties.append(i)
-        real = [i for i in bad if i not in set(ties)]
-        return {"passed": not real, "rows": n, "precision": precision, "mismatched": len(real),
-                "ties": len(ties), "tie_rows": sorted(ties)[:20], "first_mismatch_row": real[0] if real else None,
-                "mismatch_rows": real[:20]}
+        return _labels(got, expected, scores, precision, tied)
     g = np.asarray(got, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     both_nan = np.isnan(g) & np.isnan(e)
@@ -59,9 +59,50 @@ def compare(kind: str, got: np.ndarray, expected: np.ndarray, scores: np.ndarray
     bad_rows = np.where(~row_ok & ~tied)[0]
     counted = err[~tied] if err.ndim else err
     finite_err = counted[np.isfinite(counted) & ~same_inf[~tied]]
+    err2 = np.where(same_inf, 0.0, err).reshape(n, -1)
+    ratio2 = err2 / tol.reshape(n, -1)
+    column = ratio2.argmax(axis=1) if ratio2.shape[1] else np.zeros(n, np.int64)
+    at = (np.arange(n), column)
+    ratio = ratio2[at] if ratio2.shape[1] else np.zeros(n)
+    rows = {"ratio": ratio, "error": err2[at] if err2.shape[1] else np.zeros(n), "column": column,
+            "tolerance": tol.reshape(n, -1)[at] if err2.shape[1] else np.zeros(n), "tie": ~row_ok & tied}
+    counted_ratio = ratio[~tied]
     return {"passed": not len(bad_rows), "rows": n, "precision": precision, "mismatched": int(len(bad_rows)),
             "ties": int(len(tie_bad)), "tie_rows": tie_bad[:20].tolist(),
             "max_abs_error": float(finite_err.max()) if finite_err.size else 0.0,
             "tolerance": {"rtol": rtol, "atol": atol},
+            "max_error_to_tolerance": float(counted_ratio.max()) if counted_ratio.size else 0.0,
             "first_mismatch_row": int(bad_rows[0]) if len(bad_rows) else None,
-            "mismatch_rows": bad_rows[:20].tolist()}
+            "mismatch_rows": bad_rows[:20].tolist(), "worst_rows": worst_rows(ratio, rows["tie"])}, rows
+
+
+def _labels(got, expected, scores, precision, tied):
+    n = len(expected)
+    bad = [i for i in range(n) if not all(_label_equal(a, b) for a, b in zip(got[i], expected[i]))]
+    ties = [i for i in bad if tied[i]]
+    if scores is not None:
+        for i in bad:
+            top = np.sort(np.asarray(scores[i], dtype=np.float64))[::-1]
+            if i not in ties and len(top) > 1 and top[0] - top[1] <= TIE[precision] * max(1.0, abs(top[0])):
+                ties.append(i)
+    tie_set = set(ties)
+    real = [i for i in bad if i not in tie_set]
+    ratio = np.zeros(n)
+    ratio[bad] = np.inf
+    tie = np.zeros(n, bool)
+    tie[ties] = True
+    column = np.zeros(n, np.int64)
+    for i in bad:  # the first column that differs (labels are one column but for multi-output models)
+        column[i] = next(j for j, (a, b) in enumerate(zip(got[i], expected[i])) if not _label_equal(a, b))
+    rows = {"ratio": ratio, "error": None, "column": column, "tolerance": None, "tie": tie}
+    return {"passed": not real, "rows": n, "precision": precision, "mismatched": len(real),
+            "ties": len(ties), "tie_rows": sorted(ties)[:20], "first_mismatch_row": real[0] if real else None,
+            "mismatch_rows": real[:20], "worst_rows": worst_rows(ratio, tie)}, rows
+
+
+def worst_rows(ratio: np.ndarray, tie: np.ndarray, limit: int = WORST_ROWS) -> list:
+    """The rows with the largest error over tolerance (differences first, then excused ties;
+    rows with no error at all are not listed)."""
+    key = np.where(tie, -1.0, ratio)  # ties after every real difference
+    order = np.lexsort((np.arange(len(ratio)), -np.where(np.isnan(key), np.inf, key)))
+    return [int(i) for i in order if ratio[i] > 0 or tie[i]][:limit]

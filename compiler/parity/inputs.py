@@ -230,3 +230,85 @@ def to_feed(table: dict, schema: Schema, proto: onnx.ModelProto, float64: bool =
         feed[inp.name] = arr.reshape([n] + [d for d in dims[1:]]) if len(dims) != 2 else arr
     return feed
 
+
+
+MAX_LEVEL_CLASSES = 30  # per string column; rarer levels are counted together
+
+
+def row_classes(table: dict, schema: Schema, proto: onnx.ModelProto, thresholds=None, samples=None,
+                tie_rows=None) -> dict:
+    """{class: bool per row}: which kinds of value each row holds, as `generate`, `with_missing`
+    and `with_unseen` make them (a row can be in several classes): a value on a split point,
+    one double or float32 step beside one, a value the model was trained on, a missing value,
+    each category level, a level the model never saw, a tie of the original model."""
+    n = len(next(iter(table.values())))
+    hints = model_hints(proto, schema)
+    for col, vals in (thresholds or {}).items():
+        hints.setdefault(col, []).extend(float(v) for v in vals)
+    on, beside, trained, missing = (np.zeros(n, bool) for _ in range(4))
+    levels, unseen, plain = {}, {}, []
+    texts = text_inputs(proto)
+    for c in schema.inputs:
+        col = table[c.name]
+        if c.kind == "string":
+            col = np.asarray(col, dtype=object)
+            missing |= col == ""
+            known = [] if c.tensor in texts else list(c.levels or [])  # a text's levels are sample documents
+            unseen_mask = (col == UNSEEN_LEVEL) | (~np.isin(col, known + [""]) if known else False)
+            if unseen_mask.any():
+                unseen[f"unseen level of {c.name}"] = unseen_mask
+            if known:  # free text (no levels) has no level classes
+                values, counts = np.unique(col[np.isin(col, known)].astype(str), return_counts=True)
+                order = sorted(zip(-counts, values))
+                for _, v in order[:MAX_LEVEL_CLASSES]:
+                    levels[f"level {c.name}={v}"] = col == v
+                if len(order) > MAX_LEVEL_CLASSES:
+                    rest = [v for _, v in order[MAX_LEVEL_CLASSES:]]
+                    levels[f"other levels of {c.name} ({len(rest)})"] = np.isin(col, rest)
+            continue
+        s = (samples or {}).get(c.name)
+        if c.name not in hints and s is None:
+            plain.append(col)  # most columns of image models: only missing values to look for
+            continue
+        col = np.asarray(col, dtype=np.float64)
+        missing |= np.isnan(col)
+        h = np.asarray(hints.get(c.name, []), dtype=np.float64)
+        h = h[np.isfinite(h)]
+        if h.size:
+            exact = np.isin(col, h)
+            on |= exact
+            beside |= np.isin(col, steps(h)) & ~exact
+        if s is not None and len(s["values"]):
+            trained |= np.isin(col, np.asarray(s["values"], dtype=np.float64))
+    if plain:
+        missing |= np.isnan(np.asarray(plain, dtype=np.float64)).any(axis=0)
+    out = {"on a split point": on, "one step beside a split": beside, "training value": trained,
+           "missing value": missing, **levels, **unseen}
+    if any(c.kind != "string" for c in schema.inputs):  # rows with none of the values above
+        out["no special value"] = ~np.any([on, beside, trained, missing, *unseen.values()], axis=0)
+    if tie_rows is not None:
+        out["tie"] = np.asarray(tie_rows, bool).reshape(-1)[:n]
+    return {k: v for k, v in out.items() if v.any()}
+
+
+TEXT_OPS = {"Tokenizer", "StringNormalizer", "TfIdfVectorizer"}
+
+
+def text_inputs(proto: onnx.ModelProto) -> set:
+    """The graph inputs read as free text (tokenized), not as categories."""
+    return {i for node in proto.graph.node if node.domain == "modelport.text" or node.op_type in TEXT_OPS
+            for i in node.input}
+
+
+def classes_to_json(classes: dict) -> dict:
+    """{class: [row indices]} (stored beside the parity rows)."""
+    return {k: np.flatnonzero(v).tolist() for k, v in classes.items()}
+
+
+def classes_from_json(stored: dict, n: int) -> dict:
+    out = {}
+    for k, rows in stored.items():
+        mask = np.zeros(n, bool)
+        mask[[i for i in rows if 0 <= i < n]] = True
+        out[k] = mask
+    return out

@@ -1,4 +1,4 @@
-"""parity.json, parity.xml (JUnit) and parity.md from a list of checks."""
+"""parity.json, parity.xml (JUnit), parity.md and parity.html from a list of checks."""
 from __future__ import annotations
 
 import json
@@ -21,6 +21,13 @@ class ParityReport:
     # The precision the model computes in (float64 or float32): each check's tolerance follows
     # the precision of its output (docs/parity.md).
     precision: str = "float32"
+    # What parity.html shows besides the checks (kept out of parity.json): per check, the
+    # per-row errors and both answers (None where shapes differ), aligned with `checks`; the
+    # parity rows ({column: values}), the input schema, and {class: bool per row}.
+    details: list = field(default_factory=list, repr=False)
+    inputs: dict | None = field(default=None, repr=False)
+    schema: object = field(default=None, repr=False)
+    classes: dict = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -54,10 +61,12 @@ class ParityReport:
         directory = Path(directory)
         (directory / "parity.json").write_text(json.dumps(
             {"summary": self.summary(), "model": self.model, "checks": self.checks, "errors": self.errors,
-             "skipped": self.skipped},
+             "skipped": self.skipped, "row_classes": {k: int(v.sum()) for k, v in self.classes.items()}},
             indent=2) + "\n")
         (directory / "parity.xml").write_text(self.junit())
         (directory / "parity.md").write_text(self.markdown())
+        from .html import write_html
+        write_html(directory, self)
 
     def junit(self) -> str:
         cases = []
@@ -101,5 +110,6 @@ class ParityReport:
         if tie_rows:
             lines += ["", "Rows counted as ties (the original's own answer is decided by a tie, e.g. two "
                       f"neighbours at the same distance): {', '.join(str(i) for i in tie_rows[:40])}"]
-        lines += ["", "Details per output: parity.json. Tolerances: docs/parity.md."]
+        lines += ["", "Details per output: parity.json; plots, worst rows and row classes: parity.html. "
+                  "Tolerances: docs/parity.md."]
         return "\n".join(lines) + "\n"
