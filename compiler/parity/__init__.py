@@ -241,6 +241,15 @@ def run_parity(directory, source=None, data=None, progress=None, rows: int = 256
         add(target, runner, outputs, "onnxruntime", ort)
     _add_ties(report, classes)
     report.inputs, report.schema, report.classes = table, schema, classes
+    if not report.passed and report.checks:
+        from .stages import locate
+        if progress:
+            progress("parity fails: locating the stage where the mismatch starts")
+        try:
+            report.mismatch = locate(report, proto=proto, table=table, feed=feed, reference=reference, schema=schema,
+                                     kinds=kinds, name=manifest["name"], source=source, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - the report is written whatever the search finds
+            report.mismatch = {"target": None, "stage": None, "detail": f"the search stopped: {exc}", "stages": []}
     report.write(directory)
     return report
 

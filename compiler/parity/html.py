@@ -63,6 +63,7 @@ def render(report, manifest: dict) -> str:
         f"computes in {_e(report.precision)}. {len(report.checks)} checks, "
         f"{sum(not c['passed'] for c in report.checks)} failed, {len(report.errors)} runner errors, "
         f"{len(report.skipped)} not run.</p>",
+        *(_mismatch(report.mismatch) if report.mismatch else []),
         "<h2>Verdicts</h2>", _verdicts(report),
         "<h2>Errors against the tolerance</h2>", _distribution(report),
         "<h2>Rows exercised</h2>", _classes(report),
@@ -76,6 +77,24 @@ def render(report, manifest: dict) -> str:
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             f"<title>Parity {verdict}: {_e(report.model)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _mismatch(m: dict) -> list:
+    """Where the mismatch starts: the stage, the node, and what each stage showed."""
+    rows = [[st.get("stage", ""), {True: "agrees", False: "DIFFERS", None: "not checked"}.get(st.get("agrees"), ""),
+             "; ".join(x for x in (st.get("what", ""), st.get("detail", ""),
+                                   f"{st['compared']} intermediate tensors agree" if "compared" in st else "") if x)]
+            for st in m.get("stages", [])]
+    where = " ".join(x for x in [
+        f"node <code>{_e(m['node'])}</code> ({_e(m.get('domain', ''))}:{_e(m.get('op', ''))}), tensor "
+        f"<code>{_e(m.get('tensor', ''))}</code>" if m.get("node") else "",
+        f"pass <code>{_e(m['pass'])}</code>" if m.get("pass") else "",
+        f"first at row {m['row']}" if "row" in m else ""] if x)
+    return ["<h2>Where the mismatch starts</h2>",
+            f"<p class='mismatch'><b>{_e(m.get('stage'))}</b> ({_e(m.get('target'))}): {_e(m.get('detail', ''))}"
+            + (f"<br>{where}" if where else "") + "</p>",
+            "<table><tr><th>stage</th><th>result</th><th>what was compared</th></tr>"
+            + "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>"]
 
 
 def _e(x) -> str:

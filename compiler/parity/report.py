@@ -28,6 +28,8 @@ class ParityReport:
     inputs: dict | None = field(default=None, repr=False)
     schema: object = field(default=None, repr=False)
     classes: dict = field(default_factory=dict, repr=False)
+    # Where a mismatch starts (parity/stages.py), when a check fails: the stage, and the node.
+    mismatch: dict | None = None
 
     @property
     def passed(self) -> bool:
@@ -61,7 +63,8 @@ class ParityReport:
         directory = Path(directory)
         (directory / "parity.json").write_text(json.dumps(
             {"summary": self.summary(), "model": self.model, "checks": self.checks, "errors": self.errors,
-             "skipped": self.skipped, "row_classes": {k: int(v.sum()) for k, v in self.classes.items()}},
+             "skipped": self.skipped, "row_classes": {k: int(v.sum()) for k, v in self.classes.items()},
+             **({"mismatch": self.mismatch} if self.mismatch else {})},
             indent=2) + "\n")
         (directory / "parity.xml").write_text(self.junit())
         (directory / "parity.md").write_text(self.markdown())
@@ -110,6 +113,9 @@ class ParityReport:
         if tie_rows:
             lines += ["", "Rows counted as ties (the original's own answer is decided by a tie, e.g. two "
                       f"neighbours at the same distance): {', '.join(str(i) for i in tie_rows[:40])}"]
+        if self.mismatch:
+            lines += ["", f"**Where the mismatch starts** ({self.mismatch.get('target')}): "
+                          f"{self.mismatch.get('stage')}: {self.mismatch.get('detail', '')}"]
         lines += ["", "Details per output: parity.json; plots, worst rows and row classes: parity.html. "
                   "Tolerances: docs/parity.md."]
         return "\n".join(lines) + "\n"
