@@ -21,8 +21,10 @@ from ..schema import Schema
 from .naming import DTYPE_CODE, chunks, identifier, member_names
 
 CXX_FLAGS = ["-std=c++17", "-O3", "-fPIC", "-fno-math-errno", "-DNDEBUG"]
-RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_runtime.cpp", "modelport_kernel.hpp", "modelport_serve.hpp",
-                 "modelport_serve.cpp"]
+# The HTTP server plugin's sources (modelport_serve.hpp is the program's side of it).
+SERVE_FILES = ["modelport_serve.hpp", "modelport_serve.cpp", "modelport_json.hpp", "modelport_predict.hpp",
+               "modelport_metrics.hpp", "modelport_shadow.hpp"]
+RUNTIME_FILES = ["modelport_runtime.hpp", "modelport_runtime.cpp", "modelport_kernel.hpp", *SERVE_FILES]
 # `bin/<name> serve` loads the HTTP server from here (modelport_serve.hpp), relative to bin/.
 SERVE_PLUGIN = "lib/libmodelport_serve.so"
 CTYPE = CppRenderer.types
@@ -228,30 +230,22 @@ def _rows(program: Program, schema: Schema, real: str, batch: int = 0) -> list:
     return lines
 
 
-# The HTTP server plugin in an artifact's CMakeLists.txt (the TVM stubs' too): built when
-# cpp-httplib and nlohmann/json are found; without them the rest builds and `serve` says so.
+# The HTTP server plugin in an artifact's CMakeLists.txt (the TVM stubs' too): built when the Boost
+# headers (Beast, Asio: header-only) are found; without them the rest builds and `serve` says so.
 SERVE_CMAKE = [
-    "# `bin/<name> serve` (the HTTP server) loads lib/libmodelport_serve.so, built here when cpp-httplib",
-    "# and nlohmann/json are found (Debian/Ubuntu: apt-get install libcpp-httplib-dev nlohmann-json3-dev;",
-    "# running it then needs libcpp-httplib0.11). The CSV program and the libraries need neither.",
-    "find_package(PkgConfig QUIET)",
-    "if(PkgConfig_FOUND)",
-    "  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)",
-    "endif()",
-    "find_path(HTTPLIB_HEADER_DIR httplib.h)",
-    "find_path(NLOHMANN_JSON_DIR nlohmann/json.hpp)",
+    "# `bin/<name> serve` (the HTTP server) loads lib/libmodelport_serve.so, built here when the Boost",
+    "# headers are found (Beast and Asio, header-only; Debian/Ubuntu: apt-get install libboost-dev). Like",
+    "# the CSV program and the libraries, it needs nothing at run time but the C++ runtime.",
+    "find_path(BOOST_BEAST_DIR boost/beast/http.hpp)",
     "find_package(Threads)",
-    "if(HTTPLIB_HEADER_DIR AND NLOHMANN_JSON_DIR AND Threads_FOUND)",
+    "if(BOOST_BEAST_DIR AND Threads_FOUND)",
     "  add_library(modelport_serve MODULE modelport_serve.cpp modelport_runtime.cpp)",
-    "  target_include_directories(modelport_serve PRIVATE ${HTTPLIB_HEADER_DIR} ${NLOHMANN_JSON_DIR})",
-    "  if(HTTPLIB_FOUND)",
-    "    # Debian's cpp-httplib is a shared library built with its own defines: take both from pkg-config.",
-    "    target_link_libraries(modelport_serve PRIVATE PkgConfig::HTTPLIB)",
-    "  endif()",
+    "  target_include_directories(modelport_serve PRIVATE ${BOOST_BEAST_DIR})",
     "  target_link_libraries(modelport_serve PRIVATE Threads::Threads)",
     "  set_target_properties(modelport_serve PROPERTIES PREFIX lib LIBRARY_OUTPUT_DIRECTORY lib)",
     "else()",
-    '  message(WARNING "cpp-httplib or nlohmann/json not found: building without the HTTP server (serve)")',
+    '  message(WARNING "Boost headers (boost/beast) not found: building without the HTTP server (serve); "',
+    '          "apt-get install libboost-dev")',
     "endif()",
 ]
 
@@ -426,6 +420,15 @@ def generate(program: Program, schema: Schema, name: str, description: str, bann
         cpp += ["std::vector<float> Model::predict_row(std::initializer_list<float> x) {",
                 "  return predict_row(std::vector<float>(x));", "}"]
     cpp += ["", f"}}  // namespace {ns}"]
+    cpp += [
+        "",
+        "// The model's spec for a program that loads this library (a server's --shadow model). `abi`:",
+        "// the ModelSpec layout the caller reads (modelport::kServeAbi); null for another one.",
+        "// Weak: a program that links several models' static libraries still links.",
+        'extern "C" __attribute__((weak, visibility("default"))) const modelport::ModelSpec* modelport_model_spec(int abi) {',
+        f"  return abi == 1 ? &{ns}::Model::spec() : nullptr;",
+        "}",
+    ]
     if numeric and float_out:
         cpp += [
             "",
@@ -517,42 +520,33 @@ def _runtime_object(cxx: str, src: Path) -> tuple:
 
 
 @functools.lru_cache(maxsize=None)
-def _httplib(cxx: str) -> tuple:
-    """(compile flags, link flags, version) for cpp-httplib and nlohmann/json, or None when their
-    headers are missing. Debian's cpp-httplib is a shared library whose defines pkg-config gives
-    (a plain httplib.h is header-only and needs none)."""
-    probe = subprocess.run([cxx, "-std=c++17", "-E", "-x", "c++", "-", "-o", os.devnull], input=(
-        "#include <httplib.h>\n#include <nlohmann/json.hpp>\n"), capture_output=True, text=True)
+def _boost(cxx: str) -> str | None:
+    """The version of the Boost headers the server plugin is compiled with (Beast and Asio,
+    header-only: nothing to link), or None when they are missing."""
+    probe = subprocess.run([cxx, "-std=c++17", "-E", "-P", "-x", "c++", "-", "-o", "-"], input=(
+        "#include <boost/version.hpp>\n#include <boost/beast/version.hpp>\nmodelport_boost BOOST_LIB_VERSION\n"),
+        capture_output=True, text=True)
     if probe.returncode != 0:
         return None
-    pkg = shutil.which("pkg-config")
-    if pkg:
-        flags = subprocess.run([pkg, "--cflags", "--libs", "cpp-httplib"], capture_output=True, text=True)
-        version = subprocess.run([pkg, "--modversion", "cpp-httplib"], capture_output=True, text=True)
-        if flags.returncode == 0:
-            words = flags.stdout.split()
-            return ([w for w in words if not w.startswith(("-l", "-L"))], [w for w in words if w.startswith(("-l", "-L"))],
-                    version.stdout.strip())
-    return ([], [], "header-only")
+    line = [w for w in probe.stdout.splitlines() if w.startswith("modelport_boost ")]
+    return line[-1].split(None, 1)[1].strip('"') if line else "unknown"
 
 
 def _serve_plugin(cxx: str, src: Path) -> tuple:
     """The HTTP server plugin (lib/libmodelport_serve.so): the same for every model, so built once
     per toolchain and source and kept in the user's cache, like the runtime object. Returns
-    (path, Popen job or None), or (None, reason) when cpp-httplib or nlohmann/json is missing."""
-    found = _httplib(cxx)
-    if found is None:
-        return None, "cpp-httplib or nlohmann/json headers not found (apt-get install libcpp-httplib-dev nlohmann-json3-dev)"
-    cflags, libs, version = found
-    sources = ["modelport_serve.cpp", "modelport_serve.hpp", "modelport_runtime.cpp", "modelport_runtime.hpp"]
+    (path, Popen job or None), or (None, reason) when the Boost headers are missing."""
+    version = _boost(cxx)
+    if version is None:
+        return None, "the Boost headers (boost/beast) are not installed (apt-get install libboost-dev)"
+    sources = [*SERVE_FILES, "modelport_runtime.cpp", "modelport_runtime.hpp"]
     text = b"".join((src / f).read_bytes() for f in sources)
-    lib, tmp = _cached("libmodelport_serve", ".so",
-                       text + _version(cxx).encode() + " ".join(CXX_FLAGS + cflags + libs + [version]).encode())
+    lib, tmp = _cached("libmodelport_serve", ".so", text + _version(cxx).encode() + " ".join(CXX_FLAGS + [version]).encode())
     if tmp is None:
         return lib, None
     # -Bsymbolic: the plugin's runtime calls stay in the plugin, whatever the program exports.
-    cmd = [cxx, *CXX_FLAGS, *cflags, "-shared", str(src / "modelport_serve.cpp"), str(src / "modelport_runtime.cpp"),
-           "-o", str(tmp), *libs, "-pthread", "-Wl,-Bsymbolic"]
+    cmd = [cxx, *CXX_FLAGS, "-shared", str(src / "modelport_serve.cpp"), str(src / "modelport_runtime.cpp"),
+           "-o", str(tmp), "-pthread", "-Wl,-Bsymbolic"]
     return lib, (subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), tmp, cmd)
 
 

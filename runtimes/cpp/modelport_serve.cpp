@@ -1,84 +1,113 @@
 // modelport_serve.cpp: the HTTP server of a model's program (`<program> serve`), built into the
 // plugin lib/libmodelport_serve.so that the program loads on `serve` (modelport_serve.hpp).
 //
-// HTTP: cpp-httplib; JSON: nlohmann/json. Values are read exactly as the CSV program reads its
-// fields (modelport::RowBlock, csv_text): a JSON number or string becomes the text of a CSV field,
-// so the server accepts what the CSV program accepts and answers a bad value with the CSV
-// program's message. The API (shared with the Java runtime):
+// HTTP: Boost.Beast and Boost.Asio (header-only: the plugin needs nothing at run time but the C++
+// runtime). An io_context run by --threads threads, one strand per connection, keep-alive.
+// The API, its messages and its metrics are the Java server's (modelport/runtime/Server.java),
+// byte for byte where it matters; docs/serving.md describes them:
 //   POST /predict   application/json {"rows": [{col: value}]} or {"columns": {col: [values]}},
 //                   or text/csv (the CSV program's input and output)
 //   GET /schema /health /ready /metrics (Prometheus text 0.0.4)
-#include <httplib.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
-#include <nlohmann/json.hpp>
-
-#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
-#include <cerrno>
-#include <cctype>
-#include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <exception>
-#include <map>
-#include <mutex>
-#include <new>
-#include <random>
+#include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "modelport_json.hpp"
+#include "modelport_metrics.hpp"
+#include "modelport_predict.hpp"
 #include "modelport_runtime.hpp"
 #include "modelport_serve.hpp"
+#include "modelport_shadow.hpp"
 
 namespace modelport {
 namespace serve {
 namespace {
 
-using json = nlohmann::json;
-using ojson = nlohmann::ordered_json;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kDefaultMaxBody = std::size_t(16) << 20;  // 16 MiB
-constexpr int kStopSeconds = 30;  // how long in-flight requests get after SIGTERM
-// modelport_request_duration_seconds buckets (seconds); +Inf follows.
-constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                             0.05,   0.1,   0.25,   0.5,   1,     2.5};
-constexpr std::array<const char*, 12> kBucketText = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
-                                                     "0.05",   "0.1",   "0.25",   "0.5",   "1",    "2.5"};
+constexpr uint64_t kDefaultMaxBody = uint64_t(16) << 20;   // 16 MiB
+constexpr uint64_t kMaxMaxBody = 2147483647ULL - 16;       // the Java server's largest
+constexpr int kGraceSeconds = 30;                          // for requests in flight after SIGTERM
+// Bytes of a refused body read and dropped, so that the client, still sending, reads the
+// answer rather than a reset connection.
+constexpr uint64_t kDrainLimit = uint64_t(64) << 20;
+constexpr auto kIdle = std::chrono::seconds(30);     // a keep-alive connection with no request
+constexpr auto kLinger = std::chrono::seconds(10);   // draining after a 413
+constexpr const char* kJson = "application/json";
+constexpr const char* kCsv = "text/csv";
+constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 const char* const kPaths[] = {"/predict", "/schema", "/health", "/ready", "/metrics"};
 
-std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// ---------------------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------
+// Options (the Java server's, with its messages)
+// ---------------------------------------------------------------------------------------------
 
 struct Options {
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 0;  // 0: the number of cores
-  std::size_t max_body = kDefaultMaxBody;
+  uint64_t max_body = kDefaultMaxBody;
   std::string log;
   double log_sample = 1.0;
   bool allow_extra = false;
+  std::string shadow;  // --shadow DIR
 };
 
-std::string usage(const std::string& prog) {
+int cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::string usage_lines(const std::string& prog) {
+  return "Usage: " + prog + " [--allow-extra-columns] [--stream] < input.csv > output.csv\n       " + prog +
+         " serve [--host HOST] [--port PORT] [--threads N] [--max-body BYTES]\n"
+         "              [--log FILE] [--log-sample RATE] [--allow-extra-columns] [--shadow DIR]\n";
+}
+
+std::string help(const std::string& prog) {
   return "Usage: " + prog +
          " serve [--host HOST] [--port PORT] [--threads N] [--max-body BYTES]\n"
-         "       [--log FILE] [--log-sample RATE] [--allow-extra-columns]\n\n"
+         "       [--log FILE] [--log-sample RATE] [--allow-extra-columns] [--shadow DIR]\n\n"
          "Serves the model over HTTP:\n"
          "  POST /predict  JSON {\"rows\": [{column: value, ...}, ...]} or {\"columns\": {column: [...]}},\n"
          "                 or CSV (Content-Type: text/csv) as the program reads on standard input\n"
@@ -93,749 +122,779 @@ std::string usage(const std::string& prog) {
          "  --log FILE             append one JSON line per /predict request to FILE\n"
          "  --log-sample RATE      log only this fraction of the requests (0 to 1, default 1)\n"
          "  --allow-extra-columns  ignore input columns that the model does not use\n"
+         "  --shadow DIR           also score every request with the model built in DIR (modelport build's\n"
+         "                         output folder); compare, count the differences (GET /shadow, /metrics)\n"
          "  --help                 print this help and exit\n\n"
          "It prints \"serving NAME on http://HOST:PORT\" on standard error when it is listening,\n"
          "and stops on SIGTERM or SIGINT, after the requests in flight (up to 30 s): exit status 0.\n";
 }
 
-bool parse_uint(const std::string& s, unsigned long long most, unsigned long long& out) {
-  if (s.empty() || s.size() > 19) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  out = std::strtoull(s.c_str(), nullptr, 10);
-  return out <= most;
+struct UsageError {
+  std::string message;
+};
+
+// Long.parseLong: an optional sign and decimal digits, within int64.
+bool parse_long(const std::string& s, long long& out) {
+  size_t i = (!s.empty() && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+  if (i == s.size()) return false;
+  for (size_t j = i; j < s.size(); ++j)
+    if (s[j] < '0' || s[j] > '9') return false;
+  errno = 0;
+  char* end = nullptr;
+  out = std::strtoll(s.c_str(), &end, 10);
+  return errno == 0 && end == s.c_str() + s.size();
 }
 
-// Returns -1 when the options are fine, else the exit status (help: 0, bad option: 2).
+long long integer(const std::string& name, const std::string& value, long long most, long long least) {
+  long long v = 0;
+  if (!parse_long(value, v) || v < least || v > most)
+    throw UsageError{name + " needs an integer from " + std::to_string(least) + " to " + std::to_string(most) +
+                     ", not \"" + value + "\""};
+  return v;
+}
+
+// Returns -1 when the options are fine, else the exit status (--help: 0, a bad option: 2).
 int parse_options(int argc, char** argv, const std::string& prog, Options& o) {
-  auto bad = [&](const std::string& msg) {
-    std::fprintf(stderr, "error: %s\nUsage: %s serve [--host HOST] [--port PORT] [--threads N] [--max-body BYTES] "
-                         "[--log FILE] [--log-sample RATE] [--allow-extra-columns]\nRun '%s serve --help' for details.\n",
-                 msg.c_str(), prog.c_str(), prog.c_str());
+  try {
+    for (int i = 2; i < argc; ++i) {
+      const std::string a = argv[i] ? argv[i] : "";
+      if (a == "--help" || a == "-h") {
+        std::fputs(help(prog).c_str(), stdout);
+        return kExitOk;
+      }
+      if (a == "--allow-extra-columns") {
+        o.allow_extra = true;
+        continue;
+      }
+      std::string name = a;
+      std::optional<std::string> value;
+      const size_t eq = a.find('=');
+      if (a.compare(0, 2, "--") == 0 && eq != std::string::npos && eq > 0) {
+        name = a.substr(0, eq);
+        value = a.substr(eq + 1);
+      }
+      if (name != "--host" && name != "--port" && name != "--threads" && name != "--max-body" && name != "--log" &&
+          name != "--log-sample" && name != "--shadow")
+        throw UsageError{(!a.empty() && a[0] == '-' ? "unknown option \"" : "unexpected argument \"") + a + "\""};
+      if (!value) {
+        if (i + 1 >= argc || argv[i + 1] == nullptr) throw UsageError{"option " + name + " needs a value"};
+        value = argv[++i];
+      }
+      const std::string& v = *value;
+      if (name == "--host") {
+        if (v.empty()) throw UsageError{"--host needs a host name or address"};
+        o.host = v;
+      } else if (name == "--port") {
+        o.port = static_cast<int>(integer(name, v, 65535, 0));
+      } else if (name == "--threads") {
+        o.threads = static_cast<int>(integer(name, v, 4096, 1));
+      } else if (name == "--max-body") {
+        o.max_body = static_cast<uint64_t>(integer(name, v, static_cast<long long>(kMaxMaxBody), 0));
+      } else if (name == "--log") {
+        if (v.empty()) throw UsageError{"--log needs a file name"};
+        o.log = v;
+      } else if (name == "--shadow") {
+        if (v.empty()) throw UsageError{"--shadow needs a folder (the output of modelport build)"};
+        o.shadow = v;
+      } else {
+        const double r = is_decimal(v) ? std::strtod(v.c_str(), nullptr) : std::nan("");
+        if (!(r >= 0 && r <= 1))
+          throw UsageError{"--log-sample needs a number from 0 to 1, not \"" + v + "\""};
+        o.log_sample = r;
+      }
+    }
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s\n%sRun '%s --help' for details.\n", e.message.c_str(), usage_lines(prog).c_str(),
+                 prog.c_str());
     return kExitBadInput;
-  };
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i] ? argv[i] : "";
-    if (a == "--help" || a == "-h") {
-      std::fputs(usage(prog).c_str(), stdout);
-      return kExitOk;
-    }
-    if (a == "--allow-extra-columns") {
-      o.allow_extra = true;
-      continue;
-    }
-    std::string value;
-    const size_t eq = a.find('=');
-    std::string name = a.substr(0, eq);
-    const bool takes = name == "--host" || name == "--port" || name == "--threads" || name == "--max-body" ||
-                       name == "--log" || name == "--log-sample";
-    if (!takes) {
-      if (!a.empty() && a[0] == '-') return bad("unknown option \"" + a + "\"");
-      return bad("unexpected argument \"" + a + "\"");
-    }
-    if (eq != std::string::npos) {
-      value = a.substr(eq + 1);
-    } else {
-      if (i + 1 >= argc || argv[i + 1] == nullptr) return bad("option " + name + " needs a value");
-      value = argv[++i];
-    }
-    unsigned long long u = 0;
-    if (name == "--host") {
-      if (value.empty()) return bad("--host needs an address");
-      o.host = value;
-    } else if (name == "--port") {
-      if (!parse_uint(value, 65535, u)) return bad("--port takes a port number from 0 to 65535, not \"" + value + "\"");
-      o.port = static_cast<int>(u);
-    } else if (name == "--threads") {
-      if (!parse_uint(value, 4096, u) || u == 0) return bad("--threads takes a number from 1 to 4096, not \"" + value + "\"");
-      o.threads = static_cast<int>(u);
-    } else if (name == "--max-body") {
-      if (!parse_uint(value, ~0ULL >> 1, u) || u == 0) return bad("--max-body takes a positive number of bytes, not \"" + value + "\"");
-      o.max_body = static_cast<std::size_t>(u);
-    } else if (name == "--log") {
-      if (value.empty()) return bad("--log needs a file name");
-      o.log = value;
-    } else {
-      char* end = nullptr;
-      const double r = std::strtod(value.c_str(), &end);
-      if (value.empty() || end != value.c_str() + value.size() || !(r >= 0.0 && r <= 1.0))
-        return bad("--log-sample takes a rate from 0 to 1, not \"" + value + "\"");
-      o.log_sample = r;
-    }
   }
   return -1;
 }
 
-// ---------------------------------------------------------------------------------------
-// Metrics
-// ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------
+// GET /schema
+// ---------------------------------------------------------------------------------------------
 
-class Metrics {
- public:
-  void response(const std::string& path, int code) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++requests_[{path, code}];
-    if (code >= 400) ++errors_;
-  }
-  void predicted(double seconds, int64_t rows) {
-    std::lock_guard<std::mutex> lock(mu_);
-    rows_ += static_cast<uint64_t>(rows > 0 ? rows : 0);
-    for (size_t i = 0; i < kBuckets.size(); ++i)
-      if (seconds <= kBuckets[i]) ++buckets_[i];
-    ++count_;
-    sum_ += seconds;
-  }
-  std::string text() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string s;
-    s += "# HELP modelport_requests_total HTTP requests answered, by path and status code.\n";
-    s += "# TYPE modelport_requests_total counter\n";
-    for (const auto& kv : requests_)
-      s += "modelport_requests_total{path=\"" + kv.first.first + "\",code=\"" + std::to_string(kv.first.second) +
-           "\"} " + std::to_string(kv.second) + "\n";
-    s += "# HELP modelport_errors_total HTTP requests answered with an error (status 400 or more).\n";
-    s += "# TYPE modelport_errors_total counter\n";
-    s += "modelport_errors_total " + std::to_string(errors_) + "\n";
-    s += "# HELP modelport_rows_scored_total Rows the model answered in /predict requests.\n";
-    s += "# TYPE modelport_rows_scored_total counter\n";
-    s += "modelport_rows_scored_total " + std::to_string(rows_) + "\n";
-    s += "# HELP modelport_request_duration_seconds Time to answer a /predict request (reading the body excluded).\n";
-    s += "# TYPE modelport_request_duration_seconds histogram\n";
-    for (size_t i = 0; i < kBuckets.size(); ++i)
-      s += std::string("modelport_request_duration_seconds_bucket{le=\"") + kBucketText[i] + "\"} " +
-           std::to_string(buckets_[i]) + "\n";
-    s += "modelport_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(count_) + "\n";
-    char sum[64];
-    std::snprintf(sum, sizeof sum, "%.17g", sum_);
-    s += std::string("modelport_request_duration_seconds_sum ") + sum + "\n";
-    s += "modelport_request_duration_seconds_count " + std::to_string(count_) + "\n";
-    return s;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::pair<std::string, int>, uint64_t> requests_;
-  uint64_t errors_ = 0;
-  uint64_t rows_ = 0;
-  std::array<uint64_t, 12> buckets_{};
-  uint64_t count_ = 0;
-  double sum_ = 0.0;
-};
-
-// ---------------------------------------------------------------------------------------
-// Request log (JSON lines)
-// ---------------------------------------------------------------------------------------
-
-class RequestLog {
- public:
-  bool open(const std::string& path, double rate) {
-    rate_ = rate;
-    f_ = std::fopen(path.c_str(), "a");
-    return f_ != nullptr;
-  }
-  bool enabled() const { return f_ != nullptr; }
-  bool sample() const {
-    if (f_ == nullptr || rate_ <= 0.0) return false;
-    if (rate_ >= 1.0) return true;
-    thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                     std::hash<std::thread::id>()(std::this_thread::get_id()));
-    return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < rate_;
-  }
-  void write(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::fwrite(line.data(), 1, line.size(), f_);
-    std::fputc('\n', f_);
-    std::fflush(f_);
-  }
-
- private:
-  std::FILE* f_ = nullptr;
-  double rate_ = 1.0;
-  std::mutex mu_;
-};
-
-std::string utc_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+// A column name as the CSV header writes it (quoted when needed).
+std::string csv_name(const char* name) {
+  const std::string s = name;
+  bool quote = s.empty() || s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t' ||
+               s.find_first_of(",\"\n\r") != std::string::npos;
+  if (!quote) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
 }
 
-// ---------------------------------------------------------------------------------------
-// Predictions
-// ---------------------------------------------------------------------------------------
-
-// A request's failure: HTTP status and the error object {"error", "row", "column"}.
-struct Failure {
-  int status = 400;
-  InputError error;
-};
-
-ojson error_object(const InputError& e) {
-  ojson j = ojson::object();
-  j["error"] = e.message;
-  j["row"] = e.row > 0 ? ojson(e.row) : ojson(nullptr);
-  j["column"] = e.column.empty() ? ojson(nullptr) : ojson(e.column);
-  return j;
-}
-
-Failure failure(std::string message, int64_t row = 0, std::string column = std::string(), int status = 400) {
-  Failure f;
-  f.status = status;
-  f.error.row = row;
-  f.error.column = std::move(column);
-  f.error.message = std::move(message);
-  return f;
-}
-
-const char* type_name(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "a list";
-    case json::value_t::object: return "an object";
-    default: return "a number";
+void append_column_list(std::string& s, const ColumnSpec* cols, int n, const TensorSpec* tensors) {
+  std::vector<std::string> names;
+  size_t width = 0;
+  for (int i = 0; i < n; ++i) {
+    names.push_back(csv_name(cols[i].name));
+    width = std::max(width, json::utf16_length(names.back(), names.back().size()));
+  }
+  width = std::min<size_t>(width, 40);
+  for (int i = 0; i < n; ++i) {
+    const size_t len = json::utf16_length(names[static_cast<size_t>(i)], names[static_cast<size_t>(i)].size());
+    const std::string dt = dtype_name(tensors[cols[i].tensor].dtype);
+    s += "  " + names[static_cast<size_t>(i)] + std::string(width + 2 > len ? width + 2 - len : 1, ' ') + dt +
+         std::string(dt.size() < 9 ? 9 - dt.size() : 0, ' ') + "(" + tensors[cols[i].tensor].name + "[" +
+         std::to_string(cols[i].offset) + "])\n";
   }
 }
 
-// The CSV field text a JSON value stands for: null is an empty field (a missing value), a string
-// its text, a number its JSON text (integers as written, other numbers in the shortest form that
-// reads back to the same double, so a float32 column gets numpy's float32(float64(text))).
-bool field_text(const json& v, std::string& text) {
-  switch (v.type()) {
-    case json::value_t::null: text.clear(); return true;
-    case json::value_t::string: text = v.get_ref<const std::string&>(); return true;
-    case json::value_t::number_integer: text = std::to_string(v.get<int64_t>()); return true;
-    case json::value_t::number_unsigned: text = std::to_string(v.get<uint64_t>()); return true;
-    case json::value_t::number_float: {
-      const double d = v.get<double>();
-      text = std::isfinite(d) ? v.dump() : (d > 0 ? "inf" : "-inf");
-      return true;
-    }
-    default: return false;
-  }
-}
-
-// Output column k of row r as a JSON value: numbers exact (NaN and infinities, which JSON
-// cannot hold, as null), integers as integers, labels as strings.
-ojson output_value(const RowBlock& block, int64_t r, int k) {
-  switch (block.output_type(k)) {
-    case DType::STR: return ojson(block.output_string(r, k));
-    case DType::I64: return ojson(block.output_int(r, k));
-    default: {
-      const double d = block.output_real(r, k);
-      return std::isfinite(d) ? ojson(d) : ojson(nullptr);
-    }
-  }
-}
-
-class Model {
- public:
-  explicit Model(const ModelSpec& spec, bool allow_extra) : spec_(spec), allow_extra_(allow_extra) {
-    for (int k = 0; k < spec.num_input_columns; ++k) by_name_.emplace(spec.input_columns[k].name, k);
-    for (int k = 0; k < spec.num_output_columns; ++k) outputs_.emplace_back(spec.output_columns[k].name);
-  }
-  const ModelSpec& spec() const { return spec_; }
-  bool allow_extra() const { return allow_extra_; }
-  int input_index(const std::string& name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? -1 : it->second;
-  }
-
-  // Scores n rows whose values `value(r, k)` gives (a JSON value or nullptr for a missing one);
-  // the answers go to rows (row form) or columns (columnar form).
-  template <class Value>
-  bool score(int64_t n, Value&& value, ojson* rows, ojson* columns, Failure& fail) const {
-    const int nin = spec_.num_input_columns;
-    const int nout = spec_.num_output_columns;
-    if (rows) *rows = ojson::array();
-    if (columns) {
-      *columns = ojson::object();
-      for (int k = 0; k < nout; ++k) (*columns)[outputs_[static_cast<size_t>(k)]] = ojson::array();
-    }
-    if (n == 0) return true;
-    const int64_t most = RowBlock::max_rows(spec_);
-    RowBlock block(spec_, n < most ? n : most);
-    std::string text, message;
-    for (int64_t r0 = 0; r0 < n; r0 += block.capacity()) {
-      const int64_t m = std::min<int64_t>(block.capacity(), n - r0);
-      for (int64_t r = 0; r < m; ++r) {
-        for (int k = 0; k < nin; ++k) {
-          const json* v = value(r0 + r, k);
-          if (v == nullptr) {
-            text.clear();
-          } else if (!field_text(*v, text)) {
-            fail = failure(std::string("column \"") + spec_.input_columns[k].name +
-                               "\": expected a number, a string or null, found " + type_name(*v),
-                           r0 + r + 1, spec_.input_columns[k].name);
-            return false;
-          }
-          if (!block.set(r, k, text.c_str(), text.size(), &message)) {
-            fail = failure(message, r0 + r + 1, spec_.input_columns[k].name);
-            return false;
-          }
-        }
-      }
-      block.run(m);
-      for (int64_t r = 0; r < m; ++r) {
-        if (rows) {
-          ojson row = ojson::object();
-          for (int k = 0; k < nout; ++k) row[outputs_[static_cast<size_t>(k)]] = output_value(block, r, k);
-          rows->push_back(std::move(row));
-        }
-        if (columns)
-          for (int k = 0; k < nout; ++k) (*columns)[outputs_[static_cast<size_t>(k)]].push_back(output_value(block, r, k));
-      }
-    }
-    return true;
-  }
-
- private:
-  const ModelSpec& spec_;
-  bool allow_extra_;
-  std::unordered_map<std::string, int> by_name_;
-  std::vector<std::string> outputs_;
-};
-
-// One /predict request's result: the response, and what the log keeps.
-struct Outcome {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  int64_t rows = 0;
-  ojson error;       // null, or the error object
-  json inputs;       // row form, when logged
-  ojson outputs;     // row form, when logged
-};
-
-const char* const kShape =
-    "expected a JSON object with \"rows\" (a list of objects, one per row) or \"columns\" (an object of lists, "
-    "one per column)";
-
-void predict_json(const Model& model, const std::string& body, bool logged, Outcome& out) {
-  json doc;
-  try {
-    doc = json::parse(body);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    const size_t p = what.find("] ");
-    throw failure("malformed JSON: " + (p == std::string::npos ? what : what.substr(p + 2)));
-  }
-  if (!doc.is_object()) throw failure(kShape);
-  for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (it.key() != "rows" && it.key() != "columns")
-      throw failure("unknown key \"" + it.key() + "\" (" + kShape + ")");
-  const bool has_rows = doc.contains("rows"), has_columns = doc.contains("columns");
-  if (has_rows == has_columns) throw failure(kShape);
-  const ModelSpec& spec = model.spec();
-  const int nin = spec.num_input_columns;
-  Failure fail;
-  ojson result = ojson::object();
-  if (has_rows) {
-    const json& rows = doc["rows"];
-    if (!rows.is_array()) throw failure(std::string("\"rows\" must be a list of objects, not ") + type_name(rows));
-    const int64_t n = static_cast<int64_t>(rows.size());
-    if (logged) out.inputs = rows;
-    // Each row's values by input column; keys that are no input column are an error (as an
-    // unknown CSV column), unless --allow-extra-columns; a missing key is a missing value.
-    std::vector<const json*> values(static_cast<size_t>(n * nin), nullptr);
-    for (int64_t r = 0; r < n; ++r) {
-      const json& row = rows[static_cast<size_t>(r)];
-      if (!row.is_object())
-        throw failure(std::string("expected an object of column values, found ") + type_name(row), r + 1);
-      std::vector<std::string> unknown;
-      for (auto it = row.begin(); it != row.end(); ++it) {
-        const int k = model.input_index(it.key());
-        if (k < 0) unknown.push_back(it.key());
-        else values[static_cast<size_t>(r * nin + k)] = &it.value();
-      }
-      if (!unknown.empty() && !model.allow_extra()) throw failure(unknown_columns_message(unknown), r + 1, unknown[0]);
-    }
-    ojson answers;
-    if (!model.score(n, [&](int64_t r, int k) { return values[static_cast<size_t>(r * nin + k)]; }, &answers,
-                     nullptr, fail))
-      throw fail;
-    out.rows = n;
-    if (logged) out.outputs = answers;
-    result["rows"] = std::move(answers);
+// What --schema prints.
+std::string schema_text(const ModelSpec& spec) {
+  std::string s;
+  if (spec.description && spec.description[0]) {
+    s = spec.description;
   } else {
-    const json& cols = doc["columns"];
-    if (!cols.is_object()) throw failure(std::string("\"columns\" must be an object of lists, not ") + type_name(cols));
-    std::vector<std::string> names;
-    for (auto it = cols.begin(); it != cols.end(); ++it) names.push_back(it.key());
-    std::vector<int> index;
-    std::vector<InputError> errors = bind_columns(spec, names, model.allow_extra(), index);
-    if (!errors.empty()) {
-      Failure f;
-      f.error = errors[0];
-      throw f;
-    }
-    std::vector<const json*> by_column(static_cast<size_t>(nin), nullptr);
-    int64_t n = -1;
-    std::string first;
-    for (size_t j = 0; j < names.size(); ++j) {
-      const json& v = cols[names[j]];
-      if (!v.is_array())
-        throw failure("column \"" + names[j] + "\": expected a list of values, found " + type_name(v), 0, names[j]);
-      const int64_t len = static_cast<int64_t>(v.size());
-      if (n >= 0 && len != n)
-        throw failure("column \"" + names[j] + "\" has " + std::to_string(len) + " values, column \"" + first +
-                          "\" has " + std::to_string(n) + ": every column needs one value per row",
-                      0, names[j]);
-      if (n < 0) {
-        n = len;
-        first = names[j];
+    s = std::string("Model: ") + (spec.model_name ? spec.model_name : "model") + "\nInput columns:\n";
+    append_column_list(s, spec.input_columns, spec.num_input_columns, spec.inputs);
+    s += "Output columns:\n";
+    append_column_list(s, spec.output_columns, spec.num_output_columns, spec.outputs);
+  }
+  if (s.empty() || s.back() != '\n') s += '\n';
+  return s;
+}
+
+void append_columns(std::string& s, const ColumnSpec* cols, int n, const TensorSpec* tensors) {
+  s += '[';
+  for (int i = 0; i < n; ++i) {
+    const ColumnSpec& c = cols[i];
+    if (i) s += ',';
+    s += "{\"name\":";
+    json::append_string(s, c.name);
+    s += std::string(",\"type\":\"") + dtype_name(tensors[c.tensor].dtype) + "\",\"tensor\":";
+    json::append_string(s, tensors[c.tensor].name);
+    s += ",\"index\":" + std::to_string(c.offset);
+    if (c.num_levels > 0) {
+      s += ",\"levels\":[";
+      for (int l = 0; l < c.num_levels; ++l) {
+        if (l) s += ',';
+        json::append_string(s, c.levels[l]);
       }
-      if (index[j] >= 0) by_column[static_cast<size_t>(index[j])] = &v;
+      s += ']';
     }
-    if (n < 0) n = 0;
-    if (logged) {
-      out.inputs = json::array();
-      for (int64_t r = 0; r < n; ++r) {
-        json row = json::object();
-        for (const std::string& name : names) row[name] = cols[name][static_cast<size_t>(r)];
-        out.inputs.push_back(std::move(row));
+    s += '}';
+  }
+  s += ']';
+}
+
+std::string schema_json(const ModelSpec& spec) {
+  std::string s = "{\"name\":";
+  json::append_string(s, spec.model_name ? spec.model_name : "model");
+  s += ",\"inputs\":";
+  append_columns(s, spec.input_columns, spec.num_input_columns, spec.inputs);
+  s += ",\"outputs\":";
+  append_columns(s, spec.output_columns, spec.num_output_columns, spec.outputs);
+  s += ",\"description\":";
+  json::append_string(s, schema_text(spec));
+  return s + "}";
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP details as the JDK's server gives them to the Java server
+// ---------------------------------------------------------------------------------------------
+
+// Header bytes are ISO-8859-1 characters to the JDK; as UTF-8 here.
+std::string latin1(beast::string_view v) {
+  std::string s;
+  for (unsigned char c : v) json::put_utf8(s, c);
+  return s;
+}
+
+// String.trim: characters up to U+0020 off both ends.
+std::string trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && static_cast<unsigned char>(s[b]) <= 0x20) ++b;
+  while (e > b && static_cast<unsigned char>(s[e - 1]) <= 0x20) --e;
+  return s.substr(b, e - b);
+}
+
+// toLowerCase of ISO-8859-1 text (in UTF-8): A-Z and À-Þ (but ×).
+std::string lower_latin1(beast::string_view v) {
+  std::string s;
+  for (unsigned char c : v) {
+    unsigned u = c;
+    if ((u >= 'A' && u <= 'Z') || (u >= 0xC0 && u <= 0xDE && u != 0xD7)) u += 0x20;
+    json::put_utf8(s, u);
+  }
+  return s;
+}
+
+// URI.getPath of a request target: without query and fragment, %XX escapes decoded (as UTF-8).
+std::string request_path(beast::string_view target) {
+  std::string t(target);
+  if (t.size() > 7 && (beast::iequals(t.substr(0, 7), "http://") || beast::iequals(t.substr(0, 8), "https://"))) {
+    const size_t slash = t.find('/', t.find("//") + 2);
+    t = slash == std::string::npos ? std::string() : t.substr(slash);
+  }
+  t = t.substr(0, t.find_first_of("?#"));
+  std::string out, bytes;
+  auto flush = [&] {
+    if (bytes.empty()) return;
+    std::string fixed;
+    out += json::java_utf8(bytes.data(), bytes.size(), fixed) ? fixed : bytes;
+    bytes.clear();
+  };
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '%' && i + 2 < t.size() && hex(t[i + 1]) >= 0 && hex(t[i + 2]) >= 0) {
+      bytes += static_cast<char>(hex(t[i + 1]) * 16 + hex(t[i + 2]));
+      i += 2;
+      continue;
+    }
+    flush();
+    json::put_utf8(out, static_cast<unsigned char>(t[i]));
+  }
+  flush();
+  return out;
+}
+
+// The form that the Content-Type names; a 415 refusal for any other, or another charset than
+// UTF-8 (Server.contentForm).
+std::optional<Form> content_form(const http::fields& headers, Refusal& refusal) {
+  const auto it = headers.find(http::field::content_type);
+  std::optional<Form> form;
+  std::string media;
+  std::optional<std::string> charset;
+  if (it != headers.end()) {
+    const beast::string_view type = it->value();
+    std::vector<beast::string_view> parts;
+    size_t start = 0;
+    for (;;) {
+      const size_t semi = type.find(';', start);
+      parts.push_back(type.substr(start, semi == beast::string_view::npos ? beast::string_view::npos : semi - start));
+      if (semi == beast::string_view::npos) break;
+      start = semi + 1;
+    }
+    media = trim(lower_latin1(parts[0]));
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const std::string p = trim(latin1(parts[i]));
+      const size_t eq = p.find('=');
+      if (eq != std::string::npos && eq > 0 && beast::iequals(trim(p.substr(0, eq)), "charset")) {
+        std::string c = trim(p.substr(eq + 1));
+        c.erase(std::remove(c.begin(), c.end(), '"'), c.end());
+        charset = c;
       }
     }
-    ojson answers;
-    ojson* logged_rows = logged ? &out.outputs : nullptr;
-    if (!model.score(n, [&](int64_t r, int k) { return &(*by_column[static_cast<size_t>(k)])[static_cast<size_t>(r)]; },
-                     logged_rows, &answers, fail))
-      throw fail;
-    out.rows = n;
-    result["columns"] = std::move(answers);
+    if (media == kJson) form = Form::Rows;  // rows or columns: the body says
+    else if (media == kCsv) form = Form::Csv;
   }
-  out.body = dump(result);
+  if (!form) {
+    refusal = Refusal::of(415, it == headers.end() ? "missing Content-Type (use application/json or text/csv)"
+                                                   : "unsupported content type \"" + media +
+                                                         "\" (use application/json or text/csv)");
+  } else if (charset && !beast::iequals(*charset, "utf-8") && !beast::iequals(*charset, "utf8")) {
+    refusal = Refusal::of(415, "unsupported charset \"" + *charset + "\" (the body must be UTF-8)");
+    form.reset();
+  }
+  return form;
 }
 
-// A CSV output line's fields as JSON values of the output columns' types (for the log).
-ojson csv_row_object(const ModelSpec& spec, const std::vector<std::string>& fields) {
-  ojson row = ojson::object();
-  for (int k = 0; k < spec.num_output_columns && k < static_cast<int>(fields.size()); ++k) {
-    const std::string& f = fields[static_cast<size_t>(k)];
-    const DType t = spec.outputs[spec.output_columns[k].tensor].dtype;
-    if (t == DType::STR) {
-      row[spec.output_columns[k].name] = f;
-    } else {
-      const double d = std::strtod(f.c_str(), nullptr);
-      if (t == DType::I64) row[spec.output_columns[k].name] = std::strtoll(f.c_str(), nullptr, 10);
-      else row[spec.output_columns[k].name] = std::isfinite(d) && f != "NaN" ? ojson(d) : ojson(nullptr);
+std::string too_large(uint64_t max) {
+  return "request body larger than " + std::to_string(max) + " bytes (the server's --max-body)";
+}
+
+// A request body kept up to `keep` bytes; beyond `most` bytes, reading stops (body_limit).
+struct CappedBody {
+  struct value_type {
+    std::string data;
+    uint64_t keep = 0;
+    uint64_t most = 0;
+    uint64_t total = 0;
+  };
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      if (length && *length <= body_.keep) body_.data.reserve(static_cast<size_t>(*length));
+      ec = {};
     }
-  }
-  return row;
-}
-
-void predict_csv(const Model& model, const std::string& body, bool logged, Outcome& out) {
-  InputError error;
-  int64_t rows = 0;
-  const int code = csv_text(model.spec(), body.data(), body.size(), model.allow_extra(), out.body, error, &rows);
-  if (logged) {
-    std::vector<std::vector<std::string>> records;
-    out.inputs = json::array();
-    if (read_csv_records(body.data(), body.size(), records) && !records.empty()) {
-      for (size_t i = 1; i < records.size(); ++i) {
-        json row = json::object();
-        for (size_t j = 0; j < records[i].size() && j < records[0].size(); ++j) row[records[0][j]] = records[i][j];
-        out.inputs.push_back(std::move(row));
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      const size_t n = asio::buffer_size(buffers);
+      body_.total += n;
+      if (body_.total > body_.most) {
+        ec = http::error::body_limit;
+        return n;
       }
+      if (body_.total <= body_.keep) {
+        for (const auto b : beast::buffers_range_ref(buffers)) body_.data.append(static_cast<const char*>(b.data()), b.size());
+      } else if (!body_.data.empty()) {
+        std::string().swap(body_.data);
+      }
+      ec = {};
+      return n;
     }
-  }
-  if (code != kExitOk) {
-    Failure f;
-    f.error = error;
-    f.status = code == kExitBadInput ? 400 : 500;
-    throw f;
-  }
-  out.rows = rows;
-  out.content_type = "text/csv";
-  if (logged) {
-    std::vector<std::vector<std::string>> records;
-    out.outputs = ojson::array();
-    if (read_csv_records(out.body.data(), out.body.size(), records))
-      for (size_t i = 1; i < records.size(); ++i) out.outputs.push_back(csv_row_object(model.spec(), records[i]));
-  }
-}
+    void finish(beast::error_code& ec) { ec = {}; }
 
-std::string media_type(const std::string& content_type) {
-  std::string t = content_type.substr(0, content_type.find(';'));
-  const auto b = t.find_first_not_of(" \t");
-  const auto e = t.find_last_not_of(" \t");
-  t = b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return t;
-}
+   private:
+    value_type& body_;
+  };
+};
 
-// ---------------------------------------------------------------------------------------
-// The server
-// ---------------------------------------------------------------------------------------
+// An answer: status, content type, body, Allow header, whether the connection closes after.
+struct Reply {
+  int code = 200;
+  std::string type = kJson;
+  std::string body;
+  std::string allow;
+  bool close = false;
 
-// What the signal thread and the main thread share; never freed (a detached thread may hold it
-// while the process exits).
-struct Shutdown {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
+  static Reply refusal(const Refusal& r) {
+    Reply x;
+    x.code = r.code;
+    x.body = r.json();
+    return x;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The server and its connections
+// ---------------------------------------------------------------------------------------------
+
+class Server;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Server& server)
+      : stream_(std::move(socket)), idle_(stream_.get_executor()), server_(server) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->next(); });
+  }
+
+ private:
+  enum class Stage { Predict, Drain };
+
+  void next();
+  void begin();
+  void on_header(beast::error_code ec);
+  void on_body(beast::error_code ec);
+  void read_body(Stage stage, uint64_t keep, uint64_t most);
+  void predict();
+  void respond(Reply reply, bool linger = false);
+  void on_write(beast::error_code ec, bool keep_alive, bool linger);
+  void drain_raw();
+  void close();
+  void finished();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  asio::steady_timer idle_;
+  Server& server_;
+  std::optional<http::request_parser<CappedBody>> parser_;
+  std::shared_ptr<http::response<http::string_body>> res_;
+  std::vector<char> scratch_;
+  bool busy_ = false;
+  // The request being answered.
+  Clock::time_point t0_;
+  std::chrono::system_clock::time_point start_;
+  std::string path_, label_, method_;
+  bool head_ = false;
+  bool logged_ = false;
+  Form form_ = Form::Rows;
+  Stage stage_ = Stage::Predict;
+  Reply pending_;  // the answer given once a refused body is drained
+  uint64_t drained_ = 0;
 };
 
 class Server {
  public:
-  Server(const ModelSpec& spec, const Options& o) : model_(spec, o.allow_extra), opts_(o) {}
+  Server(const ModelSpec& spec, const Options& o)
+      : predictor_(spec, o.allow_extra), opts_(o), schema_(schema_json(spec)), ioc_(threads()), acceptor_(control_) {}
 
-  int run(const std::string& name) {
-    if (!opts_.log.empty() && !log_.open(opts_.log, opts_.log_sample)) {
-      std::fprintf(stderr, "error: cannot open the log file \"%s\": %s\n", opts_.log.c_str(), std::strerror(errno));
-      return kExitFailure;
-    }
-    schema_ = schema_json();
-    const int threads = opts_.threads > 0 ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
-    svr_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    svr_.set_payload_max_length(opts_.max_body);
-    auto route = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res, req.body); };
-    // Bodies are read here, so that a chunked one (no Content-Length, which httplib checks
-    // against --max-body itself) stops at the limit too.
-    auto route_body = [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
-      std::string body;
-      const std::string length = req.get_header_value("Content-Length");
-      bool too_big = !length.empty() && std::strtoull(length.c_str(), nullptr, 10) > opts_.max_body;
-      const bool has_body = !length.empty() || req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-      const bool ok = too_big || !has_body || read([&](const char* data, size_t n) {
-        if (body.size() + n > opts_.max_body) {
-          too_big = true;
-          return false;
-        }
-        body.append(data, n);
-        return true;
-      });
-      if (too_big) {
-        res.set_header("Connection", "close");
-        set_error(res, 413, failure(too_big_message()).error);
-        return;
-      }
-      if (!ok) {
-        res.set_header("Connection", "close");
-        set_error(res, 400, failure("cannot read the request body").error);
-        return;
-      }
-      handle(req, res, body);
-    };
-    svr_.Get(".*", route);
-    svr_.Post(".*", route_body);
-    svr_.Put(".*", route_body);
-    svr_.Patch(".*", route_body);
-    svr_.Delete(".*", route_body);
-    svr_.Options(".*", route);
-    // Responses httplib makes itself (413 for a body over --max-body, 400 for bad HTTP) get the
-    // JSON error body too.
-    svr_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-      if (res.body.empty()) {
-        std::string msg = res.status == 413 ? too_big_message()
-                                            : std::string("bad request (HTTP status ") + std::to_string(res.status) + ")";
-        set_error(res, res.status, failure(msg).error);
-      }
-      return httplib::Server::HandlerResponse::Handled;
-    }));
-    svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      metrics_.response(path_label(req.path), res.status);
-    });
+  int run(const std::string& name);
 
-    // SIGTERM and SIGINT go to a thread of their own: blocked here, before any other thread
-    // starts, so that every thread inherits the mask.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-
-    int port = opts_.port;
-    if (port == 0) {
-      port = svr_.bind_to_any_port(opts_.host);
-      if (port < 0) port = -1;
-    } else if (!svr_.bind_to_port(opts_.host, port)) {
-      port = -1;
-    }
-    if (port <= 0) {
-      std::fprintf(stderr, "error: cannot listen on %s port %d: %s\n", opts_.host.c_str(), opts_.port,
-                   errno ? std::strerror(errno) : "bind failed");
-      return kExitFailure;
-    }
-    Shutdown* shutdown = new Shutdown();
-    std::thread([this, set, shutdown] {
-      int sig = 0;
-      while (sigwait(&set, &sig) != 0) {
-      }
-      stopping_ = true;
-      svr_.stop();
-      std::unique_lock<std::mutex> lock(shutdown->mu);
-      if (!shutdown->cv.wait_for(lock, std::chrono::seconds(kStopSeconds), [shutdown] { return shutdown->finished; })) {
-        std::fputs("stopping: requests still running after 30 s; exiting\n", stderr);
-        std::fflush(stderr);
-        std::_Exit(kExitOk);
-      }
-    }).detach();
-
-    const std::string host = opts_.host.find(':') != std::string::npos ? "[" + opts_.host + "]" : opts_.host;
-    std::fprintf(stderr, "serving %s on http://%s:%d\n", name.c_str(), host.c_str(), port);
-    std::fflush(stderr);
-    const bool ok = svr_.listen_after_bind();
-    {
-      std::lock_guard<std::mutex> lock(shutdown->mu);
-      shutdown->finished = true;
-    }
-    shutdown->cv.notify_all();
-    if (stopping_) {
-      std::fputs("stopped\n", stderr);
-      return kExitOk;
-    }
-    if (!ok) std::fputs("error: the server stopped\n", stderr);
-    return ok ? kExitOk : kExitFailure;
-  }
+  const Options& options() const { return opts_; }
+  const Predictor& predictor() const { return predictor_; }
+  Metrics& metrics() { return metrics_; }
+  RequestLog& log() { return log_; }
+  const std::string& schema() const { return schema_; }
+  bool stopping() const { return stopping_.load(); }
+  void busy(int delta) { busy_ += delta; }
+  Shadow* shadow() { return shadow_.get(); }
+  // /metrics: the server's metrics, and the shadow's.
+  std::string metrics_text() { return metrics_.text() + (shadow_ ? shadow_->metrics_text() : std::string()); }
 
  private:
-  std::string too_big_message() const {
-    return "the request body is larger than the limit of " + std::to_string(opts_.max_body) + " bytes (--max-body)";
-  }
+  int threads() const { return opts_.threads > 0 ? opts_.threads : cores(); }
+  void accept();
+  void stop();
+  void wait_for_requests(Clock::time_point deadline);
 
-  static std::string path_label(const std::string& path) {
-    for (const char* p : kPaths)
-      if (path == p) return path;
-    return "other";
-  }
-
-  static void set_json(httplib::Response& res, int status, const std::string& body) {
-    res.status = status;
-    res.set_content(body, "application/json");
-  }
-  static void set_error(httplib::Response& res, int status, const InputError& e) {
-    set_json(res, status, dump(error_object(e)));
-  }
-
-  void handle(const httplib::Request& req, httplib::Response& res, const std::string& body) {
-    try {
-      const std::string& path = req.path;
-      const bool get = req.method == "GET" || req.method == "HEAD";
-      std::string allowed;
-      if (path == "/predict") allowed = "POST";
-      else if (path == "/schema" || path == "/health" || path == "/ready" || path == "/metrics") allowed = "GET";
-      if (allowed.empty()) {
-        set_error(res, 404, failure("no such path: \"" + path +
-                                    "\" (the server answers POST /predict, GET /schema, /health, /ready and /metrics)")
-                                .error);
-        return;
-      }
-      if ((allowed == "GET") != get || (allowed == "POST" && req.method != "POST")) {
-        res.set_header("Allow", allowed == "GET" ? "GET, HEAD" : "POST");
-        set_error(res, 405, failure("method " + req.method + " is not allowed on " + path + " (use " + allowed + ")").error);
-        return;
-      }
-      if (path == "/predict") predict(req, res, body);
-      else if (path == "/schema") set_json(res, 200, schema_);
-      else if (path == "/health") set_json(res, 200, "{\"status\":\"ok\"}");
-      else if (path == "/ready")
-        set_json(res, stopping_ ? 503 : 200, stopping_ ? "{\"status\":\"stopping\"}" : "{\"status\":\"ready\"}");
-      else res.set_content(metrics_.text(), "text/plain; version=0.0.4; charset=utf-8");
-    } catch (const std::bad_alloc&) {
-      set_error(res, 500, failure("out of memory").error);
-    } catch (const std::exception& e) {
-      set_error(res, 500, failure(std::string("internal error: ") + e.what()).error);
-    } catch (...) {
-      set_error(res, 500, failure("internal error").error);
-    }
-  }
-
-  void predict(const httplib::Request& req, httplib::Response& res, const std::string& body) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const bool logged = log_.sample();
-    Outcome out;
-    const std::string type = media_type(req.get_header_value("Content-Type"));
-    try {
-      if (type == "application/json") {
-        predict_json(model_, body, logged, out);
-      } else if (type == "text/csv") {
-        predict_csv(model_, body, logged, out);
-      } else {
-        throw failure("unsupported content type \"" + req.get_header_value("Content-Type") +
-                          "\" (send application/json or text/csv)",
-                      0, std::string(), 415);
-      }
-    } catch (const Failure& f) {
-      out.status = f.status;
-      out.error = error_object(f.error);
-      out.body = dump(out.error);
-      out.content_type = "application/json";
-      out.rows = 0;
-    } catch (const std::bad_alloc&) {
-      out.status = 500;
-      out.error = error_object(failure("out of memory").error);
-      out.body = dump(out.error);
-      out.content_type = "application/json";
-      out.rows = 0;
-    } catch (const std::exception& e) {
-      // The model threw: the CSV program's "model evaluation failed" (exit 1) is a 500 here.
-      out.status = 500;
-      out.error = error_object(failure(std::string("model evaluation failed: ") + e.what()).error);
-      out.body = dump(out.error);
-      out.content_type = "application/json";
-      out.rows = 0;
-    }
-    res.status = out.status;
-    res.set_content(out.body, out.content_type.c_str());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    metrics_.predicted(seconds, out.rows);
-    if (logged) {
-      // {"time", "rows", "inputs", "outputs", "error", "ms"}, in that order.
-      const size_t rows = out.status == 200 ? static_cast<size_t>(out.rows) : out.inputs.is_array() ? out.inputs.size() : 0;
-      std::string line = "{\"time\":\"" + utc_now() + "\",\"rows\":" + std::to_string(rows) + ",\"inputs\":" +
-                         dump(out.inputs.is_null() ? json::array() : out.inputs) + ",\"outputs\":" +
-                         (out.status == 200 ? dump(out.outputs) : std::string("null")) + ",\"error\":" +
-                         dump(out.error) + ",\"ms\":" + dump(ojson(seconds * 1000.0)) + "}";
-      log_.write(line);
-    }
-  }
-
-  std::string schema_json() const {
-    const ModelSpec& spec = model_.spec();
-    ojson j = ojson::object();
-    j["name"] = spec.model_name ? spec.model_name : "model";
-    ojson ins = ojson::array();
-    for (int k = 0; k < spec.num_input_columns; ++k) {
-      const ColumnSpec& c = spec.input_columns[k];
-      ojson col = {{"name", c.name}, {"type", dtype_name(spec.inputs[c.tensor].dtype)},
-                   {"tensor", spec.inputs[c.tensor].name}, {"index", c.offset}};
-      if (c.num_levels > 0) {
-        ojson levels = ojson::array();
-        for (int l = 0; l < c.num_levels; ++l) levels.push_back(c.levels[l]);
-        col["levels"] = std::move(levels);
-        col["closed"] = true;
-      }
-      ins.push_back(std::move(col));
-    }
-    ojson outs = ojson::array();
-    for (int k = 0; k < spec.num_output_columns; ++k) {
-      const ColumnSpec& c = spec.output_columns[k];
-      outs.push_back({{"name", c.name}, {"type", dtype_name(spec.outputs[c.tensor].dtype)},
-                      {"tensor", spec.outputs[c.tensor].name}, {"index", c.offset}});
-    }
-    j["inputs"] = std::move(ins);
-    j["outputs"] = std::move(outs);
-    j["description"] = spec.description ? spec.description : "";
-    return dump(j);
-  }
-
-  Model model_;
+  Predictor predictor_;
   Options opts_;
-  httplib::Server svr_;
+  std::string schema_;
   Metrics metrics_;
   RequestLog log_;
-  std::string schema_;
+  asio::io_context ioc_;      // connections, run by the worker threads
+  asio::io_context control_;  // the listening socket, signals and shutdown, run by the main thread
+  tcp::acceptor acceptor_;
+  std::unique_ptr<Shadow> shadow_;
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::steady_timer> timer_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> busy_{0};  // requests in flight: from their first byte to their answer sent
 };
+
+// ---- Session
+
+void Session::next() {
+  if (buffer_.size() > 0) {  // the next request has begun (pipelined)
+    begin();
+    return;
+  }
+  // Idle: wait for a request's first byte (an idle connection does not hold up a shutdown).
+  idle_.expires_after(kIdle);
+  idle_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->close();
+  });
+  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    self->idle_.cancel();
+    if (ec) return self->close();
+    self->begin();
+  });
+}
+
+void Session::begin() {
+  busy_ = true;
+  head_ = false;
+  server_.busy(1);
+  parser_.emplace();
+  parser_->header_limit(64 * 1024);
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void Session::on_header(beast::error_code ec) {
+  if (ec) {
+    // A connection closed before or in a request's header is not answered; bad HTTP is.
+    if (ec.category() != http::make_error_code(http::error::bad_target).category() || ec == http::error::end_of_stream ||
+        ec == http::error::partial_message)
+      return close();
+    Reply r = Reply::refusal(Refusal::of(400, "bad HTTP request: " + ec.message()));
+    r.close = true;
+    label_ = "other";
+    method_.clear();
+    return respond(std::move(r));
+  }
+  t0_ = Clock::now();
+  start_ = std::chrono::system_clock::now();
+  const auto& req = parser_->get();
+  path_ = request_path(req.target());
+  label_ = "other";
+  for (const char* p : kPaths)
+    if (path_ == p) label_ = p;
+  if (path_ == "/shadow" && server_.shadow()) label_ = path_;
+  method_ = latin1(req.method_string());
+  head_ = req.method() == http::verb::head;
+  if (label_ == "other") {
+    pending_ = Reply::refusal(Refusal::of(404, "no such path \"" + path_ +
+                                                   "\" (paths: /predict, /schema, /health, /ready, /metrics)"));
+    return read_body(Stage::Drain, 0, kDrainLimit);
+  }
+  const std::string allowed = label_ == "/predict" ? "POST" : "GET";
+  if (method_ != allowed) {
+    pending_ = Reply::refusal(
+        Refusal::of(405, "method " + method_ + " is not allowed on " + path_ + " (use " + allowed + ")"));
+    pending_.allow = allowed;
+    return read_body(Stage::Drain, 0, kDrainLimit);
+  }
+  if (label_ != "/predict") {
+    pending_ = Reply();
+    pending_.code = 0;  // answered once the body (if any) is read
+    return read_body(Stage::Drain, 0, kDrainLimit);
+  }
+  logged_ = server_.log().sampled();
+  Refusal refusal;
+  const std::optional<Form> form = content_form(req.base(), refusal);
+  if (!form) {
+    pending_ = Reply::refusal(refusal);
+    return read_body(Stage::Drain, 0, kDrainLimit);
+  }
+  form_ = *form;
+  const uint64_t max = server_.options().max_body;
+  if (parser_->content_length() && *parser_->content_length() > max) {
+    // Answered at once, without reading the body; drained after the answer.
+    pending_ = Reply::refusal(Refusal::of(413, too_large(max)));
+    stage_ = Stage::Predict;
+    return predict();
+  }
+  read_body(Stage::Predict, max, max);
+}
+
+void Session::read_body(Stage stage, uint64_t keep, uint64_t most) {
+  stage_ = stage;
+  auto& body = parser_->get().body();
+  body.keep = keep;
+  body.most = most;
+  const auto& req = parser_->get();
+  const bool has_body = parser_->chunked() || (parser_->content_length() && *parser_->content_length() > 0);
+  const auto expect = req.find(http::field::expect);
+  auto read = [self = shared_from_this()] {
+    http::async_read(self->stream_, self->buffer_, *self->parser_,
+                     [self](beast::error_code ec, std::size_t) { self->on_body(ec); });
+  };
+  if (has_body && expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
+                      [self = shared_from_this(), read](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        read();
+                      });
+    return;
+  }
+  read();
+}
+
+void Session::on_body(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    if (stage_ == Stage::Predict) {
+      pending_ = Reply::refusal(Refusal::of(413, too_large(server_.options().max_body)));
+      return predict();  // answers the 413, then drains
+    }
+    pending_.close = true;  // more than the drain limit: answered, then closed
+  } else if (ec) {
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      Reply r = Reply::refusal(Refusal::of(400, "bad HTTP request: " + ec.message()));
+      r.close = true;
+      return respond(std::move(r));
+    }
+    // The client went away in the middle of its body: nothing to answer.
+    server_.metrics().request(label_, stage_ == Stage::Predict ? 500 : pending_.code == 0 ? 500 : pending_.code);
+    if (label_ == "/predict" && method_ == "POST")
+      server_.metrics().latency(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count());
+    return close();
+  }
+  if (stage_ == Stage::Predict || (label_ == "/predict" && pending_.code == 415)) return predict();
+  if (pending_.code != 0) return respond(std::move(pending_));
+  Reply r;
+  if (label_ == "/schema") r.body = server_.schema();
+  else if (label_ == "/health") r.body = "{\"status\":\"ok\"}";
+  else if (label_ == "/ready") {
+    r.code = server_.stopping() ? 503 : 200;
+    r.body = server_.stopping() ? "{\"status\":\"stopping\"}" : "{\"status\":\"ready\"}";
+  } else if (label_ == "/shadow") {
+    r.body = server_.shadow()->json_text();
+  } else {
+    r.type = kMetricsType;
+    r.body = server_.metrics_text();
+  }
+  respond(std::move(r));
+}
+
+// POST /predict once its body is read (or refused: pending_ holds a 413 or 415).
+void Session::predict() {
+  Outcome out;
+  const bool refused = pending_.code == 413 || pending_.code == 415;
+  bool linger = false;
+  Shadow* shadow = server_.shadow();
+  std::string shadow_log = shadow ? "null" : "";  // the log's "shadow" key: only with --shadow
+  bool differing = false;
+  if (refused) {
+    out.code = pending_.code;
+    out.body = pending_.body;
+    out.error = pending_.body;
+    linger = pending_.code == 413;
+  } else {
+    const std::string body = std::move(parser_->get().body().data);
+    // With a shadow, every request may have to be logged (those with differences are).
+    server_.predictor().predict(form_, body, logged_ || shadow, shadow != nullptr, out);
+    if (shadow && out.code == 200) {
+      const Predictor& p = server_.predictor();
+      if (out.request) {
+        const JsonRequest& request = *out.request;
+        shadow_log = shadow->compare(request.table, out.cells, [&](int64_t r) { return request.row_json(r); },
+                                     &differing);
+      } else if (out.csv_rows) {
+        const Table& t = *out.csv_rows;
+        shadow_log = shadow->compare(t, out.cells, [&](int64_t r) { return p.csv_row_json(t, r); }, &differing);
+      }
+    }
+  }
+  if (out.code == 200) server_.metrics().rows_scored(out.scored);
+  if (logged_ || differing) {
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0_).count();
+    server_.log().write(start_, out.rows, out.inputs, out.outputs, out.error, ms, shadow_log);
+  }
+  Reply r;
+  r.code = out.code;
+  r.type = out.type;
+  r.body = std::move(out.body);
+  r.close = linger || pending_.close;
+  pending_ = Reply();
+  respond(std::move(r), linger);
+}
+
+void Session::respond(Reply reply, bool linger) {
+  // Counted before the answer leaves: a client that has read it finds it on /metrics.
+  server_.metrics().request(label_, reply.code);
+  if (label_ == "/predict" && method_ == "POST")
+    server_.metrics().latency(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count());
+  res_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.code), 11);
+  res_->set(http::field::content_type, reply.type);
+  if (!reply.allow.empty()) res_->set(http::field::allow, reply.allow);
+  const bool keep_alive = !reply.close && !server_.stopping() && parser_ && parser_->is_header_done() &&
+                          parser_->get().keep_alive();
+  res_->keep_alive(keep_alive);
+  res_->body() = std::move(reply.body);
+  res_->prepare_payload();
+  if (head_) res_->body().clear();
+  http::async_write(stream_, *res_, [self = shared_from_this(), keep_alive, linger](beast::error_code ec, std::size_t) {
+    self->on_write(ec, keep_alive, linger);
+  });
+}
+
+void Session::on_write(beast::error_code ec, bool keep_alive, bool linger) {
+  res_.reset();
+  finished();
+  if (ec) return close();
+  if (linger) return drain_raw();
+  if (!keep_alive) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return close();
+  }
+  parser_.reset();
+  next();
+}
+
+// After a 413: the rest of the body read and dropped (up to the drain limit, for a while), so
+// that the client, still sending, reads the answer rather than a reset connection.
+void Session::drain_raw() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  drained_ = buffer_.size();
+  buffer_.consume(buffer_.size());
+  scratch_.resize(64 * 1024);
+  idle_.expires_after(kLinger);
+  idle_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->close();
+  });
+  struct Loop {
+    std::shared_ptr<Session> self;
+    void operator()(beast::error_code ec, std::size_t n) const {
+      self->drained_ += n;
+      if (ec || self->drained_ >= kDrainLimit) return self->close();
+      self->stream_.socket().async_read_some(asio::buffer(self->scratch_), *this);
+    }
+  };
+  Loop{shared_from_this()}(beast::error_code(), 0);
+}
+
+void Session::finished() {
+  if (busy_) server_.busy(-1);
+  busy_ = false;
+}
+
+void Session::close() {
+  finished();
+  beast::error_code ignored;
+  idle_.cancel();
+  stream_.socket().close(ignored);
+}
+
+// ---- Server
+
+int Server::run(const std::string& name) {
+  if (!opts_.shadow.empty()) {
+    shadow_ = std::make_unique<Shadow>();
+    const std::string why = shadow_->load(opts_.shadow, predictor_.spec(), opts_.allow_extra);
+    if (!why.empty()) {
+      std::fprintf(stderr, "error: --shadow %s: %s\n", opts_.shadow.c_str(), why.c_str());
+      return kExitBadInput;
+    }
+  }
+  if (!opts_.log.empty() && !log_.open(opts_.log, opts_.log_sample)) {
+    std::fprintf(stderr, "error: cannot open the log file \"%s\": %s\n", opts_.log.c_str(), std::strerror(errno));
+    return kExitFailure;
+  }
+  const std::string host = opts_.host.find(':') != std::string::npos ? "[" + opts_.host + "]" : opts_.host;
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  {
+    tcp::resolver resolver(control_);
+    const auto found = resolver.resolve(opts_.host, std::to_string(opts_.port), tcp::resolver::passive, ec);
+    if (!ec && !found.empty()) endpoint = found.begin()->endpoint();
+  }
+  if (!ec) acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::fprintf(stderr, "error: cannot listen on %s:%d: %s\n", host.c_str(), opts_.port, ec.message().c_str());
+    return kExitFailure;
+  }
+  signals_ = std::make_unique<asio::signal_set>(control_, SIGTERM, SIGINT);
+  signals_->async_wait([this](beast::error_code e, int) {
+    if (!e) stop();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+  accept();
+  auto work = asio::make_work_guard(ioc_);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads(); ++i) pool.emplace_back([this] { ioc_.run(); });
+  std::fprintf(stderr, "serving %s on http://%s:%d%s\n", name.c_str(), host.c_str(), acceptor_.local_endpoint().port(),
+               shadow_ ? (" (shadow: " + shadow_->name() + ")").c_str() : "");
+  std::fflush(stderr);
+  control_.run();
+  if (busy_.load() > 0) {
+    std::fputs("stopping: requests still running after 30 s; exiting\n", stderr);
+    std::fflush(stderr);
+    log_.close();
+    std::_Exit(kExitOk);
+  }
+  work.reset();
+  ioc_.stop();
+  for (std::thread& t : pool) t.join();
+  log_.close();
+  std::fputs("stopped\n", stderr);
+  std::fflush(stderr);
+  return kExitOk;
+}
+
+void Server::accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors and the like: try again in a moment.
+      timer_ = std::make_unique<asio::steady_timer>(control_, std::chrono::milliseconds(50));
+      timer_->async_wait([this](beast::error_code e) {
+        if (!e && acceptor_.is_open()) accept();
+      });
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), *this)->start();
+    accept();
+  });
+}
+
+// SIGTERM / SIGINT: stop accepting at once, /ready answers 503, the requests in flight get up
+// to 30 s, then the process ends.
+void Server::stop() {
+  stopping_ = true;
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  wait_for_requests(Clock::now() + std::chrono::seconds(kGraceSeconds));
+}
+
+void Server::wait_for_requests(Clock::time_point deadline) {
+  if (busy_.load() == 0 || Clock::now() >= deadline) {
+    control_.stop();
+    return;
+  }
+  timer_ = std::make_unique<asio::steady_timer>(control_, std::chrono::milliseconds(5));
+  timer_->async_wait([this, deadline](beast::error_code) { wait_for_requests(deadline); });
+}
 
 std::string prog_name(const ModelSpec& spec, int argc, char** argv) {
   if (argc > 0 && argv && argv[0] && argv[0][0]) {

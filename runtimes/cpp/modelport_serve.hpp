@@ -2,9 +2,9 @@
 // anything else the CSV program (csv_main, with --stream).
 //
 // The server (modelport_serve.cpp) is built apart, into lib/libmodelport_serve.so next to the
-// program's bin/ folder, and loaded only when `serve` is asked for: it needs cpp-httplib, which
-// Debian ships as a shared library (libcpp-httplib0.11, with OpenSSL, zlib and brotli), while the
-// CSV program and the model's libraries need nothing but the C++ runtime. The HTTP API is
+// program's bin/ folder, and loaded only when `serve` is asked for: it is compiled with the Boost
+// headers (Beast, Asio), which only the machine that builds it needs; like the CSV program and
+// the model's libraries, it needs nothing at run time but the C++ runtime. The HTTP API is
 // documented in docs/serving.md; the Java runtime serves the same API.
 #ifndef MODELPORT_SERVE_HPP
 #define MODELPORT_SERVE_HPP
@@ -61,7 +61,7 @@ inline int serve_main(const ModelSpec& spec, int argc, char** argv) {
     void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) {
       const char* e = ::dlerror();
-      // The first plugin found that fails to load says why (usually: cpp-httplib is missing).
+      // The first plugin found that fails to load says why.
       if (reason.empty()) reason = e ? e : "cannot load it";
       continue;
     }
@@ -74,9 +74,9 @@ inline int serve_main(const ModelSpec& spec, int argc, char** argv) {
   }
   std::fprintf(stderr,
                "error: cannot load the HTTP server %s: %s\n"
-               "It is built next to the program (lib/%s) when cpp-httplib and nlohmann/json are installed\n"
-               "(Debian/Ubuntu: apt-get install libcpp-httplib-dev nlohmann-json3-dev), and needs\n"
-               "libcpp-httplib0.11 to run. The CSV program (standard input to standard output) needs neither.\n",
+               "It is built next to the program (lib/%s) when the Boost headers are installed where the\n"
+               "model is built (Debian/Ubuntu: apt-get install libboost-dev); keep bin/ and lib/ together.\n"
+               "The CSV program (standard input to standard output) does not need it.\n",
                kServeLibrary, reason.empty() ? "not found" : reason.c_str(), kServeLibrary);
   return kExitFailure;
 #endif

@@ -1,7 +1,8 @@
 """The C++ program's HTTP server (`bin/<name> serve`) and stream mode (`bin/<name> --stream`),
 end to end: real compiled programs, a real server on a loopback port (--port 0), real HTTP
 clients. Answers are checked against the same program's batch CSV output for the same rows,
-and error messages against the CSV program's own messages for the same bad input."""
+and error messages against the CSV program's own messages for the same bad input (the jar's
+server gives the same answers: test_server_parity.py)."""
 from __future__ import annotations
 
 import csv
@@ -77,9 +78,9 @@ class Server:
         self.proc = subprocess.Popen([str(program), "serve", "--port", "0", *map(str, args)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stderr.readline().decode()
-        m = re.fullmatch(r"serving (\S+) on http://127\.0\.0\.1:(\d+)\n", line)
-        assert m, line + self.proc.stderr.read().decode()
-        self.name, self.port = m.group(1), int(m.group(2))
+        m = re.fullmatch(r"serving (\S+) on http://127\.0\.0\.1:(\d+)( \(shadow: (\S+)\))?\n", line)
+        assert m, line + (self.proc.stderr.read().decode() if self.proc.poll() is not None else "")
+        self.name, self.port, self.shadow = m.group(1), int(m.group(2)), m.group(4)
 
     def request(self, method, path, body=None, ctype=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -186,89 +187,147 @@ def test_float32_columns_and_strings_for_numbers(tmp_path):
                 assert np.float32(g[k]) == np.float32(float(v)), (k, g, w)
 
 
-def header_message(program, text, *args):
-    """The CSV program's message for `text`, without "error: " and its place."""
+def program_message(program, text, *args):
+    """The CSV program's message for `text`, without "error: "."""
     code, _, err = batch(program, text, *args)
     assert code == 2, err
-    return re.sub(r"^error: (row \d+ \(line \d+\)(, |: )|line \d+ \(header\): )", "", err.splitlines()[0])
+    assert err.startswith("error: "), err
+    return err.splitlines()[0][len("error: "):]
+
+
+def unplaced(message):
+    """A message of the CSV program without its place (JSON requests have no lines)."""
+    return re.sub(r"^(row (\d+) \(line \d+\)(?=, )|line \d+ \(header\): )", lambda m: f"row {m.group(2)}" if m.group(2)
+                  else "", message)
 
 
 def test_bad_input_gets_the_csv_programs_message(served, churn):
     def error(payload, status=400):
         return served.json(payload, expect=status)
 
-    # A bad number: the CSV program's message; row and column in their own fields.
-    want = header_message(churn, "age,city,income\n1,Oslo,2\n30,Lima,abc\n")
-    assert want == 'column "income": cannot parse "abc" as a number'
+    # A bad number: the CSV program's message, rows located as "row N" (no lines in JSON);
+    # row and column in their own fields.
+    csv_bad = "age,city,income\n1,Oslo,2\n30,Lima,abc\n"
+    want = program_message(churn, csv_bad)
+    assert want == 'row 2 (line 3), column "income": cannot parse "abc" as a number'
     assert error({"rows": [{"age": 1, "city": "Oslo", "income": 2}, {"age": 30, "city": "Lima", "income": "abc"}]}) \
-        == {"error": want, "row": 2, "column": "income"}
+        == {"error": unplaced(want), "row": 2, "column": "income"}
+    assert unplaced(want) == 'row 2, column "income": cannot parse "abc" as a number'
     assert error({"columns": {"age": [1, 30], "city": ["Oslo", "Lima"], "income": [2, "abc"]}}) \
-        == {"error": want, "row": 2, "column": "income"}
-    status, _, text = served.request("POST", "/predict", "age,city,income\n1,Oslo,2\n30,Lima,abc\n", "text/csv")
+        == {"error": unplaced(want), "row": 2, "column": "income"}
+    status, _, text = served.request("POST", "/predict", csv_bad, "text/csv")
     assert status == 400 and json.loads(text) == {"error": want, "row": 2, "column": "income"}
 
-    # A missing column (columnar form, CSV body); an unknown key (row form, columnar form).
-    want = header_message(churn, "age,city\n1,Oslo\n")
-    assert want.startswith('missing input column "income" (the model needs "age", "city", "income")')
-    assert error({"columns": {"age": [1], "city": ["Oslo"]}}) == {"error": want, "row": None, "column": "income"}
+    # A missing column (columnar form, CSV body); an unknown key (row form, columnar form): the
+    # column set has no row.
+    want = program_message(churn, "age,city\n1,Oslo\n")
+    assert want == 'line 1 (header): missing input column "income" (the model needs "age", "city", "income")'
+    assert error({"columns": {"age": [1], "city": ["Oslo"]}}) == {"error": unplaced(want), "row": None, "column": "income"}
     status, _, text = served.request("POST", "/predict", "age,city\n1,Oslo\n", "text/csv")
-    assert status == 400 and json.loads(text)["error"] == want
-    want = header_message(churn, "age,city,income,zz\n1,Oslo,2,3\n")
+    assert status == 400 and json.loads(text) == {"error": want, "row": None, "column": "income"}
+    want = unplaced(program_message(churn, "age,city,income,zz\n1,Oslo,2,3\n"))
     assert want == 'unknown input column "zz" (pass --allow-extra-columns to ignore extra columns)'
-    assert error({"rows": [{"age": 1}, {"age": 2, "zz": 3}]}) == {"error": want, "row": 2, "column": "zz"}
+    assert error({"rows": [{"age": 1}, {"age": 2, "zz": 3}]}) == {"error": want, "row": None, "column": "zz"}
     assert error({"columns": {"age": [1], "city": ["Oslo"], "income": [2], "zz": [3]}})["error"] == want
     # A row with the wrong number of fields in a CSV body.
     status, _, text = served.request("POST", "/predict", "age,city,income\n1,Oslo\n", "text/csv")
-    assert status == 400 and json.loads(text) == {"error": "expected 3 fields, found 2", "row": 1, "column": None}
+    assert status == 400 and json.loads(text) == {"error": "row 1 (line 2): expected 3 fields, found 2", "row": 1,
+                                                  "column": None}
 
     # Malformed JSON, shapes that are no request, values of no CSV meaning.
     status, _, text = served.request("POST", "/predict", '{"rows": [', "application/json")
-    assert status == 400 and json.loads(text)["error"].startswith("malformed JSON: ")
-    assert error({"rows": [], "extra": 1})["error"].startswith('unknown key "extra"')
+    assert status == 400 and json.loads(text) == {"error": "invalid JSON at character 11: unexpected end of input",
+                                                  "row": None, "column": None}
+    assert error({"rows": [], "extra": 1})["error"] == 'unknown key "extra" in the request (expected "rows" or "columns")'
     assert error({"table": []})["error"].startswith('unknown key "table"')
-    assert error([1, 2])["error"].startswith('expected a JSON object with "rows"')
-    assert error({})["error"].startswith('expected a JSON object with "rows"')
+    shape = 'the request must be a JSON object with "rows" (an array of objects) or "columns" (an object of arrays)'
+    assert error([1, 2])["error"] == shape and error({})["error"] == shape
+    # true and false are the words, which no number column reads.
     assert error({"rows": [{"age": True}]}) == {
-        "error": 'column "age": expected a number, a string or null, found true', "row": 1, "column": "age"}
-    assert error({"columns": {"age": [1, 2], "city": ["Oslo"], "income": [1, 2]}})["column"] == "city"
+        "error": 'row 1, column "age": cannot parse "true" as a number', "row": 1, "column": "age"}
+    assert error({"rows": [{"age": [1]}]}) == {
+        "error": 'row 1, column "age": expected a number, a string or null', "row": 1, "column": "age"}
+    assert error({"columns": {"age": [1, 2], "city": ["Oslo"], "income": [1, 2]}}) == {
+        "error": 'column "city" has 1 values, column "age" has 2', "row": None, "column": "city"}
 
     # HTTP-level errors: content type, path, method.
     status, ctype, text = served.request("POST", "/predict", "x", "text/plain")
-    assert (status, ctype) == (415, "application/json") and "text/plain" in json.loads(text)["error"]
+    assert (status, ctype) == (415, "application/json") and json.loads(text)["error"] == \
+        'unsupported content type "text/plain" (use application/json or text/csv)'
     status, _, text = served.request("POST", "/predict", "{}")
-    assert status == 415
+    assert status == 415 and json.loads(text)["error"] == "missing Content-Type (use application/json or text/csv)"
+    status, _, text = served.request("POST", "/predict", "{}", "application/json; charset=latin1")
+    assert status == 415 and json.loads(text)["error"] == 'unsupported charset "latin1" (the body must be UTF-8)'
     status, _, text = served.request("GET", "/nowhere")
-    assert status == 404 and json.loads(text)["row"] is None
-    status, _, text = served.request("GET", "/predict")
-    assert status == 405 and "POST" in json.loads(text)["error"]
-    status, _, _ = served.request("POST", "/health", "")
-    assert status == 405
-
-    # Still serving.
-    assert served.request("GET", "/health")[0] == 200
+    assert status == 404 and json.loads(text) == {
+        "error": 'no such path "/nowhere" (paths: /predict, /schema, /health, /ready, /metrics)', "row": None,
+        "column": None}
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    conn.request("GET", "/predict")
+    r = conn.getresponse()
+    assert (r.status, r.getheader("Allow")) == (405, "POST")
+    assert json.loads(r.read()) == {"error": "method GET is not allowed on /predict (use POST)", "row": None,
+                                    "column": None}
+    conn.request("POST", "/health", body=b"{}")
+    r = conn.getresponse()
+    assert (r.status, r.getheader("Allow")) == (405, "GET") and r.read()
+    # Still serving, on the same (kept-alive) connection too.
+    conn.request("GET", "/health")
+    assert conn.getresponse().read() == b'{"status":"ok"}'
+    conn.close()
     assert served.json({"rows": [{"age": 50, "city": "Lima", "income": 40}]})["rows"][0]["label"] in ("yes", "no")
 
 
+def raw_exchange(port, data: bytes, until=None, timeout=10.0) -> bytes:
+    """Sends `data` on a new connection and reads until `until` arrives or the server closes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        answer = b""
+        while until is None or until not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+    finally:
+        sock.close()
+
+
 def test_unknown_level_and_oversized_body(species):
-    want = header_message(species, "Species\nsetosa\nfoo\n")
-    assert want.startswith('column "Species": unknown level "foo" (known levels: "setosa"')
+    want = program_message(species, "Species\nsetosa\nfoo\n")
+    assert want.startswith('row 2 (line 3), column "Species": unknown level "foo" (known levels: "setosa"')
     s = Server(species, "--max-body", 2000)
     try:
         assert s.json({"rows": [{"Species": "setosa"}, {"Species": "foo"}]}, expect=400) == {
-            "error": want, "row": 2, "column": "Species"}
+            "error": unplaced(want), "row": 2, "column": "Species"}
         ok = s.json({"rows": [{"Species": "virginica"}, {"Species": None}]})["rows"]
         assert len(ok) == 2
         big = json.dumps({"rows": [{"Species": "setosa"}] * 200})
         assert len(big) > 2000
+        too_large = {"error": "request body larger than 2000 bytes (the server's --max-body)", "row": None,
+                     "column": None}
         status, ctype, text = s.request("POST", "/predict", big, "application/json")
-        assert (status, ctype) == (413, "application/json") and "--max-body" in json.loads(text)["error"]
+        assert (status, ctype) == (413, "application/json") and json.loads(text) == too_large
         # Chunked (no Content-Length): stopped at the limit too.
         conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
         conn.request("POST", "/predict", body=iter([big[:1500].encode(), big[1500:].encode()]),
                      headers={"Content-Type": "application/json"}, encode_chunked=True)
         r = conn.getresponse()
-        assert r.status == 413, r.read()
+        assert (r.status, r.getheader("Connection")) == (413, "close") and json.loads(r.read()) == too_large
         conn.close()
+        # A body announced larger than the limit is refused before it is sent (Expect:
+        # 100-continue), and a small one is invited.
+        head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+        answer = raw_exchange(s.port, head + b"Content-Length: 5000000\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in answer and answer.endswith(b"}")
+        body = json.dumps({"rows": [{"Species": "setosa"}]}).encode()
+        answer = raw_exchange(s.port, head + b"Content-Length: %d\r\n\r\n" % len(body), until=b"Continue\r\n\r\n")
+        assert answer == b"HTTP/1.1 100 Continue\r\n\r\n"
+        # Bad HTTP: a JSON 400, and the connection closed.
+        answer = raw_exchange(s.port, b"NOT HTTP\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in answer
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"].startswith("bad HTTP request: ")
         assert s.json({"rows": [{"Species": "setosa"}]})["rows"]
     finally:
         assert s.stop() == 0
@@ -344,13 +403,16 @@ def test_log_writes_a_json_line_per_request(churn, tmp_path):
     entries = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(entries) == 4
     for e in entries:
-        assert list(e) == ["time", "rows", "inputs", "outputs", "error", "ms"]
+        assert list(e) == ["time", "rows", "inputs", "outputs", "error", "ms"]  # "shadow" only with --shadow
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["time"]) and e["ms"] >= 0
     assert entries[0]["inputs"] == [{"age": 30, "city": "Oslo", "income": 1}]
     assert list(entries[0]["outputs"][0]) == ["label", "prob_no", "prob_yes"]
     assert entries[1]["rows"] == 2 and entries[1]["inputs"][1] == {"age": 40, "city": None, "income": 2}
-    assert entries[2]["outputs"] is None and entries[2]["error"]["column"] == "age"
-    assert entries[3]["inputs"] == [{"age": "30", "city": "Oslo", "income": "1"}]
+    assert entries[2]["outputs"] is None and entries[2]["error"] == {
+        "error": 'row 1, column "age": cannot parse "x" as a number', "row": 1, "column": "age"}
+    assert entries[2]["inputs"] == [{"age": "x"}] and entries[2]["rows"] == 1
+    # CSV rows: numbers of number columns as numbers.
+    assert entries[3]["inputs"] == [{"age": 30, "city": "Oslo", "income": 1}]
     assert entries[3]["outputs"] == entries[0]["outputs"]
     # --log-sample 0 logs nothing; a bad rate is a usage error (exit 2).
     s = Server(churn, "--log", tmp_path / "none.jsonl", "--log-sample", 0)
@@ -364,6 +426,9 @@ def test_log_writes_a_json_line_per_request(churn, tmp_path):
 
 def test_sigterm_lets_the_request_in_flight_finish(churn):
     s = Server(churn)
+    keep = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    keep.request("GET", "/ready")
+    assert keep.getresponse().read() == b'{"status":"ready"}'
     body = json.dumps({"rows": [{"age": 30, "city": "Oslo", "income": 1}]}).encode()
     conn = socket.create_connection(("127.0.0.1", s.port))
     conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -374,6 +439,11 @@ def test_sigterm_lets_the_request_in_flight_finish(churn):
     with pytest.raises(OSError):  # no new connections
         socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
     assert s.proc.poll() is None
+    # An open connection is still answered, with 503 on /ready, and closed after.
+    keep.request("GET", "/ready")
+    r = keep.getresponse()
+    assert (r.status, r.read(), r.getheader("Connection")) == (503, b'{"status":"stopping"}', "close")
+    keep.close()
     conn.sendall(body[10:])
     answer = b""
     while b"}]}" not in answer:
@@ -383,6 +453,21 @@ def test_sigterm_lets_the_request_in_flight_finish(churn):
     conn.close()
     assert answer.startswith(b"HTTP/1.1 200") and b'"label":' in answer
     assert s.proc.wait(timeout=30) == 0
+    assert s.proc.stderr.read().decode() == "stopped\n"
+
+
+def test_idle_connections_do_not_hold_up_the_stop(churn):
+    s = Server(churn)
+    idle = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(3)]
+    keep = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    keep.request("GET", "/health")
+    assert keep.getresponse().read() == b'{"status":"ok"}'
+    t0 = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=30) == 0 and time.monotonic() - t0 < 5
+    for sock in idle:
+        sock.close()
+    keep.close()
 
 
 def test_stream_answers_each_line_before_the_next_arrives(churn):
@@ -448,8 +533,115 @@ def test_program_without_the_plugin_says_what_is_missing(churn, tmp_path):
     r = subprocess.run([str(alone), "serve"], capture_output=True, timeout=30,
                        env={k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "MODELPORT_SERVE_LIB")})
     assert r.returncode == 1 and b"cannot load the HTTP server libmodelport_serve.so" in r.stderr
-    assert b"apt-get install libcpp-httplib-dev" in r.stderr
+    assert b"apt-get install libboost-dev" in r.stderr
     code, out, err = batch(alone, "age,city,income\n30,Oslo,1\n")
     assert code == 0 and out.startswith("label,prob_no,prob_yes\n"), err
-    readelf = subprocess.run(["ldd", str(alone)], capture_output=True, text=True).stdout
-    assert "httplib" not in readelf and "ssl" not in readelf
+
+
+# What a program or the server plugin may need at run time: the C and C++ runtimes.
+SYSTEM_LIBRARIES = ("libc.so", "libstdc++.so", "libm.so", "libgcc_s.so", "ld-linux", "libpthread.so", "libdl.so",
+                    "linux-vdso.so")
+
+
+def test_program_and_plugin_need_only_the_c_and_cpp_runtimes(churn):
+    plugin = churn.parent.parent / "lib" / "libmodelport_serve.so"
+    for binary in (churn, plugin, churn.parent.parent / "libchurn.so"):
+        listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+        names = [line.split()[0] for line in listed.splitlines() if line.strip()]
+        assert names and all(n.split("/")[-1].startswith(SYSTEM_LIBRARIES) for n in names), (binary, listed)
+
+
+# ---------------------------------------------------------------------------------------------
+# --shadow DIR: another model scores the same rows; differences are counted, never returned
+# ---------------------------------------------------------------------------------------------
+
+def churn_like(tmp_path, name, columns=("age", "city", "income"), C=1.0):
+    """A model of the churn fixture's kind, on its columns, fitted with regularization C."""
+    df = frame(300, 0)[list(columns)]
+    y = np.where((df.age > 40) ^ (df.city == "Lima"), "yes", "no")
+    nums = [c for c in columns if c != "city"]
+    est = Pipeline([("prep", ColumnTransformer([("num", StandardScaler(), nums),
+                                                ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"])])),
+                    ("final", LogisticRegression(max_iter=500, C=C))]).fit(df, y)
+    data = tmp_path / f"{name}.csv"
+    df.to_csv(data, index=False)
+    modelport.compile(est, targets=("cpp",), out=tmp_path / name, data=data, name=name)
+    return tmp_path / name
+
+
+def test_shadow_counts_the_differences_of_another_model(churn, tmp_path):
+    other = churn_like(tmp_path, "strict", C=0.01)
+    df = frame(30, 5)
+    df.loc[0, "city"] = np.nan  # json_rows leaves it out
+    text = csv_text(df)
+    mine = list(csv.DictReader(io.StringIO(batch(churn, text)[1])))
+    theirs = list(csv.DictReader(io.StringIO(batch(other / "cpp" / "bin" / "strict", text)[1])))
+    differing = [i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b]
+    flips = sum(a["label"] != b["label"] for a, b in zip(mine, theirs))
+    assert differing and flips < len(differing)
+    log = tmp_path / "log.jsonl"
+    s = Server(churn, "--shadow", other, "--log", log, "--log-sample", 0)
+    try:
+        assert (s.name, s.shadow) == ("churn", "strict")
+        rows = json_rows(df)
+        answer = s.json({"rows": rows})["rows"]  # the model's own answer, unchanged
+        assert all(same(a[k], w[k]) for a, w in zip(answer, mine) for k in w)
+        status, _, body = s.request("POST", "/predict", text, "text/csv")
+        assert status == 200 and body == batch(churn, text)[1]
+        s.json({"rows": [{"age": "x"}]}, expect=400)  # the model refuses: no comparison
+        status, _, doc = s.request("GET", "/shadow")
+        doc = json.loads(doc)
+        assert (status, doc["shadow"], doc["rows"], doc["errors"]) == (200, "strict", 60, 0)
+        assert doc["rows_differing"] == 2 * len(differing)
+        assert doc["outputs"]["label"] == {"differing": 2 * flips}
+        biggest = max(abs(float(a["prob_yes"]) - float(b["prob_yes"])) for a, b in zip(mine, theirs))
+        assert doc["outputs"]["prob_yes"]["differing"] == 2 * len(differing)
+        assert doc["outputs"]["prob_yes"]["max_abs_difference"] == pytest.approx(biggest, rel=1e-12)
+        assert len(doc["sample"]) == 20 and list(doc["sample"][-1]) == ["inputs", "outputs", "shadow"]
+        last = doc["sample"][-1]  # the CSV request's last differing row
+        assert last["shadow"]["label"] == theirs[differing[-1]]["label"]
+        assert last["inputs"]["city"] == (df.city.iloc[differing[-1]] if isinstance(df.city.iloc[differing[-1]], str)
+                                          else "")
+        status, _, text_metrics = s.request("GET", "/metrics")
+        lines = text_metrics.splitlines()
+        assert "modelport_shadow_rows_total 60" in lines and "modelport_shadow_errors_total 0" in lines
+        assert f"modelport_shadow_rows_differing_total {2 * len(differing)}" in lines
+        assert f'modelport_shadow_differences_total{{output="label"}} {2 * flips}' in lines
+        assert any(x.startswith('modelport_shadow_max_abs_difference{output="prob_no"} ') for x in lines)
+    finally:
+        assert s.stop() == 0
+    # Not sampled (--log-sample 0), but logged: the requests with differences.
+    entries = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(entries) == 2
+    for e in entries:
+        assert e["shadow"]["differing"] == differing and e["shadow"]["error"] is None
+        assert [r["label"] for r in e["shadow"]["outputs"]] == [r["label"] for r in theirs]
+
+
+def test_shadow_of_the_same_model_finds_no_difference(churn):
+    s = Server(churn, "--shadow", churn.parent.parent.parent)
+    try:
+        s.json({"rows": json_rows(frame(10, 6))})
+        doc = json.loads(s.request("GET", "/shadow")[2])
+        assert (doc["rows"], doc["rows_differing"], doc["sample"]) == (10, 0, [])
+        assert doc["outputs"]["prob_no"] == {"differing": 0, "max_abs_difference": 0.0}
+    finally:
+        assert s.stop() == 0
+    # Without --shadow, /shadow is an unknown path.
+    s = Server(churn)
+    try:
+        assert s.request("GET", "/shadow")[0] == 404
+    finally:
+        assert s.stop() == 0
+
+
+def test_shadow_with_other_input_columns_is_refused(churn, tmp_path):
+    other = churn_like(tmp_path, "fewer", columns=("age", "city"))
+    r = subprocess.run([str(churn), "serve", "--port", "0", "--shadow", str(other)], capture_output=True, text=True,
+                       timeout=30)
+    assert (r.returncode, r.stderr) == (2, f'error: --shadow {other}: the shadow model\'s input columns differ from '
+                                           'this model\'s: missing "income"\n')
+    r = subprocess.run([str(churn), "serve", "--port", "0", f"--shadow={tmp_path}"], capture_output=True, text=True,
+                       timeout=30)
+    assert (r.returncode, r.stderr) == (2, f"error: --shadow {tmp_path}: no C++ model library found (expected "
+                                           f"{tmp_path}/cpp/lib<name>.so)\n")

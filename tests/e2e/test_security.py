@@ -29,3 +29,18 @@ def test_hostile_names_labels_and_levels(tmp_path):
     assert cols == [HOSTILE[0], HOSTILE[1], HOSTILE[4]]
     source = (tmp_path / "out" / "cpp" / "evil.cpp").read_text()
     assert 'system("rm' not in source.replace('\\"', "")
+
+
+def test_model_names_that_are_keywords_or_namespaces(tmp_path):
+    """A model named like a C++ keyword or the runtime's namespace builds: its identifiers get
+    a trailing underscore (namespace short_, libshort_.so), its Java class is Short."""
+    from sklearn.linear_model import LinearRegression
+    from modelport.backends.naming import identifier
+    assert [identifier(n) for n in ("short", "std", "modelport", "Class", "shorts")] == [
+        "short_", "std_", "modelport_", "class_", "shorts"]
+    X = np.random.RandomState(0).rand(50, 2)
+    manifest = compile_and_check(LinearRegression().fit(X, X.sum(axis=1)), tmp_path, targets=("cpp", "java"),
+                                 name="short")
+    assert manifest["parity"]["passed"]
+    assert (tmp_path / "out" / "cpp" / "bin" / "short_").is_file()
+    assert (tmp_path / "out" / "java" / "short_.jar").is_file()

@@ -723,6 +723,23 @@ public final class CsvProgram {
     return p == e;
   }
 
+  /** Whether {@code s} is {@code lower} in any ASCII case (not Unicode's: "ınf" is no number). */
+  private static boolean asciiWord(String s, String lower) {
+    if (s.length() != lower.length()) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c >= 'A' && c <= 'Z') {
+        c = (char) (c + ('a' - 'A'));
+      }
+      if (c != lower.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Parses a float field into {@code f[idx]} (single) or {@code d[idx]}. */
   static boolean parseReal(String raw, boolean single, float[] f, double[] d, int idx) {
     String s = trimBlanks(raw);
@@ -733,9 +750,9 @@ public final class CsvProgram {
       word = s.substring(1);
     }
     double special;
-    if (s.isEmpty() || word.equalsIgnoreCase("nan")) {
+    if (s.isEmpty() || asciiWord(word, "nan")) {
       special = Double.NaN;
-    } else if (word.equalsIgnoreCase("inf") || word.equalsIgnoreCase("infinity")) {
+    } else if (asciiWord(word, "inf") || asciiWord(word, "infinity")) {
       special = neg ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
     } else {
       if (!isDecimal(s)) {

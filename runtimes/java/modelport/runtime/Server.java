@@ -585,7 +585,7 @@ public final class Server {
     String media = "";
     String charset = null;
     if (type != null) {
-      String[] parts = type.split(";");
+      String[] parts = type.split(";", -1);
       media = parts[0].trim().toLowerCase(Locale.ROOT);
       for (int i = 1; i < parts.length; i++) {
         String p = parts[i].trim();
