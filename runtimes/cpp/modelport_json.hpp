@@ -186,33 +186,19 @@ inline uint32_t java_char_at(std::string_view s, size_t pos) {
 // Appends a Java char (a UTF-16 unit; a surrogate as WTF-8).
 inline void append_java_char(std::string& out, uint32_t c) { put_utf8(out, c); }
 
-// The first `units` UTF-16 units of s (as Java's substring(0, units)): a pair cut in two
-// leaves its high surrogate.
-inline std::string java_prefix(std::string_view s, size_t units) {
-  std::string out;
-  size_t u = 0;
-  for (size_t i = 0; i < s.size() && u < units;) {
-    size_t len = 0;
-    const uint32_t cp = code_point(s, i, &len);
-    if (cp > 0xFFFF) {
-      if (u + 2 > units) {
-        append_java_char(out, 0xD800 + ((cp - 0x10000) >> 10));
-        return out;
-      }
-      u += 2;
-    } else {
-      u += 1;
-    }
-    out.append(s.data() + i, len);
-    i += len;
-  }
-  return out;
-}
-
-// ModelSpec.shown: the text, cut to 100 UTF-16 units and "..." when longer.
+// ModelSpec.shown: the text, cut after 100 characters (code points) and "..." when longer. A
+// surrogate pair kept as two WTF-8 sequences (from "\ud83d\ude00" escapes) is one character,
+// as in Java.
 inline std::string java_shown(std::string_view s) {
-  if (utf16_length(s, s.size()) <= 100) return std::string(s);
-  return java_prefix(s, 100) + "...";
+  auto at = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
+  size_t chars = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((at(i) & 0xC0) == 0x80) continue;
+    const bool low_after_high = at(i) == 0xED && (at(i + 1) & 0xF0) == 0xB0 && i >= 3 && at(i - 3) == 0xED &&
+                                (at(i - 2) & 0xF0) == 0xA0;
+    if (!low_after_high && ++chars > 100) return std::string(s.substr(0, i)) + "...";
+  }
+  return std::string(s);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -358,10 +358,14 @@ inline std::string csv_name(const char* name) {
   return r;
 }
 
-// For messages: the raw field text, shortened when long.
+// For messages: the raw field text, cut after 100 characters (code points, never inside one;
+// ModelSpec.shown in the Java runtime cuts the same way).
 inline std::string shown(const char* s, size_t n) {
-  if (n <= 100) return std::string(s, n);
-  return std::string(s, 100) + "...";
+  size_t chars = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && ++chars > 100) return std::string(s, i) + "...";
+  }
+  return std::string(s, n);
 }
 
 // --------------------------------------------------------------------------------------

@@ -159,13 +159,15 @@ REQUESTS = [
     ("bad number", post({"rows": [GOOD, {**GOOD, "income": "abc"}]})),
     ("bad number, columns", post({"columns": {k: [v, "x" if k == "age" else v] for k, v in GOOD.items()}})),
     ("unknown level", post({"rows": [{**GOOD, "city": "Osl\u00f8"}]})),
-    ("long unknown level", post({"rows": [{**GOOD, "city": "\U0001F600" * 60}]})),
+    ("long unknown level", post({"rows": [{**GOOD, "city": "\U0001F600" * 120}]})),
     ("true in a number column", post({"rows": [{**GOOD, "age": True}]})),
     ("false in a closed column", post({"rows": [{**GOOD, "city": False}]})),
     ("lone surrogate", post('{"rows": [{"city": "a\\ud800b", "age": 1}]}')),
     ("CSV bad value", post(csv_body([[30, "Oslo", "pro", 1], [30, "Oslo", "pro", "1.5x"]]), "text/csv")),
     ("CSV fields", post(csv_body([[30, "Oslo", "pro"]]), "text/csv")),
     ("CSV quoting", post('age,city,plan,income\n1,"Oslo" x,pro,1\n', "text/csv")),
+    ("CSV long non-ASCII value", post("age,city,plan,income\n1,Oslo,pro," + "\u00e9" * 150 + "\n", "text/csv")),
+    ("long value beyond the BMP", post({"rows": [{**GOOD, "income": "\U0001F600" * 120}]})),
     ("CSV unterminated quote", post('age,city,plan,income\n1,Oslo,pro,1\n2,"Oslo,pro,1\n', "text/csv")),
     # HTTP.
     ("other type", post("f0\n1\n", "text/plain")),
@@ -254,7 +256,8 @@ def test_bad_requests_are_answered_in_full(servers):
                                    "column": "income"}
     assert error("true in a number column")["error"] == 'row 1, column "age": cannot parse "true" as a number'
     assert error("false in a closed column")["error"].startswith('row 1, column "city": unknown level "false"')
-    assert error("long unknown level")["error"].startswith('row 1, column "city": unknown level "' + "\U0001F600" * 50
+    # Cut after 100 characters (here 100 emoji, each a surrogate pair in JSON and in Java).
+    assert error("long unknown level")["error"].startswith('row 1, column "city": unknown level "' + "\U0001F600" * 100
                                                            + '..." (known levels: ')
     assert error("lone surrogate")["error"].startswith('row 1, column "city": unknown level "a\ud800b"')
     assert error("CSV bad value") == {"error": 'row 2 (line 3), column "income": cannot parse "1.5x" as a number',

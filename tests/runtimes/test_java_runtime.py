@@ -37,9 +37,8 @@ JAVA = ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"]
 def jar(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("java_runtime")
     classes = d / "classes"
-    sources = [str(RUNTIME_DIR / "modelport" / "runtime" / f)
-               for f in ("ModelSpec.java", "CsvProgram.java", "Server.java", "Json.java", "Metrics.java",
-                         "RequestLog.java")]
+    from modelport.backends.java import RUNTIME_SOURCES
+    sources = [str(RUNTIME_DIR / "modelport" / "runtime" / f) for f in RUNTIME_SOURCES]
     r = subprocess.run(
         ["javac", "--release", "11", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", str(classes),
          *sources, str(FIXTURE)],

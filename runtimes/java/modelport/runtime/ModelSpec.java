@@ -202,7 +202,11 @@ public final class ModelSpec {
 
   /** For messages: the text, shortened when long (as CsvProgram shows a bad field). */
   static String shown(String s) {
-    return s.length() <= 100 ? s : s.substring(0, 100) + "...";
+    // Cut after 100 characters (code points, never inside a surrogate pair), as the C++ runtime.
+    if (s.length() <= 100 || s.codePointCount(0, s.length()) <= 100) {
+      return s;
+    }
+    return s.substring(0, s.offsetByCodePoints(0, 100)) + "...";
   }
 
   /**
