@@ -186,21 +186,6 @@ inline uint32_t java_char_at(std::string_view s, size_t pos) {
 // Appends a Java char (a UTF-16 unit; a surrogate as WTF-8).
 inline void append_java_char(std::string& out, uint32_t c) { put_utf8(out, c); }
 
-// ModelSpec.shown: the text, cut after 100 characters (code points) and "..." when longer. A
-// surrogate pair kept as two WTF-8 sequences (from "\ud83d\ude00" escapes) is one character,
-// as in Java.
-inline std::string java_shown(std::string_view s) {
-  auto at = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
-  size_t chars = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((at(i) & 0xC0) == 0x80) continue;
-    const bool low_after_high = at(i) == 0xED && (at(i + 1) & 0xF0) == 0xB0 && i >= 3 && at(i - 3) == 0xED &&
-                                (at(i - 2) & 0xF0) == 0xA0;
-    if (!low_after_high && ++chars > 100) return std::string(s.substr(0, i)) + "...";
-  }
-  return std::string(s);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Values and the reader
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +254,7 @@ class StringBuilder {
     else put_utf8(out_, u);
   }
   void run(const char* p, size_t n) {
+    if (n == 0) return;  // between two escapes: a high surrogate still waits for its low one
     flush();
     out_.append(p, n);
   }

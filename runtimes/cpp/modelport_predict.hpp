@@ -73,27 +73,6 @@ inline const std::string& empty_text() {
   return s;
 }
 
-// The CSV program's message for a value that input column k does not take, as the Java runtime
-// words it (texts cut to 100 UTF-16 units):
-//   column "x": cannot parse "abc" as a number
-//   column "c": unknown level "z" (known levels: "a", "b")
-inline std::string value_message(const ModelSpec& spec, int k, const std::string& text) {
-  const ColumnSpec& c = spec.input_columns[k];
-  const DType t = spec.inputs[c.tensor].dtype;
-  std::string s = std::string("column \"") + c.name + "\": ";
-  if (t == DType::STR) {
-    s += "unknown level \"" + json::java_shown(text) + "\" (known levels: ";
-    const int listed = std::min(c.num_levels, 20);
-    for (int l = 0; l < listed; ++l) {
-      if (l) s += ", ";
-      s += "\"" + json::java_shown(c.levels[l]) + "\"";
-    }
-    if (c.num_levels > listed) s += ", ... (" + std::to_string(c.num_levels) + " levels)";
-    return s + ")";
-  }
-  return s + "cannot parse \"" + json::java_shown(text) + "\" as " + (t == DType::I64 ? "an integer" : "a number");
-}
-
 // Output column k of row r of a block as a JSON value (NaN and infinities as null).
 inline void append_output(std::string& s, const RowBlock& b, int64_t r, int k) {
   switch (b.output_type(k)) {
@@ -123,14 +102,14 @@ bool score_rows(const ModelSpec& spec, const Table& t, bool allow_extra, Sink& s
   sink.begin();
   const size_t width = t.header.size();
   int64_t filled = 0;
-  std::string ignored;
+  std::string message;
   for (int64_t r = 0; r < n; ++r) {
     for (size_t j = 0; j < width; ++j) {
       const int k = col_of_field[j];
       if (k < 0) continue;
       const std::string& text = t.field(r, j);
-      if (!block.set(filled, k, text.c_str(), text.size(), &ignored)) {
-        error = Refusal::at("row " + std::to_string(r + 1) + ", " + value_message(spec, k, text), r + 1,
+      if (!block.set(filled, k, text.c_str(), text.size(), &message)) {
+        error = Refusal::at("row " + std::to_string(r + 1) + ", " + message, r + 1,
                             spec.input_columns[k].name);
         return false;
       }

@@ -294,6 +294,28 @@ def raw_exchange(port, data: bytes, until=None, timeout=10.0) -> bytes:
         sock.close()
 
 
+def test_escaped_surrogate_pairs_are_the_characters_they_encode(tmp_path):
+    """A level beyond the BMP sent as a JSON escape pair ("\\ud83d\\ude00", as Python's json
+    writes it) is that character: the closed column takes it, as the CSV program takes the
+    same text in UTF-8."""
+    level = "\U0001F600 smile"
+    compile_and_check(species_source(["setosa", level]), tmp_path, targets=("cpp",))
+    program = tmp_path / "out" / "cpp" / "bin" / "species"
+    code, want, err = batch(program, "Species\n" + level + "\nsetosa\n")
+    assert code == 0, err
+    s = Server(program)
+    try:
+        body = json.dumps({"rows": [{"Species": level}, {"Species": "setosa"}]})
+        assert "\\ud83d\\ude00" in body
+        status, _, text = s.request("POST", "/predict", body, "application/json")
+        assert status == 200, text
+        rows = json.loads(text)["rows"]
+        for got, w in zip(rows, list(csv.DictReader(io.StringIO(want)))):
+            assert all(same(got[k], w[k]) for k in w), (got, w)
+    finally:
+        assert s.stop() == 0
+
+
 def test_unknown_level_and_oversized_body(species):
     want = program_message(species, "Species\nsetosa\nfoo\n")
     assert want.startswith('row 2 (line 3), column "Species": unknown level "foo" (known levels: "setosa"')
