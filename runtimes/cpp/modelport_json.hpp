@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "modelport_runtime.hpp"
+
 namespace modelport {
 namespace json {
 
@@ -34,23 +36,7 @@ constexpr int kMaxDepth = 256;
 // UTF-8 as Java decodes it
 // ---------------------------------------------------------------------------------------------
 
-inline void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {  // lone surrogates too (WTF-8)
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+inline void put_utf8(std::string& out, uint32_t cp) { append_utf8(out, cp); }
 
 namespace detail {
 

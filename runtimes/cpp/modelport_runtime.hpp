@@ -28,6 +28,25 @@ enum class DType : int { F32 = 0, F64 = 1, I64 = 2, STR = 3 };
 // The name of an element type in schemas: float32, float64, int64, string.
 const char* dtype_name(DType t);
 
+// Appends code point `cp` to `out` in UTF-8 (a lone surrogate as its three bytes, WTF-8).
+inline void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {  // lone surrogates too (WTF-8)
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
 // One model input or output tensor. Each example (CSV row) holds `row_size` elements.
 struct TensorSpec {
   const char* name;

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "modelport_runtime.hpp"
+
 namespace modelport {
 
 namespace text {
@@ -32,23 +34,6 @@ inline bool in_ranges(const Ranges& r, uint32_t cp) {
   return lo < r.size() && static_cast<uint32_t>(r[lo].first) <= cp;
 }
 
-inline void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // UTF-8 to code points; a byte that starts no valid sequence becomes U+FFFD (not a word
 // character), as Java's decoder does.
@@ -115,7 +100,7 @@ class Analyzer {
     size_t run = 0;
     for (size_t i = 0; i <= low.size(); ++i) {
       if (i < low.size() && (flags(low[i]) & kWord)) {
-        put_utf8(cur, low[i]);
+        append_utf8(cur, low[i]);
         ++run;
         continue;
       }
