@@ -47,7 +47,7 @@ def diff(old, new, data=None, target: str | None = None, fail_on=(), out=None, p
         r = compare_numbers(name, va, vb, answered) if numeric else compare_label(name, va, vb, answered)
         for listed in r.get("worst_rows", []) + r.get("flipped_rows", []):
             listed["inputs"] = inputs[listed["row"]]
-        differing |= {answered[i] for i in range(len(va)) if _differs(va[i], vb[i], numeric)}
+        differing |= {answered[i] for i in r["_differing"]}
         outputs.append(r)
     report = {
         "old": _about(a), "new": _about(b), "target": target, "data": source, "rows": len(rows),
@@ -79,14 +79,6 @@ def _texts(values: list) -> bool:
         except ValueError:
             return True
     return False
-
-
-def _differs(a: str, b: str, numeric: bool) -> bool:
-    if not numeric:
-        return a != b
-    from .measures import number
-    x, y = number(a), number(b)
-    return not (x == y or (x != x and y != y))
 
 
 def _about(a: Artifact) -> dict:

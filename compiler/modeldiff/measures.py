@@ -55,7 +55,8 @@ def compare_label(name: str, old: list, new: list, rows: list) -> dict:
             "transitions": [{"old": a, "new": b, "rows": n} for (a, b), n in transitions.most_common()],
             "psi": psi_labels(old, new),
             "old_counts": dict(Counter(old).most_common()), "new_counts": dict(Counter(new).most_common()),
-            "flipped_rows": [{"row": rows[i], "old": old[i], "new": new[i]} for i in flips[:FLIP_ROWS]]}
+            "flipped_rows": [{"row": rows[i], "old": old[i], "new": new[i]} for i in flips[:FLIP_ROWS]],
+            "_differing": flips}  # positions in old/new; not written to diff.json
 
 
 def compare_numbers(name: str, old_text: list, new_text: list, rows: list) -> dict:
@@ -80,7 +81,8 @@ def compare_numbers(name: str, old_text: list, new_text: list, rows: list) -> di
             "old_mean": _mean(old), "new_mean": _mean(new),
             "worst_rows": [{"row": rows[i], "old": old_text[i], "new": new_text[i], "abs_diff": float(diff[i])}
                            for i in order],
-            "_values": (old, new)}  # for the page's plot; not written to diff.json
+            "_values": (old, new),  # for the page's plot; not written to diff.json
+            "_differing": differing.tolist()}
 
 
 def _mean(v: np.ndarray) -> float | None:
