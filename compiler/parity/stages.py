@@ -85,18 +85,24 @@ def _precision(arr) -> str:
     return "float64" if np.asarray(arr).dtype == np.float64 else "float32"
 
 
-def conversion_stage(source, feed64: dict, reference: dict, converted: onnx.ModelProto, feed: dict,
-                     kinds: dict) -> dict:
-    """The original model against ONNX Runtime on the graph as converted (before any pass)."""
-    ort = _ort(converted, feed)
+def _first_difference(got: dict, want: dict, kinds: dict):
+    """(output, largest error, row) of the first output that differs, or None."""
     for t, kind in kinds.items():
-        if t not in ort or t not in reference:
-            continue
-        diff, err, row = _differs(kind, ort[t], reference[t], _precision(reference[t]))
-        if diff:
-            return {"stage": "onnx conversion", "agrees": False, "output": t, "max_abs_error": err, "row": row,
-                    "detail": f"ONNX Runtime on the converted graph differs from the original model on output "
-                              f"{t!r} (largest error {err:.3g})"}
+        if t in got and t in want:
+            diff, err, row = _differs(kind, got[t], want[t], _precision(want[t]))
+            if diff:
+                return t, err, row
+    return None
+
+
+def conversion_stage(reference: dict, converted: onnx.ModelProto, feed: dict, kinds: dict) -> dict:
+    """The original model against ONNX Runtime on the graph as converted (before any pass)."""
+    found = _first_difference(_ort(converted, feed), reference, kinds)
+    if found:
+        t, err, row = found
+        return {"stage": "onnx conversion", "agrees": False, "output": t, "max_abs_error": err, "row": row,
+                "detail": f"ONNX Runtime on the converted graph differs from the original model on output "
+                          f"{t!r} (largest error {err:.3g})"}
     return {"stage": "onnx conversion", "agrees": True}
 
 
@@ -107,25 +113,21 @@ WHAT = {"onnx conversion": "the original model against ONNX Runtime on the conve
 
 
 def passes_stage(converted: onnx.ModelProto, feed: dict, kinds: dict, passes: list) -> dict:
-    """ONNX Runtime after each graph pass against before it; names the first pass that changes
-    an output."""
-    from .. import ir
-    before_proto = ir.load(copy.deepcopy(converted))
+    """ONNX Runtime after each rewrite of the converted graph against before it; names the
+    first that changes an output."""
+    before_proto = converted
     before = _ort(before_proto, feed)
     for p in passes:
         after_proto = p(before_proto)
         if after_proto is before_proto:
             continue
         after = _ort(after_proto, feed)
-        for t, kind in kinds.items():
-            if t not in after or t not in before:
-                continue
-            diff, err, row = _differs(kind, after[t], before[t], _precision(before[t]))
-            if diff:
-                name = f"{p.__module__.rsplit('.', 1)[-1]}.{p.__name__}"
-                return {"stage": "graph passes", "agrees": False, "pass": name, "output": t, "max_abs_error": err,
-                        "row": row, "detail": f"the graph pass {name} changes output {t!r} "
-                                              f"(largest error {err:.3g})"}
+        found = _first_difference(after, before, kinds)
+        if found:
+            t, err, row = found
+            name = f"{p.__module__.rsplit('.', 1)[-1]}.{p.__name__}"
+            return {"stage": "graph passes", "agrees": False, "pass": name, "output": t, "max_abs_error": err,
+                    "row": row, "detail": f"the graph pass {name} changes output {t!r} (largest error {err:.3g})"}
         before_proto, before = after_proto, after
     return {"stage": "graph passes", "agrees": True}
 
@@ -260,7 +262,7 @@ def locate(report, *, proto, table: dict, feed: dict, reference: dict | None, sc
     if converted is not None and reference is not None:
         ref = {k: np.asarray(v)[rows] for k, v in reference.items()}
         try:
-            stage = conversion_stage(source, None, ref, converted, sub_feed, kinds)
+            stage = conversion_stage(ref, converted, sub_feed, kinds)
         except Exception as exc:  # noqa: BLE001 - a graph ONNX Runtime cannot run is itself the finding
             stage = {"stage": "onnx conversion", "agrees": False, "detail": f"ONNX Runtime cannot run it: {exc}"}
         if not stage["agrees"]:
