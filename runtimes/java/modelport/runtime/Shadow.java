@@ -43,6 +43,8 @@ final class Shadow {
   final int[] shadowColumns;
   final boolean[] numeric;
   final String[] names;
+  /** The shadow's input columns by name (for the sample's input values). */
+  private final Map<String, ColumnSpec> inputByName = new HashMap<>();
 
   private long rows;
   private long rowsDiffering;
@@ -54,6 +56,9 @@ final class Shadow {
   private Shadow(String dir, ModelSpec primary, ModelSpec shadow) throws StartException {
     this.dir = dir;
     this.spec = shadow;
+    for (ColumnSpec c : shadow.inputColumns) {
+      inputByName.put(c.name, c);
+    }
     String why = inputDifferences(primary, shadow);
     if (why != null) {
       throw new StartException("the shadow model's input columns differ from this model's: " + why);
@@ -227,11 +232,13 @@ final class Shadow {
   // Scoring
   // ---------------------------------------------------------------------------------------
 
-  /** What the shadow made of one request: its common outputs per row, each row's inputs (a
-   *  JSON object), or the error object of its refusal or failure. */
+  /** What the shadow made of one request: its common outputs per row, each row's input
+   *  fields under {@code header} (made into JSON only for the rows that differ), or the error
+   *  object of its refusal or failure. */
   static final class Result {
     final List<Object[]> values = new ArrayList<>();
-    final List<String> inputs = new ArrayList<>();
+    String[] header;
+    List<String[]> fields = new ArrayList<>();
     String error;
   }
 
@@ -264,7 +271,8 @@ final class Shadow {
         for (int j = 0; j < fields.length; j++) {
           fields[j] = rec.field(j);
         }
-        result.inputs.add(inputObject(header, fields));
+        result.header = header;
+        result.fields.add(fields);
       }
     };
     try {
@@ -272,9 +280,8 @@ final class Shadow {
         CsvProgram.scoreCsv(spec, new java.io.StringReader(csv), allowExtra,
             CsvProgram.blockRows(spec), sink);
       } else {
-        for (String[] fields : request.rows) {
-          result.inputs.add(inputObject(request.header, fields));
-        }
+        result.header = request.header;
+        result.fields = request.rows;
         CsvProgram.scoreRows(spec, request.header, request.rows, allowExtra, sink);
       }
     } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
@@ -286,10 +293,6 @@ final class Shadow {
 
   /** A row's input fields as the log's JSON object (numbers as numbers). */
   private String inputObject(String[] header, String[] fields) {
-    Map<String, ColumnSpec> byName = new HashMap<>();
-    for (ColumnSpec c : spec.inputColumns) {
-      byName.put(c.name, c);
-    }
     StringBuilder s = new StringBuilder("{");
     for (int j = 0; j < fields.length; j++) {
       if (j > 0) {
@@ -297,7 +300,7 @@ final class Shadow {
       }
       Json.appendString(s, header[j]);
       s.append(':');
-      Server.appendLoggedValue(s, spec, byName.get(header[j]), fields[j] == null ? "" : fields[j]);
+      Server.appendLoggedValue(s, spec, inputByName.get(header[j]), fields[j] == null ? "" : fields[j]);
     }
     return s.append('}').toString();
   }
@@ -376,7 +379,7 @@ final class Shadow {
       return diff;
     }
     List<Object[]> shadow = result.values;
-    List<String> inputs = result.inputs;
+
     int n = Math.min(primary.size(), shadow.size());
     for (int r = 0; r < n; r++) {
       Object[] a = primary.get(r);
@@ -400,7 +403,7 @@ final class Shadow {
         if (sample.size() == SAMPLE_ROWS) {
           sample.removeFirst();
         }
-        sample.addLast("{\"inputs\":" + inputs.get(r) + ",\"outputs\":" + object(a)
+        sample.addLast("{\"inputs\":" + inputObject(result.header, result.fields.get(r)) + ",\"outputs\":" + object(a)
             + ",\"shadow\":" + object(b) + "}");
       }
     }
