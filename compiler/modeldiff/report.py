@@ -3,10 +3,11 @@ network) from a diff report."""
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 from pathlib import Path
+
+from ..svg_plot import svg
 
 
 def _plain(v):
@@ -106,19 +107,11 @@ def _inputs_text(inputs: dict) -> str:
 
 
 def _svg(draw) -> str:
-    """An SVG figure drawn by `draw(ax)`, with text as paths (no fonts to fetch)."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(6, 2.6))
-    ax = fig.add_subplot()
-    draw(ax)
-    fig.tight_layout()
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "modelport"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+    """A plot of one axes that `draw(ax)` fills, as inline SVG (compiler/svg_plot.py)."""
+    def fill(fig):
+        draw(fig.add_subplot())
+        fig.tight_layout()
+    return svg(6, 2.6, fill)
 
 
 def _plot_numbers(o: dict) -> str:

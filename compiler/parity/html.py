@@ -4,13 +4,14 @@ rows with their inputs and both answers, the classes of rows exercised, and prov
 Everything from the model or its data (names, levels, labels) is escaped: it is data."""
 from __future__ import annotations
 
-import io
 import json
 import threading
 from html import escape
 from pathlib import Path
 
 import numpy as np
+
+from ..svg_plot import svg
 
 INLINE_INPUTS = 6  # input values shown beside a worst row (all of them in the rows section)
 ROW_COLUMNS = 40  # input columns in the rows section (image models have thousands)
@@ -175,10 +176,6 @@ def _distribution(report) -> str:
 
 
 def _plot(numeric: list) -> str:
-    import matplotlib
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
-
     n = len(numeric)
     names = [_clip(f"{k + 1}. {_title(c)}", 60) for k, c, _ in numeric]
     width, height = 9.0, 0.24 * n + 0.75
@@ -189,11 +186,8 @@ def _plot(numeric: list) -> str:
         r = np.where(np.isnan(r), np.inf, r) if r.size else np.zeros(1)
         with np.errstate(divide="ignore"):
             data.append(np.clip(np.log10(r), FLOOR, CEIL))
-    # Text stays text (no font files, nothing fetched); names are never parsed as TeX.
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "modelport", "font.size": 8,
-                                "text.parse_math": False, "text.usetex": False}):
-        fig = Figure(figsize=(width, height))
-        FigureCanvasSVG(fig)
+
+    def draw(fig):
         ax = fig.add_axes((left, 0.45 / height, 0.97 - left, 1 - 0.6 / height))
         art = ax.boxplot(data, orientation="horizontal", whis=(0, 100), widths=0.6, showfliers=False,
                          showcaps=False, manage_ticks=False, patch_artist=True)
@@ -208,10 +202,7 @@ def _plot(numeric: list) -> str:
         ax.set_ylim(n + 0.6, 0.4)
         ax.set_xlabel("error / tolerance (per row)")
         ax.grid(axis="x", color="#eee")
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    return svg(width, height, draw)
 
 
 def _clip(text: str, n: int) -> str:

@@ -163,3 +163,15 @@ def test_usage_errors(builds, tmp_path, args, message):
 def test_not_an_artifact(builds, tmp_path):
     code, _, stderr = cli(tmp_path, builds["v1"], cwd=tmp_path)
     assert code == 2 and "not a modelport artifact directory (no manifest.json)" in stderr
+
+
+def test_the_page_takes_any_label_text(builds):
+    """Labels are data: one that looks like TeX ("$\\frac{1$", which matplotlib's math parser
+    rejects) or HTML is drawn and shown as the text it is."""
+    from modelport.modeldiff.report import page
+    report = modelport.diff(builds["v1"], builds["v2"])
+    label = next(o for o in report["outputs"] if o["kind"] == "label")
+    odd = "$\\frac{1$ <b>x</b>"
+    label["old_counts"] = {odd: 3, **label["old_counts"]}
+    text = page(report)
+    assert "$\\frac{1$ &lt;b&gt;x&lt;/b&gt;" in text and "<b>x</b>" not in text
