@@ -8,10 +8,10 @@ need_apt=()
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 command -v cmake >/dev/null || need_apt+=(cmake)
-# The C++ programs' HTTP server (`bin/<name> serve`): Boost.Beast/Asio and nlohmann/json, both
-# header-only (compiled into the serve plugin: nothing needed at run time); wrk drives `make bench`.
+# The C++ programs' HTTP server (`bin/<name> serve`): Boost.Beast/Asio, header-only (compiled
+# into the serve plugin: nothing needed at run time); wrk drives `make bench`.
 # chromium: the tests open parity.html in a real headless browser (through playwright).
-for p in libboost-dev nlohmann-json3-dev wrk chromium; do
+for p in libboost-dev wrk chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")
 done
 PYTHON=${PYTHON:-python3}
